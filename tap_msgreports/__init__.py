@@ -1,0 +1,1 @@
+"""tap-msgreports: messaging-campaign reports from CleverTap, Messangi and MoEngage."""

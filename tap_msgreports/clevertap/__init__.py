@@ -1,0 +1,1 @@
+"""CleverTap: Get Campaigns and Get Message Reports."""

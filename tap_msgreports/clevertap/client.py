@@ -1,0 +1,173 @@
+"""What every CleverTap request shares: accounts, hosts, headers, errors and the throttle.
+
+Each configured account is a partition with its own bookmark. Days are the account's
+days: windows, ``start_date``/``end_date`` and "today" are taken in its time zone.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import typing as t
+from functools import cached_property
+
+from tap_msgreports.clevertap import settings
+from tap_msgreports.clevertap.parsing import zone
+from tap_msgreports.client import WindowedReportStream
+from tap_msgreports.errors import SourceError, WindowTooLargeError
+from tap_msgreports.settings import DateRange
+from tap_msgreports.windows import Window, plan_day_windows, resume_point
+
+if t.TYPE_CHECKING:
+    import threading
+
+    import requests
+    from singer_sdk.helpers.types import Context
+
+    from tap_msgreports.concurrency import ThrottleRegistry
+
+SOURCE = "CleverTap"
+RANGE_ERROR = "Invalid date range"
+
+
+class CleverTapStream(WindowedReportStream):
+    """A CleverTap report stream, partitioned by account and read in day windows."""
+
+    source_name = SOURCE
+    http_method = "POST"
+    payload_as_json = True
+    #: Setting that gives this stream's window size in days.
+    window_setting: t.ClassVar[str]
+
+    @cached_property
+    def accounts(self) -> dict[str, settings.CleverTapAccount]:
+        """The configured accounts by id."""
+        return {account.account_id: account for account in settings.accounts(self.config)}
+
+    @property
+    def partitions(self) -> list[dict[str, t.Any]]:
+        """One partition per account."""
+        return [{"account_id": account_id} for account_id in self.accounts]
+
+    @property
+    def url_base(self) -> str:
+        """Unused: each account has its own base URL (see :meth:`account_url`)."""
+        return ""
+
+    def account(self, context: Context) -> settings.CleverTapAccount:
+        """The account of a partition."""
+        return self.accounts[context["account_id"]]
+
+    def account_url(self, context: Context) -> str:
+        """The full URL of this stream's endpoint for the partition's account."""
+        return f"{self.account(context).api_url}{self.path}"
+
+    def account_headers(self, context: Context) -> dict[str, str]:
+        """The headers that authenticate a request (never logged)."""
+        account = self.account(context)
+        return {
+            **self.http_headers,
+            "X-CleverTap-Account-Id": account.account_id,
+            "X-CleverTap-Passcode": account.passcode,
+            "Content-Type": "application/json",
+        }
+
+    # ----- windows and bookmarks --------------------------------------------------------
+
+    def today(self, context: Context) -> dt.date:
+        """Today in the account's time zone."""
+        return dt.datetime.now(zone(self.account(context).timezone)).date()
+
+    def plan(self, context: Context) -> list[Window]:
+        """Day windows from ``bookmark - lookback`` (not before ``start_date``) to ``end_date``."""
+        first_day, last_day = DateRange.from_config(self.config).resolve(self.today(context))
+        stored = self.stored_bookmark(context)
+        bookmark = dt.date.fromisoformat(stored[:10]) if stored else None
+        lookback = dt.timedelta(days=int(self.config.get("clevertap_lookback_days", 30)))
+        start = resume_point(
+            start=_midnight(first_day),
+            bookmark=_midnight(bookmark) if bookmark else None,
+            lookback=lookback,
+        )
+        return plan_day_windows(start.date(), last_day, int(self.config[self.window_setting]))
+
+    def bookmark_value(self, window: Window, context: Context) -> str:  # noqa: ARG002
+        """The last day read, in the account's time zone."""
+        return window.last_day.isoformat()
+
+    # ----- requests and errors --------------------------------------------------------------
+
+    def describe_partition(self, context: Context) -> str:
+        """``CleverTap account <id>``."""
+        return f"{SOURCE} account {context['account_id']}"
+
+    def auth_error_message(self, context: Context) -> str:
+        """Name the account and the setting, never the passcode."""
+        return (
+            f"{SOURCE} refused the credentials of account {context['account_id']}: check "
+            "clevertap_passcode (and clevertap_account_id / clevertap_accounts, and the "
+            "region or clevertap_api_url)"
+        )
+
+    def throttle(self, context: Context) -> threading.BoundedSemaphore:
+        """The account's throttle, shared by both CleverTap streams."""
+        registry: ThrottleRegistry = self._tap.throttles  # type: ignore[attr-defined]
+        return registry.get(SOURCE, context["account_id"], self.fetch_ahead_depth)
+
+    @property
+    def fetch_ahead_depth(self) -> int:
+        """As many windows at once as requests may be in flight."""
+        return int(self.config.get("clevertap_max_concurrency", settings.MAX_CONCURRENCY))
+
+    def client_error(
+        self,
+        response: requests.Response,
+        context: Context,
+        window: Window,
+    ) -> Exception:
+        """A range refusal splits the window; other 4xx stop with the vendor's message."""
+        message = _error_text(response)
+        if response.status_code == 400 and RANGE_ERROR.lower() in message.lower():  # noqa: PLR2004
+            return WindowTooLargeError(message)
+        return SourceError(
+            f"{self.describe_partition(context)}, {self.name} {window.describe()}: "
+            f"HTTP {response.status_code}: {message}",
+        )
+
+    def check_body(self, body: t.Any, context: Context, window: Window) -> None:  # noqa: ANN401
+        """A 200 whose body is not ``"status": "success"`` is an error, never zero records."""
+        if isinstance(body, dict) and body.get("status") == "success":
+            return
+        detail = body.get("error") if isinstance(body, dict) else None
+        msg = (
+            f"{self.describe_partition(context)}, {self.name} {window.describe()}: "
+            f"CleverTap answered without success: {detail or str(body)[:200]}"
+        )
+        raise SourceError(msg)
+
+    def list_field(
+        self, body: dict[str, t.Any], field: str, context: Context, window: Window
+    ) -> list[dict[str, t.Any]]:
+        """The list of records under ``field``; its absence is an error, not zero records."""
+        items = body.get(field)
+        if not isinstance(items, list):
+            msg = (
+                f"{self.describe_partition(context)}, {self.name} {window.describe()}: "
+                f"the response has no {field!r} list"
+            )
+            raise SourceError(msg)
+        return [item for item in items if isinstance(item, dict)]
+
+
+def _midnight(day: dt.date) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time())
+
+
+def _error_text(response: requests.Response) -> str:
+    """CleverTap's ``error`` field when the body has one, else the start of the body."""
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text[:300] or "(empty body)"
+    if isinstance(body, dict) and body.get("error"):
+        return str(body["error"])
+    return response.text[:300]

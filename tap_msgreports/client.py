@@ -1,0 +1,353 @@
+"""The base of every stream: windows, bookmarks, retries, throttling and fetching ahead.
+
+A vendor stream says which windows it reads, which request reads one window and how a
+response body becomes records. Everything else lives here, once:
+
+- the bookmark of a partition moves only past a window whose records were all written,
+  so a run stopped at any point resumes without a gap;
+- each request is retried on 429, 5xx, timeouts, dropped connections and malformed
+  bodies, honouring ``Retry-After``; 401/403 stop the run at once;
+- a window the vendor refuses as too large is split in two and read again;
+- a few windows are fetched ahead on worker threads while records are written in order,
+  each request holding a slot of its account's throttle.
+"""
+
+from __future__ import annotations
+
+import abc
+import json
+import threading
+import time
+import typing as t
+
+import requests
+from singer_sdk import RESTStream
+from singer_sdk.exceptions import RetriableAPIError
+
+from tap_msgreports.concurrency import fetch_ahead
+from tap_msgreports.errors import SourceAuthError, SourceError, WindowTooLargeError
+from tap_msgreports.retries import retry_waits
+from tap_msgreports.settings import HttpSettings
+from tap_msgreports.windows import ONE_DAY, Window
+
+if t.TYPE_CHECKING:
+    from collections.abc import Generator, Iterable
+
+    from singer_sdk.helpers.types import Context
+    from singer_sdk.streams.rest import HTTPRequest
+
+    from tap_msgreports.tap import TapMsgReports
+
+#: Failures worth another try: the SDK's list, plus our own malformed-body error.
+RETRIABLE_ERRORS = (
+    ConnectionResetError,
+    RetriableAPIError,
+    requests.exceptions.Timeout,
+    requests.exceptions.ConnectionError,
+    requests.exceptions.ChunkedEncodingError,
+    requests.exceptions.ContentDecodingError,
+)
+HTTP_TOO_MANY_REQUESTS = 429
+HTTP_SERVER_ERROR = 500
+HTTP_CLIENT_ERROR = 400
+AUTH_STATUSES = frozenset({401, 403})
+
+
+class WindowedReportStream(RESTStream[None], metaclass=abc.ABCMeta):
+    """A report read in date windows, one partition at a time, bookmarked per window."""
+
+    #: The vendor's name as users know it, used in every log line and error.
+    source_name: t.ClassVar[str]
+    #: The smallest window a too-large window may be split into.
+    split_resolution: t.ClassVar = ONE_DAY
+    is_sorted = False
+
+    def __init__(self, tap: TapMsgReports) -> None:
+        """Set up the stream; HTTP settings are read once from the config."""
+        super().__init__(tap)
+        self.http_settings = HttpSettings.from_config(self.config)
+        self._request_counter_lock = threading.Lock()
+
+    # ----- what a vendor stream provides -------------------------------------------------
+
+    @abc.abstractmethod
+    def plan(self, context: Context) -> list[Window]:
+        """The windows this run reads for one partition, oldest first."""
+
+    @abc.abstractmethod
+    def window_request(self, context: Context, window: Window) -> HTTPRequest:
+        """The request that reads one window."""
+
+    @abc.abstractmethod
+    def records_from(self, body: t.Any, context: Context, window: Window) -> list[dict[str, t.Any]]:  # noqa: ANN401
+        """The records of one parsed response body.
+
+        Raises:
+            WindowTooLargeError: when the body says the window holds too much.
+        """
+
+    @abc.abstractmethod
+    def bookmark_value(self, window: Window, context: Context) -> str:
+        """The bookmark to store once ``window`` has been written completely."""
+
+    @abc.abstractmethod
+    def describe_partition(self, context: Context) -> str:
+        """Who the partition is, for messages: e.g. ``CleverTap account ABC``."""
+
+    @abc.abstractmethod
+    def auth_error_message(self, context: Context) -> str:
+        """What to tell the user when the source refuses the credentials."""
+
+    def client_error(
+        self, response: requests.Response, context: Context, window: Window
+    ) -> Exception:
+        """The error for a 4xx other than 401/403 (vendors map their own)."""
+        return SourceError(
+            f"{self.describe_partition(context)}, {self.name} {window.describe()}: "
+            f"HTTP {response.status_code}: {_short_text(response)}",
+        )
+
+    def check_body(self, body: t.Any, context: Context, window: Window) -> None:  # noqa: ANN401
+        """Raise if a 200 body reports a failure (vendors that do this override it)."""
+
+    def throttle(self, context: Context) -> threading.BoundedSemaphore | None:  # noqa: ARG002
+        """The semaphore limiting requests in flight for this partition, if any."""
+        return None
+
+    @property
+    def fetch_ahead_depth(self) -> int:
+        """How many windows are fetched at once."""
+        return 1
+
+    # ----- SDK hooks ---------------------------------------------------------------------
+
+    @property
+    def timeout(self) -> int:
+        """Seconds per request, from ``request_timeout``."""
+        return int(self.http_settings.request_timeout)
+
+    def backoff_wait_generator(self) -> Generator[float, t.Any, None]:
+        """Retry-After when sent, else exponential backoff with jitter."""
+        return retry_waits(
+            initial=self.http_settings.backoff_initial_seconds,
+            maximum=self.http_settings.backoff_max_seconds,
+        )
+
+    def backoff_jitter(self, value: float) -> float:
+        """Jitter is part of :func:`retry_waits`; a Retry-After is honoured as sent."""
+        return value
+
+    def backoff_max_tries(self) -> int:
+        """The first try plus ``max_retries``."""
+        return self.http_settings.max_retries + 1
+
+    def backoff_handler(self, details: t.Mapping[str, t.Any]) -> None:
+        """Log one line per retry: what failed, which try, how long we wait."""
+        self.logger.warning(
+            "%s %s: try %d failed (%s); retrying in %.1f s",
+            self.source_name,
+            self.name,
+            details.get("tries", 0),
+            _failure_reason(details.get("exception")),
+            details.get("wait", 0.0),
+        )
+
+    def get_replication_key_signpost(self, context: Context | None = None) -> None:  # noqa: ARG002
+        """No signpost: bookmarks are window ends, not record values."""
+        return
+
+    def _increment_stream_state(
+        self,
+        latest_record: dict[str, t.Any],
+        *,
+        context: Context | None = None,
+    ) -> None:
+        """Records do not move the bookmark; :meth:`advance_bookmark` does, per window."""
+
+    def get_records(self, context: Context | None) -> Iterable[dict[str, t.Any]]:
+        """Read the partition's windows in order, fetching ahead, bookmarking each."""
+        partition: Context = context or {}
+        windows = self.plan(partition)
+        where = self.describe_partition(partition)
+        if not windows:
+            self.logger.info("%s %s: nothing to read", where, self.name)
+            return
+        self.logger.info(
+            "%s %s: reading %s in %d windows",
+            where,
+            self.name,
+            Window(windows[0].start, windows[-1].end).describe(),
+            len(windows),
+        )
+        started = time.monotonic()
+        fetched = fetch_ahead(
+            windows,
+            lambda window: self._timed_read(partition, window),
+            depth=self.fetch_ahead_depth,
+        )
+        for done, (window, (records, seconds)) in enumerate(fetched, start=1):
+            yield from records
+            self.advance_bookmark(partition, window)
+            self.logger.info(
+                "%s %s: window %s: %d records in %.2f s (%d/%d windows, %.1f s elapsed)",
+                where,
+                self.name,
+                window.describe(),
+                len(records),
+                seconds,
+                done,
+                len(windows),
+                time.monotonic() - started,
+            )
+
+    # ----- bookmarks ---------------------------------------------------------------------
+
+    def stored_bookmark(self, context: Context) -> str | None:
+        """The bookmark a previous run stored for this partition, if any."""
+        state = self.get_context_state(context)
+        if state.get("replication_key") not in {None, self.replication_key}:
+            return None
+        value = state.get("replication_key_value")
+        return str(value) if value else None
+
+    def advance_bookmark(self, context: Context, window: Window) -> None:
+        """Store the window's bookmark (never moving it back) and emit STATE."""
+        value = self.bookmark_value(window, context)
+        stored = self.stored_bookmark(context)
+        if stored is not None and stored >= value:
+            return
+        state = self.get_context_state(context)
+        state["replication_key"] = self.replication_key
+        state["replication_key_value"] = value
+        self.state_manager.is_flushed = False
+        self._write_state_message()
+
+    # ----- reading one window --------------------------------------------------------------
+
+    def _timed_read(self, context: Context, window: Window) -> tuple[list[dict[str, t.Any]], float]:
+        started = time.monotonic()
+        records = self.read_window(context, window)
+        return records, time.monotonic() - started
+
+    def read_window(self, context: Context, window: Window) -> list[dict[str, t.Any]]:
+        """All records of ``window``, splitting it while the source says it is too large."""
+        try:
+            return self._read_once(context, window)
+        except WindowTooLargeError as exc:
+            halves = window.split(self.split_resolution)
+            if halves is None:
+                msg = (
+                    f"{self.describe_partition(context)}, {self.name} {window.describe()}: "
+                    f"the source refuses the window ({exc.reason}) and it cannot be split "
+                    "further"
+                )
+                raise SourceError(msg) from None
+            self.logger.info(
+                "%s %s: window %s too large (%s); splitting in two",
+                self.describe_partition(context),
+                self.name,
+                window.describe(),
+                exc.reason,
+            )
+            return self.read_window(context, halves[0]) + self.read_window(context, halves[1])
+
+    def _read_once(self, context: Context, window: Window) -> list[dict[str, t.Any]]:
+        prepared = self._prepare(self.window_request(context, window))
+        send = t.cast("t.Callable[..., t.Any]", self.request_decorator(self._send))  # type: ignore[arg-type]
+        try:
+            body = send(prepared, context, window)
+        except RETRIABLE_ERRORS as exc:
+            msg = (
+                f"{self.describe_partition(context)}, {self.name} {window.describe()}: "
+                f"gave up after {self.backoff_max_tries()} tries: {_failure_reason(exc)}"
+            )
+            raise SourceError(msg) from None
+        return self.records_from(body, context, window)
+
+    def _prepare(self, request: HTTPRequest) -> requests.PreparedRequest:
+        body_key = "json" if self.payload_as_json else "data"
+        return self.build_prepared_request(
+            method=request.method,
+            url=request.url,
+            params=request.encode_params(),
+            headers=request.headers,
+            **{body_key: request.data},
+        )
+
+    def _send(
+        self,
+        prepared: requests.PreparedRequest,
+        context: Context,
+        window: Window,
+    ) -> t.Any:  # noqa: ANN401
+        """One try: send, classify the status, parse the body once, check it."""
+        response = self._send_throttled(prepared, context)
+        self._count_request(context, response)
+        status = response.status_code
+        if status == HTTP_TOO_MANY_REQUESTS or status >= HTTP_SERVER_ERROR:
+            msg = f"HTTP {status}: {_short_text(response)}"
+            raise RetriableAPIError(msg, response)
+        if status in AUTH_STATUSES:
+            raise SourceAuthError(self.auth_error_message(context))
+        if status >= HTTP_CLIENT_ERROR:
+            raise self.client_error(response, context, window)
+        body = self.parse_body(response)
+        self.check_body(body, context, window)
+        return body
+
+    def _send_throttled(
+        self,
+        prepared: requests.PreparedRequest,
+        context: Context,
+    ) -> requests.Response:
+        throttle = self.throttle(context)
+        if throttle is None:
+            return self.requests_session.send(prepared, timeout=self.timeout)
+        with throttle:
+            return self.requests_session.send(prepared, timeout=self.timeout)
+
+    def parse_body(self, response: requests.Response) -> t.Any:  # noqa: ANN401
+        """Parse the JSON body once; a body that is not JSON is worth another try."""
+        try:
+            return json.loads(response.content)
+        except (ValueError, UnicodeDecodeError) as exc:
+            msg = f"malformed JSON body ({len(response.content)} bytes): {exc}"
+            raise RetriableAPIError(msg, response) from None
+
+    def _count_request(self, context: Context, response: requests.Response) -> None:
+        with self._request_counter_lock:
+            self._write_request_duration_log(
+                endpoint=self.path,
+                response=response,
+                context=dict(context),
+                extra_tags=None,
+            )
+
+    def post_process(
+        self,
+        row: dict[str, t.Any],
+        context: Context | None = None,  # noqa: ARG002
+    ) -> dict[str, t.Any] | None:
+        """Records are complete when :meth:`records_from` returns them."""
+        return row
+
+
+def _short_text(response: requests.Response, limit: int = 300) -> str:
+    """The start of a response body, on one line, for error messages."""
+    text = response.text.replace("\n", " ").strip()
+    return text[:limit] + ("..." if len(text) > limit else "") if text else "(empty body)"
+
+
+def _failure_reason(exception: BaseException | None) -> str:
+    """A one-line reason for a failed try, free of URLs and headers."""
+    if exception is None:
+        return "unknown error"
+    if isinstance(exception, RetriableAPIError):
+        return str(exception)
+    if isinstance(exception, requests.exceptions.Timeout):
+        return "timed out"
+    if isinstance(exception, requests.exceptions.ChunkedEncodingError):
+        return "connection broken mid-body"
+    if isinstance(exception, requests.exceptions.ConnectionError | ConnectionResetError):
+        return "connection failed or dropped"
+    return type(exception).__name__

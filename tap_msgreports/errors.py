@@ -1,0 +1,26 @@
+"""Errors a user sees. Each message is one line that names the source and what to check.
+
+No message may contain a secret: they carry account ids, setting names, date ranges and
+the vendor's own error text, never passcodes, keys or signatures.
+"""
+
+from __future__ import annotations
+
+from singer_sdk.exceptions import FatalAPIError
+
+
+class SourceError(FatalAPIError):
+    """A source answered in a way that retrying cannot fix; the run stops."""
+
+
+class SourceAuthError(SourceError):
+    """The source refused the credentials (401/403)."""
+
+
+class WindowTooLargeError(Exception):
+    """The source refused a window as too large; the window is split and read again."""
+
+    def __init__(self, reason: str) -> None:
+        """Keep the vendor's reason for the message given if splitting cannot help."""
+        super().__init__(reason)
+        self.reason = reason

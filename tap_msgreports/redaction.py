@@ -1,0 +1,68 @@
+"""A last line of defence: secrets are masked in every log line, traceback included.
+
+The tap never puts a secret into a message on purpose; this filter makes sure a
+mistake (or a library's message) does not ship one to a log service either.
+"""
+
+from __future__ import annotations
+
+import logging
+import typing as t
+
+if t.TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping
+
+MASK = "********"
+MIN_SECRET_LENGTH = 4  # shorter values would mask ordinary words
+
+
+def secret_values(config: Mapping[str, t.Any], schema: Mapping[str, t.Any]) -> set[str]:
+    """Every configured value whose setting the config schema marks ``secret``."""
+    found: set[str] = set()
+    properties = schema.get("properties", {})
+    for key, value in config.items():
+        spec = properties.get(key, {})
+        if spec.get("secret") and isinstance(value, str):
+            found.add(value)
+        elif isinstance(value, dict):
+            found |= secret_values(value, spec)
+        elif isinstance(value, list):
+            for item in value:
+                if isinstance(item, dict):
+                    found |= secret_values(item, spec.get("items", {}))
+    return {value for value in found if len(value) >= MIN_SECRET_LENGTH}
+
+
+class SecretFilter(logging.Filter):
+    """Replace known secret values with a mask in a log record."""
+
+    def __init__(self, secrets: Iterable[str]) -> None:
+        """Mask these values, longest first so that overlaps are fully covered."""
+        super().__init__()
+        self.secrets = sorted(set(secrets), key=len, reverse=True)
+
+    def redact(self, text: str) -> str:
+        """``text`` with every secret masked."""
+        for secret in self.secrets:
+            text = text.replace(secret, MASK)
+        return text
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Render the message (and traceback) now, masked; always keep the record."""
+        if not self.secrets:
+            return True
+        record.msg = self.redact(record.getMessage())
+        record.args = None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = self.redact(record.exc_text)
+        return True
+
+
+def install(secrets: Iterable[str]) -> SecretFilter:
+    """Add a :class:`SecretFilter` to every handler of the root logger."""
+    secret_filter = SecretFilter(secrets)
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(secret_filter)
+    return secret_filter

@@ -1,0 +1,171 @@
+"""Settings shared by every source: the date range and how HTTP requests behave.
+
+Each vendor module declares its own settings beside its quirks; the tap joins them.
+Values are parsed once into frozen dataclasses, and every problem is reported as one
+line that names the setting, before any request is made.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import typing as t
+from dataclasses import dataclass
+from urllib.parse import urlparse
+
+from singer_sdk import typing as th
+
+if t.TYPE_CHECKING:
+    from collections.abc import Mapping
+
+DEFAULT_LOOKBACK_START_DAYS = 30
+
+COMMON_PROPERTIES = th.PropertiesList(
+    th.Property(
+        "start_date",
+        th.DateType,
+        description=(
+            "First date to extract when there is no bookmark (YYYY-MM-DD). "
+            "Default: 30 days before today."
+        ),
+        title="Start date",
+    ),
+    th.Property(
+        "end_date",
+        th.DateType,
+        description="Last date to extract, inclusive (YYYY-MM-DD). Default: today.",
+        title="End date",
+    ),
+    th.Property(
+        "request_timeout",
+        th.IntegerType,
+        default=300,
+        description="Seconds to wait for one HTTP response before retrying.",
+        title="Request timeout",
+    ),
+    th.Property(
+        "max_retries",
+        th.IntegerType,
+        default=8,
+        description=(
+            "Retries per request after the first try, on 429, 5xx, timeouts, dropped "
+            "connections and malformed bodies."
+        ),
+        title="Maximum retries",
+    ),
+    th.Property(
+        "backoff_initial_seconds",
+        th.NumberType,
+        default=1.0,
+        description=(
+            "Wait before the first retry; it doubles on each further retry (with jitter). "
+            "A Retry-After header from the server takes precedence."
+        ),
+        title="Initial backoff",
+    ),
+    th.Property(
+        "backoff_max_seconds",
+        th.NumberType,
+        default=120.0,
+        description="Longest wait between two tries, Retry-After included.",
+        title="Maximum backoff",
+    ),
+)
+
+
+@dataclass(frozen=True)
+class HttpSettings:
+    """How every request is sent and retried."""
+
+    request_timeout: float
+    max_retries: int
+    backoff_initial_seconds: float
+    backoff_max_seconds: float
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, t.Any]) -> HttpSettings:
+        """Read the HTTP settings, with their defaults."""
+        return cls(
+            request_timeout=float(config.get("request_timeout", 300)),
+            max_retries=int(config.get("max_retries", 8)),
+            backoff_initial_seconds=float(config.get("backoff_initial_seconds", 1.0)),
+            backoff_max_seconds=float(config.get("backoff_max_seconds", 120.0)),
+        )
+
+    def problems(self) -> list[str]:
+        """One line per invalid value."""
+        found = []
+        if self.request_timeout <= 0:
+            found.append("request_timeout must be a positive number of seconds")
+        if self.max_retries < 0:
+            found.append("max_retries must be 0 or more")
+        if self.backoff_initial_seconds < 0 or self.backoff_max_seconds < 0:
+            found.append("backoff_initial_seconds and backoff_max_seconds must not be negative")
+        return found
+
+
+def parse_date(value: object, setting: str) -> dt.date:
+    """A date from ``YYYY-MM-DD`` or an ISO date-time (its date part is taken).
+
+    Raises:
+        ValueError: naming the setting, when the value is not such a date.
+    """
+    text = str(value).strip()
+    try:
+        if len(text) == len("YYYY-MM-DD"):
+            return dt.date.fromisoformat(text)
+        return dt.datetime.fromisoformat(text.replace("Z", "+00:00")).date()
+    except ValueError:
+        msg = f"{setting} must be a date like 2026-01-31, got {text!r}"
+        raise ValueError(msg) from None
+
+
+@dataclass(frozen=True)
+class DateRange:
+    """The configured dates, before any time zone or bookmark is applied."""
+
+    start_date: dt.date | None
+    end_date: dt.date | None
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, t.Any]) -> DateRange:
+        """Parse ``start_date`` and ``end_date``; unset ones stay None (relative to today).
+
+        Raises:
+            ValueError: naming the setting, when a value is not a date.
+        """
+        start, end = config.get("start_date"), config.get("end_date")
+        return cls(
+            start_date=parse_date(start, "start_date") if start else None,
+            end_date=parse_date(end, "end_date") if end else None,
+        )
+
+    def resolve(self, today: dt.date) -> tuple[dt.date, dt.date]:
+        """The first and last date to read, given what "today" is where the data lives."""
+        end = self.end_date or today
+        start = self.start_date or (today - dt.timedelta(days=DEFAULT_LOOKBACK_START_DAYS))
+        return start, end
+
+    def problems(self) -> list[str]:
+        """One line per inconsistency."""
+        if self.start_date and self.end_date and self.start_date > self.end_date:
+            return [
+                f"start_date ({self.start_date}) is after end_date ({self.end_date})",
+            ]
+        return []
+
+
+def url_problem(value: str, setting: str) -> str | None:
+    """Why ``value`` is not a usable base URL, or None when it is."""
+    parsed = urlparse(value)
+    if parsed.scheme not in {"http", "https"} or not parsed.netloc:
+        return f"{setting} must be a full http(s) URL such as https://api.example.com"
+    return None
+
+
+def config_problems(config: Mapping[str, t.Any]) -> list[str]:
+    """Problems with the settings shared by all sources."""
+    try:
+        found = DateRange.from_config(config).problems()
+    except ValueError as exc:
+        found = [str(exc)]
+    return found + HttpSettings.from_config(config).problems()
