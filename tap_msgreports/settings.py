@@ -72,6 +72,12 @@ COMMON_PROPERTIES = th.PropertiesList(
 )
 
 
+def setting(config: Mapping[str, t.Any], name: str, default: t.Any) -> t.Any:  # noqa: ANN401
+    """A setting's value; unset and null both mean the default."""
+    value = config.get(name)
+    return default if value is None else value
+
+
 @dataclass(frozen=True)
 class HttpSettings:
     """How every request is sent and retried."""
@@ -85,10 +91,10 @@ class HttpSettings:
     def from_config(cls, config: Mapping[str, t.Any]) -> HttpSettings:
         """Read the HTTP settings, with their defaults."""
         return cls(
-            request_timeout=float(config.get("request_timeout", 300)),
-            max_retries=int(config.get("max_retries", 8)),
-            backoff_initial_seconds=float(config.get("backoff_initial_seconds", 1.0)),
-            backoff_max_seconds=float(config.get("backoff_max_seconds", 120.0)),
+            request_timeout=float(setting(config, "request_timeout", 300)),
+            max_retries=int(setting(config, "max_retries", 8)),
+            backoff_initial_seconds=float(setting(config, "backoff_initial_seconds", 1.0)),
+            backoff_max_seconds=float(setting(config, "backoff_max_seconds", 120.0)),
         )
 
     def problems(self) -> list[str]:

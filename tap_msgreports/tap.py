@@ -68,7 +68,8 @@ class TapMsgReports(Tap):
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
         """The schema checks of the SDK, then ours: every problem, one line each."""
         errors = super()._validate_config(raise_errors=raise_errors)
-        errors += self.config_problems(self.config)
+        if not errors:  # our checks read typed values: only once the types are right
+            errors = self.config_problems(self.config)
         if errors and raise_errors:
             summary = "Invalid tap-msgreports settings: " + "; ".join(errors)
             raise ConfigValidationError(summary, errors=errors)

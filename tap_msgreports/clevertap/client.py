@@ -14,7 +14,7 @@ from tap_msgreports.clevertap import settings
 from tap_msgreports.clevertap.parsing import zone
 from tap_msgreports.client import WindowedReportStream
 from tap_msgreports.errors import SourceError, WindowTooLargeError
-from tap_msgreports.settings import DateRange
+from tap_msgreports.settings import DateRange, setting
 from tap_msgreports.windows import Window, plan_day_windows, resume_point
 
 if t.TYPE_CHECKING:
@@ -35,8 +35,9 @@ class CleverTapStream(WindowedReportStream):
     source_name = SOURCE
     http_method = "POST"
     payload_as_json = True
-    #: Setting that gives this stream's window size in days.
+    #: Setting that gives this stream's window size in days, and its default.
     window_setting: t.ClassVar[str]
+    default_window_days: t.ClassVar[int]
 
     @cached_property
     def accounts(self) -> dict[str, settings.CleverTapAccount]:
@@ -82,13 +83,17 @@ class CleverTapStream(WindowedReportStream):
         first_day, last_day = DateRange.from_config(self.config).resolve(self.today(context))
         stored = self.stored_bookmark(context)
         bookmark = dt.date.fromisoformat(stored[:10]) if stored else None
-        lookback = dt.timedelta(days=int(self.config.get("clevertap_lookback_days", 30)))
+        lookback_days = setting(
+            self.config, "clevertap_lookback_days", settings.DEFAULT_LOOKBACK_DAYS
+        )
+        lookback = dt.timedelta(days=int(lookback_days))
         start = resume_point(
             start=_midnight(first_day),
             bookmark=_midnight(bookmark) if bookmark else None,
             lookback=lookback,
         )
-        return plan_day_windows(start.date(), last_day, int(self.config[self.window_setting]))
+        days = setting(self.config, self.window_setting, self.default_window_days)
+        return plan_day_windows(start.date(), last_day, int(days))
 
     def bookmark_value(self, window: Window, context: Context) -> str:  # noqa: ARG002
         """The last day read, in the account's time zone."""
@@ -116,7 +121,7 @@ class CleverTapStream(WindowedReportStream):
     @property
     def fetch_ahead_depth(self) -> int:
         """As many windows at once as requests may be in flight."""
-        return int(self.config.get("clevertap_max_concurrency", settings.MAX_CONCURRENCY))
+        return int(setting(self.config, "clevertap_max_concurrency", settings.MAX_CONCURRENCY))
 
     def client_error(
         self,

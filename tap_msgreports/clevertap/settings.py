@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from singer_sdk import typing as th
 
-from tap_msgreports.settings import url_problem
+from tap_msgreports.settings import setting, url_problem
 
 if t.TYPE_CHECKING:
     from collections.abc import Mapping
@@ -19,6 +19,8 @@ REGIONS = ("", "eu1", "in1", "sg1", "us1", "aps3", "mec1", "sk1")
 MAX_CAMPAIGN_WINDOW_DAYS = 31  # the vendor's advice for Get Campaigns
 MAX_REPORT_WINDOW_DAYS = 92  # assumed; latency grows with the range
 MAX_CONCURRENCY = 3  # requests in flight per account
+DEFAULT_REPORT_WINDOW_DAYS = 7
+DEFAULT_LOOKBACK_DAYS = 30
 REPORT_FILTERS = {
     # setting -> request field of Get Message Reports
     "clevertap_channels": "channel",
@@ -86,7 +88,7 @@ PROPERTIES = th.PropertiesList(
     th.Property(
         "clevertap_lookback_days",
         th.IntegerType,
-        default=30,
+        default=DEFAULT_LOOKBACK_DAYS,
         title="CleverTap lookback (days)",
         description=(
             "Days before the bookmark that every run reads again: figures and statuses "
@@ -103,7 +105,7 @@ PROPERTIES = th.PropertiesList(
     th.Property(
         "clevertap_report_window_days",
         th.IntegerType,
-        default=7,
+        default=DEFAULT_REPORT_WINDOW_DAYS,
         title="Get Message Reports window (days)",
         description="Days per Get Message Reports request, at most 92.",
     ),
@@ -174,14 +176,14 @@ def accounts(config: Mapping[str, t.Any]) -> list[CleverTapAccount]:
     """The accounts to read, each with its URL and time zone resolved."""
     found = []
     for raw in _raw_accounts(config):
-        region = raw.get("region", config.get("clevertap_region", "")) or ""
+        region = raw.get("region") or setting(config, "clevertap_region", "")
         api_url = raw.get("api_url") or config.get("clevertap_api_url") or host_for_region(region)
         found.append(
             CleverTapAccount(
                 account_id=str(raw.get("account_id") or ""),
                 passcode=str(raw.get("passcode") or ""),
                 api_url=str(api_url).rstrip("/"),
-                timezone=str(raw.get("timezone") or config.get("clevertap_timezone") or "UTC"),
+                timezone=str(raw.get("timezone") or setting(config, "clevertap_timezone", "UTC")),
             ),
         )
     return found
@@ -192,7 +194,7 @@ def problems(config: Mapping[str, t.Any]) -> list[str]:
     if not is_configured(config):
         return []
     found = _account_problems(config) + _window_problems(config)
-    concurrency = int(config.get("clevertap_max_concurrency", MAX_CONCURRENCY))
+    concurrency = int(setting(config, "clevertap_max_concurrency", MAX_CONCURRENCY))
     if not 1 <= concurrency <= MAX_CONCURRENCY:
         found.append(
             f"clevertap_max_concurrency must be 1 to {MAX_CONCURRENCY} (CleverTap's limit "
@@ -203,8 +205,8 @@ def problems(config: Mapping[str, t.Any]) -> list[str]:
 
 def _account_problems(config: Mapping[str, t.Any]) -> list[str]:
     found = []
-    raw_regions = [config.get("clevertap_region", "")]
-    raw_regions += [raw.get("region", "") for raw in config.get("clevertap_accounts") or []]
+    raw_regions = [setting(config, "clevertap_region", "")]
+    raw_regions += [raw.get("region") or "" for raw in config.get("clevertap_accounts") or []]
     found += [
         f"clevertap_region {region!r} is unknown: use one of {', '.join(REGIONS[1:])}, "
         "empty for Europe, or set clevertap_api_url"
@@ -228,14 +230,14 @@ def _account_problems(config: Mapping[str, t.Any]) -> list[str]:
 def _window_problems(config: Mapping[str, t.Any]) -> list[str]:
     found = []
     limits = {
-        "clevertap_campaign_window_days": MAX_CAMPAIGN_WINDOW_DAYS,
-        "clevertap_report_window_days": MAX_REPORT_WINDOW_DAYS,
+        "clevertap_campaign_window_days": (MAX_CAMPAIGN_WINDOW_DAYS, MAX_CAMPAIGN_WINDOW_DAYS),
+        "clevertap_report_window_days": (DEFAULT_REPORT_WINDOW_DAYS, MAX_REPORT_WINDOW_DAYS),
     }
-    for setting, limit in limits.items():
-        days = int(config.get(setting, 1))
+    for name, (default, limit) in limits.items():
+        days = int(setting(config, name, default))
         if not 1 <= days <= limit:
-            found.append(f"{setting} must be 1 to {limit} days, got {days}")
-    if int(config.get("clevertap_lookback_days", 30)) < 0:
+            found.append(f"{name} must be 1 to {limit} days, got {days}")
+    if int(setting(config, "clevertap_lookback_days", DEFAULT_LOOKBACK_DAYS)) < 0:
         found.append("clevertap_lookback_days must be 0 or more")
     return found
 

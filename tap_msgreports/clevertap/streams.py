@@ -35,6 +35,7 @@ class CampaignsStream(CleverTapStream):
     replication_key = "scheduled_at"
     schema = StreamSchema(SCHEMAS)
     window_setting = "clevertap_campaign_window_days"
+    default_window_days = settings.MAX_CAMPAIGN_WINDOW_DAYS
 
     def window_request(self, context: Context, window: Window) -> HTTPRequest:
         """Integer dates, inclusive at both ends."""
@@ -73,13 +74,14 @@ class MessageReportsStream(CleverTapStream):
     replication_key = "started_at"
     schema = StreamSchema(SCHEMAS)
     window_setting = "clevertap_report_window_days"
+    default_window_days = settings.DEFAULT_REPORT_WINDOW_DAYS
 
     def window_request(self, context: Context, window: Window) -> HTTPRequest:
         """String dates, the configured filters as JSON arrays, and ``daily``."""
         payload: dict[str, t.Any] = {
             "from": yyyymmdd(window.first_day),
             "to": yyyymmdd(window.last_day),
-            "daily": bool(self.config.get("clevertap_daily", False)),
+            "daily": bool(self.config.get("clevertap_daily")),
         }
         for setting, field in settings.REPORT_FILTERS.items():
             if values := self.config.get(setting):

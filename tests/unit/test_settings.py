@@ -1,0 +1,122 @@
+"""Settings validation: every bad value is one line naming the setting, before any request."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import typing as t
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from singer_sdk.exceptions import ConfigValidationError
+
+from tap_msgreports.tap import TapMsgReports
+
+VALID: dict[str, t.Any] = {
+    "clevertap_account_id": "ACC-1",
+    "clevertap_passcode": "not-a-real-passcode",
+    "start_date": "2026-01-01",
+    "end_date": "2026-01-31",
+}
+
+
+def problems(**changes: t.Any) -> list[str]:
+    return TapMsgReports.config_problems({**VALID, **changes})
+
+
+def test_a_valid_config_has_no_problem() -> None:
+    assert problems() == []
+    TapMsgReports(config=VALID)
+
+
+@pytest.mark.parametrize(
+    ("changes", "named"),
+    [
+        ({"clevertap_region": "mars1"}, "clevertap_region"),
+        ({"start_date": "2026-02-01"}, "start_date"),
+        ({"start_date": "31/01/2026"}, "start_date"),
+        ({"clevertap_campaign_window_days": 32}, "clevertap_campaign_window_days"),
+        ({"clevertap_campaign_window_days": 0}, "clevertap_campaign_window_days"),
+        ({"clevertap_report_window_days": 93}, "clevertap_report_window_days"),
+        ({"clevertap_timezone": "Mars/Olympus"}, "clevertap_timezone"),
+        ({"clevertap_max_concurrency": 4}, "clevertap_max_concurrency"),
+        ({"clevertap_api_url": "ftp://example.com"}, "clevertap_api_url"),
+        ({"clevertap_passcode": ""}, "clevertap_passcode"),
+        ({"clevertap_lookback_days": -1}, "clevertap_lookback_days"),
+        ({"request_timeout": 0}, "request_timeout"),
+        ({"max_retries": -1}, "max_retries"),
+        ({"clevertap_accounts": [{"account_id": "ACC-1", "passcode": "x-passcode"}]}, "twice"),
+    ],
+)
+def test_each_bad_setting_is_named(changes: dict[str, t.Any], named: str) -> None:
+    found = problems(**changes)
+    assert len(found) == 1, found
+    assert named in found[0]
+    assert "\n" not in found[0]
+
+
+def test_no_source_names_the_settings_to_set() -> None:
+    found = TapMsgReports.config_problems({})
+    assert found == [
+        "No source is configured: set clevertap_account_id and clevertap_passcode "
+        "(or clevertap_accounts)",
+    ]
+
+
+def test_the_tap_refuses_a_bad_config_at_construction() -> None:
+    with pytest.raises(ConfigValidationError) as caught:
+        TapMsgReports(config={**VALID, "clevertap_region": "mars1"})
+    assert any("clevertap_region" in error for error in caught.value.errors)
+
+
+SETTING_VALUES = st.one_of(
+    st.none(), st.booleans(), st.integers(-5, 200), st.text(max_size=12), st.lists(st.text(max_size=5), max_size=2)
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.dictionaries(
+        st.sampled_from(
+            [
+                "clevertap_region",
+                "clevertap_timezone",
+                "clevertap_campaign_window_days",
+                "clevertap_report_window_days",
+                "clevertap_max_concurrency",
+                "start_date",
+                "end_date",
+                "request_timeout",
+            ],
+        ),
+        SETTING_VALUES,
+        max_size=4,
+    ),
+)
+def test_any_config_validates_or_fails_with_named_one_line_errors(changes: dict[str, t.Any]) -> None:
+    config = {**VALID, **changes}
+    try:
+        TapMsgReports(config=config, setup_mapper=False)
+    except ConfigValidationError as exc:
+        assert exc.errors
+        for error in exc.errors:
+            assert "\n" not in error
+            assert any(name in error for name in [*changes, "config"]), error
+
+
+def test_cli_prints_one_line_and_exits_1(tmp_path: t.Any) -> None:
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({**VALID, "clevertap_report_window_days": 120}))
+    done = subprocess.run(
+        [sys.executable, "-m", "tap_msgreports.tap", "--config", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 1
+    assert "clevertap_report_window_days must be 1 to 92 days, got 120" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert VALID["clevertap_passcode"] not in done.stderr + done.stdout
