@@ -61,8 +61,10 @@ class SecretFilter(logging.Filter):
 
 
 def install(secrets: Iterable[str]) -> SecretFilter:
-    """Add a :class:`SecretFilter` to every handler of the root logger."""
+    """Put a :class:`SecretFilter` on every handler of the root logger (replacing ours)."""
     secret_filter = SecretFilter(secrets)
     for handler in logging.getLogger().handlers:
+        for old in [f for f in handler.filters if isinstance(f, SecretFilter)]:
+            handler.removeFilter(old)
         handler.addFilter(secret_filter)
     return secret_filter

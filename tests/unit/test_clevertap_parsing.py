@@ -62,10 +62,13 @@ def test_unknown_formats_give_none() -> None:
     before=st.integers(0, 40),
     after=st.integers(0, 40),
 )
-def test_any_start_inside_its_window_parses_back(moment: dt.datetime, before: int, after: int) -> None:
+def test_any_start_inside_its_window_parses_back(
+    moment: dt.datetime, before: int, after: int
+) -> None:
     moment = moment.replace(second=0, microsecond=0)
     hour12 = moment.hour % 12 or 12
-    raw = f"{MONTHS[moment.month - 1]} {moment.day}, {hour12}:{moment.minute:02d} {'AM' if moment.hour < 12 else 'PM'}"
+    meridiem = "AM" if moment.hour < 12 else "PM"
+    raw = f"{MONTHS[moment.month - 1]} {moment.day}, {hour12}:{moment.minute:02d} {meridiem}"
     first = moment.date() - dt.timedelta(days=before)
     last = moment.date() + dt.timedelta(days=after)
     assert parse(raw, first, last) == moment.replace(tzinfo=UTC)

@@ -23,7 +23,15 @@ def test_filter_masks_message_arguments_and_traceback() -> None:
     try:
         raise ValueError("bad hunter2-secret")  # noqa: TRY301
     except ValueError as exc:
-        record = logging.LogRecord("t", logging.ERROR, __file__, 1, "got %s", ("hunter2-secret",), (type(exc), exc, exc.__traceback__))
+        record = logging.LogRecord(
+            "t",
+            logging.ERROR,
+            __file__,
+            1,
+            "got %s",
+            ("hunter2-secret",),
+            (type(exc), exc, exc.__traceback__),
+        )
     assert secret_filter.filter(record)
     assert record.getMessage() == f"got {MASK}"
     assert record.exc_text is not None

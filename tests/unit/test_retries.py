@@ -32,7 +32,7 @@ def test_retry_after_in_seconds_and_as_http_date() -> None:
 
 
 def test_backoff_doubles_with_jitter_and_is_capped() -> None:
-    waits = retry_waits(initial=1.0, maximum=10.0, rng=random.Random(7))
+    waits = retry_waits(initial=1.0, maximum=10.0, rng=random.Random(7))  # noqa: S311
     next(waits)
     seen = [waits.send(TimeoutError()) for _ in range(6)]
     steps = [1, 2, 4, 8, 10, 10]

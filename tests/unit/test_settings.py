@@ -60,8 +60,10 @@ def test_each_bad_setting_is_named(changes: dict[str, t.Any], named: str) -> Non
 def test_no_source_names_the_settings_to_set() -> None:
     found = TapMsgReports.config_problems({})
     assert found == [
-        "No source is configured: set clevertap_account_id and clevertap_passcode "
-        "(or clevertap_accounts)",
+        (
+            "No source is configured: set clevertap_account_id and clevertap_passcode "
+            "(or clevertap_accounts)"
+        ),
     ]
 
 
@@ -72,7 +74,11 @@ def test_the_tap_refuses_a_bad_config_at_construction() -> None:
 
 
 SETTING_VALUES = st.one_of(
-    st.none(), st.booleans(), st.integers(-5, 200), st.text(max_size=12), st.lists(st.text(max_size=5), max_size=2)
+    st.none(),
+    st.booleans(),
+    st.integers(-5, 200),
+    st.text(max_size=12),
+    st.lists(st.text(max_size=5), max_size=2),
 )
 
 
@@ -95,13 +101,16 @@ SETTING_VALUES = st.one_of(
         max_size=4,
     ),
 )
-def test_any_config_validates_or_fails_with_named_one_line_errors(changes: dict[str, t.Any]) -> None:
+def test_any_config_validates_or_fails_with_named_one_line_errors(
+    changes: dict[str, t.Any],
+) -> None:
     config = {**VALID, **changes}
     try:
         TapMsgReports(config=config, setup_mapper=False)
     except ConfigValidationError as exc:
-        assert exc.errors
-        for error in exc.errors:
+        errors = exc.errors
+        assert errors
+        for error in errors:
             assert "\n" not in error
             assert any(name in error for name in [*changes, "config"]), error
 

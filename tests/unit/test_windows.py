@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 
 import pytest
 from hypothesis import given
@@ -26,17 +27,25 @@ def test_windows_cover_the_range_exactly(start: int, size: int, data: st.DataObj
         return
     assert windows[0].start == begin
     assert windows[-1].end == end
-    for earlier, later in zip(windows, windows[1:], strict=False):
+    for earlier, later in itertools.pairwise(windows):
         assert earlier.end == later.start  # no gap, no overlap
     assert all(w.length <= dt.timedelta(seconds=size) for w in windows)
     assert all(w.length > dt.timedelta(0) for w in windows)
 
 
-@given(first=st.dates(dt.date(2000, 1, 1), dt.date(2040, 1, 1)), days=st.integers(0, 800), size=st.integers(1, 92))
+@given(
+    first=st.dates(dt.date(2000, 1, 1), dt.date(2040, 1, 1)),
+    days=st.integers(0, 800),
+    size=st.integers(1, 92),
+)
 def test_day_windows_cover_every_day_once(first: dt.date, days: int, size: int) -> None:
     last = first + dt.timedelta(days=days)
     windows = plan_day_windows(first, last, size)
-    covered = [w.first_day + dt.timedelta(days=i) for w in windows for i in range((w.last_day - w.first_day).days + 1)]
+    covered = [
+        w.first_day + dt.timedelta(days=i)
+        for w in windows
+        for i in range((w.last_day - w.first_day).days + 1)
+    ]
     assert covered == [first + dt.timedelta(days=i) for i in range(days + 1)]
     assert all((w.last_day - w.first_day).days < size for w in windows)
 
@@ -46,9 +55,13 @@ def test_day_windows_of_a_reversed_range_are_empty() -> None:
 
 
 @given(start=offsets, units=st.integers(1, 10_000), resolution=st.sampled_from([1, 60, 86_400]))
-def test_split_halves_cover_the_window_on_the_resolution(start: int, units: int, resolution: int) -> None:
+def test_split_halves_cover_the_window_on_the_resolution(
+    start: int, units: int, resolution: int
+) -> None:
     step = dt.timedelta(seconds=resolution)
-    window = Window(BASE + dt.timedelta(seconds=start), BASE + dt.timedelta(seconds=start) + units * step)
+    window = Window(
+        BASE + dt.timedelta(seconds=start), BASE + dt.timedelta(seconds=start) + units * step
+    )
     halves = window.split(step)
     if units == 1:
         assert halves is None
@@ -65,7 +78,8 @@ def test_day_window_boundaries() -> None:
     assert (window.first_day, window.last_day) == (dt.date(2026, 2, 27), dt.date(2026, 3, 2))
     assert window.describe() == "2026-02-27..2026-03-02"
     left, right = window.split(dt.timedelta(days=1)) or (None, None)
-    assert left is not None and right is not None
+    assert left is not None
+    assert right is not None
     assert (left.last_day, right.first_day) == (dt.date(2026, 2, 28), dt.date(2026, 3, 1))
 
 

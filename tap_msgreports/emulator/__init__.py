@@ -1,0 +1,28 @@
+"""A loopback server that behaves like the vendor APIs the tap reads, for tests and demos.
+
+Typical use::
+
+    from tap_msgreports.emulator import EmulatorServer, World
+
+    with EmulatorServer(World(seed=7, scale=5)) as server:
+        config = server.tap_config()  # point the tap at server.url
+"""
+
+from tap_msgreports.emulator.clevertap import CleverTapAPI
+from tap_msgreports.emulator.faults import FAULT_KINDS, FaultPlan
+from tap_msgreports.emulator.server import EmulatorServer
+from tap_msgreports.emulator.vendor import Reply, Request, Response, VendorAPI
+from tap_msgreports.emulator.world import Account, World
+
+__all__ = [
+    "FAULT_KINDS",
+    "Account",
+    "CleverTapAPI",
+    "EmulatorServer",
+    "FaultPlan",
+    "Reply",
+    "Request",
+    "Response",
+    "VendorAPI",
+    "World",
+]

@@ -1,0 +1,142 @@
+"""`tap-msgreports-emulator`: run the emulator in the foreground until SIGINT or SIGTERM.
+
+It prints one line saying where it listens, then a ready-to-use tap config as JSON, and ends by
+itself after `--max-lifetime` seconds (one hour by default) so a forgotten emulator goes away.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from tap_msgreports.emulator.clevertap import CAMPAIGNS_MAX_SPAN_DAYS, REPORTS_MAX_SPAN_DAYS
+from tap_msgreports.emulator.faults import FaultPlan
+from tap_msgreports.emulator.server import EmulatorServer, is_loopback
+from tap_msgreports.emulator.world import DEFAULT_SCALE, World
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from types import FrameType
+
+DEFAULT_PORT = 8765
+DEFAULT_MAX_LIFETIME = 3600.0
+# How often the main thread looks whether a signal arrived or the server stopped by itself.
+POLL_SECONDS = 0.1
+EXIT_USAGE = 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the command-line parser.
+
+    Returns:
+        The parser.
+    """
+    parser = argparse.ArgumentParser(
+        prog="tap-msgreports-emulator",
+        description="Serve emulated CleverTap (and later Messangi, MoEngage) APIs on loopback.",
+    )
+    parser.add_argument(
+        "--host", default="127.0.0.1", help="loopback address (default %(default)s)"
+    )
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="0 picks a free port")
+    parser.add_argument("--seed", type=int, default=1, help="seed of all generated data")
+    parser.add_argument("--today", type=date.fromisoformat, help="simulated date, YYYY-MM-DD")
+    parser.add_argument("--scale", type=int, default=DEFAULT_SCALE, help="records/account/day")
+    parser.add_argument("--latency-ms", type=float, default=0.0, help="added to vendor requests")
+    parser.add_argument("--faults", type=json.loads, help="a fault plan as JSON")
+    parser.add_argument("--idle-timeout", type=float, help="stop after this many idle seconds")
+    parser.add_argument(
+        "--max-lifetime",
+        type=float,
+        default=DEFAULT_MAX_LIFETIME,
+        help="stop after this many seconds; 0 never (default %(default)s)",
+    )
+    parser.add_argument(
+        "--campaigns-max-span", type=int, default=CAMPAIGNS_MAX_SPAN_DAYS, help="days"
+    )
+    parser.add_argument("--reports-max-span", type=int, default=REPORTS_MAX_SPAN_DAYS, help="days")
+    parser.add_argument("--config-out", type=Path, help="also write the tap config JSON here")
+    return parser
+
+
+def build_server(args: argparse.Namespace) -> EmulatorServer:
+    """Build the server the arguments describe.
+
+    Args:
+        args: Parsed command-line arguments.
+
+    Returns:
+        The server, not started.
+
+    Raises:
+        ValueError: If the fault plan is invalid.
+    """
+    world = World(seed=args.seed, today=args.today, scale=args.scale)
+    plan = dict(args.faults or {})
+    if args.latency_ms:
+        plan["latency_ms"] = args.latency_ms
+    server = EmulatorServer(
+        world,
+        faults=FaultPlan.from_dict(plan, seed=args.seed) if plan else None,
+        host=args.host,
+        port=args.port,
+        idle_timeout=args.idle_timeout,
+        max_lifetime=args.max_lifetime or None,
+    )
+    server.clevertap.campaigns_max_span_days = args.campaigns_max_span
+    server.clevertap.reports_max_span_days = args.reports_max_span
+    return server
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the emulator until SIGINT, SIGTERM or its own time limits.
+
+    Args:
+        argv: Arguments without the program name; default `sys.argv[1:]`.
+
+    Returns:
+        0 after a clean stop, 2 for unusable arguments.
+    """
+    args = build_parser().parse_args(argv)
+    if not is_loopback(args.host):
+        print(f"tap-msgreports-emulator: refusing non-loopback host {args.host!r}", file=sys.stderr)  # noqa: T201
+        return EXIT_USAGE
+    try:
+        server = build_server(args).start()
+    except (ValueError, OSError) as error:
+        print(f"tap-msgreports-emulator: {error}", file=sys.stderr)  # noqa: T201
+        return EXIT_USAGE
+    config = server.tap_config()
+    if args.config_out is not None:
+        args.config_out.write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
+    print(  # noqa: T201 - the CLI's output
+        f"tap-msgreports-emulator listening on {server.url} "
+        f"(seed {args.seed}, today {server.world.today.isoformat()})"
+    )
+    print(json.dumps(config, indent=2), flush=True)  # noqa: T201 - the CLI's output
+    _serve_until_signal(server)
+    print(f"tap-msgreports-emulator stopped ({server.stop_reason})", file=sys.stderr)  # noqa: T201
+    return 0
+
+
+def _serve_until_signal(server: EmulatorServer) -> None:
+    received: list[str] = []
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        del frame
+        # Only note the signal: stopping joins threads, which a signal handler should not do.
+        received.append(signal.Signals(signum).name)
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        while server.running and not received:
+            server.wait(POLL_SECONDS)
+        server.stop(received[0] if received else "stop()")
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

@@ -1,0 +1,190 @@
+"""Fault injection: which vendor requests fail, how, and how often.
+
+A plan draws faults from its own seeded generator, so for a given seed and order of requests the
+same requests fail. A script of faults for the next requests makes a test exact where rates
+would only make it likely.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+# The order is also the order in which one uniform draw is mapped onto the rates.
+FAULT_KINDS = ("429", "500", "503", "drop", "truncate", "malformed", "slow")
+# A script entry that lets one request through untouched.
+NO_FAULT = "ok"
+DEFAULT_SLOW_SECONDS = 1.0
+_PLAN_KEYS = frozenset(
+    {"rates", "script", "latency_ms", "slow_seconds", "retry_after", "vendors", "seed"}
+)
+
+
+@dataclass
+class FaultPlan:
+    """Latency and faults to inject into vendor requests.
+
+    Attributes:
+        rates: Probability per fault kind (see `FAULT_KINDS`); they add up to at most 1.
+        script: Faults for the next requests, one entry each, used before the rates;
+            `"ok"` lets a request through.
+        latency_ms: Milliseconds added to every request the plan applies to.
+        slow_seconds: How long a `"slow"` fault waits before answering.
+        retry_after: Seconds sent as `Retry-After` on injected 429s; None sends no header, like
+            the real CleverTap.
+        vendors: Vendor names the plan applies to; None means all of them.
+        seed: Seed of the draws.
+        injected: Faults injected so far, by kind.
+    """
+
+    rates: dict[str, float] = field(default_factory=dict)
+    script: list[str] = field(default_factory=list)
+    latency_ms: float = 0.0
+    slow_seconds: float = DEFAULT_SLOW_SECONDS
+    retry_after: int | None = None
+    vendors: list[str] | None = None
+    seed: int = 1
+    injected: Counter[str] = field(default_factory=Counter, compare=False)
+    _rng: random.Random = field(init=False, repr=False, compare=False)
+    _lock: threading.Lock = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        """Check the plan and seed its generator.
+
+        Raises:
+            ValueError: If a kind is unknown, a rate is out of range or the rates add up to
+                more than 1, or a duration is negative.
+        """
+        _check_kinds([*self.rates, *(s for s in self.script if s != NO_FAULT)])
+        if any(not 0 <= rate <= 1 for rate in self.rates.values()) or sum(self.rates.values()) > 1:
+            msg = f"fault rates must be between 0 and 1 and add up to at most 1: {self.rates}"
+            raise ValueError(msg)
+        if self.latency_ms < 0 or self.slow_seconds < 0 or (self.retry_after or 0) < 0:
+            msg = "latency_ms, slow_seconds and retry_after must not be negative"
+            raise ValueError(msg)
+        self._rng = random.Random(f"{self.seed}:faults")  # noqa: S311
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], seed: int = 1) -> FaultPlan:
+        """Build a plan from its JSON form (the body of `POST /_emulator/faults`).
+
+        Args:
+            data: Keys as the attributes (`rates`, `script`, `latency_ms`, `slow_seconds`,
+                `retry_after`, `vendors`, `seed`); an empty mapping is a plan without faults.
+            seed: Seed used when `data` has none.
+
+        Returns:
+            The plan.
+
+        Raises:
+            ValueError: If a key is unknown or a value has the wrong type.
+        """
+        unknown = set(data) - _PLAN_KEYS
+        if unknown:
+            msg = f"unknown fault plan keys: {sorted(unknown)}"
+            raise ValueError(msg)
+        try:
+            return cls(
+                rates={
+                    str(kind): float(rate) for kind, rate in dict(data.get("rates", {})).items()
+                },
+                script=[str(kind) for kind in data.get("script", [])],
+                latency_ms=float(data.get("latency_ms", 0)),
+                slow_seconds=float(data.get("slow_seconds", DEFAULT_SLOW_SECONDS)),
+                retry_after=_optional_int(data.get("retry_after")),
+                vendors=_optional_names(data.get("vendors")),
+                seed=int(data.get("seed", seed)),
+            )
+        except (TypeError, AttributeError) as exc:
+            msg = f"invalid fault plan: {exc}"
+            raise ValueError(msg) from exc
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the plan's JSON form, with what is left of the script and the counters.
+
+        Returns:
+            A JSON-serialisable dict.
+        """
+        with self._lock:
+            return {
+                "rates": dict(self.rates),
+                "script": list(self.script),
+                "latency_ms": self.latency_ms,
+                "slow_seconds": self.slow_seconds,
+                "retry_after": self.retry_after,
+                "vendors": self.vendors,
+                "seed": self.seed,
+                "injected": dict(self.injected),
+            }
+
+    def applies_to(self, vendor: str) -> bool:
+        """Say whether the plan covers a vendor.
+
+        Args:
+            vendor: A vendor name, e.g. `"clevertap"`.
+
+        Returns:
+            True if the plan's latency and faults apply to that vendor's requests.
+        """
+        return self.vendors is None or vendor in self.vendors
+
+    def next_fault(self, vendor: str) -> str | None:
+        """Decide the fault of one request and count it.
+
+        Args:
+            vendor: The vendor the request is for.
+
+        Returns:
+            A kind from `FAULT_KINDS`, or None to answer normally.
+        """
+        if not self.applies_to(vendor):
+            return None
+        with self._lock:
+            kind = self.script.pop(0) if self.script else self._draw()
+            if kind is None or kind == NO_FAULT:
+                return None
+            self.injected[kind] += 1
+            return kind
+
+    def _draw(self) -> str | None:
+        if not self.rates:
+            return None
+        draw = self._rng.random()
+        threshold = 0.0
+        for kind in FAULT_KINDS:
+            threshold += self.rates.get(kind, 0.0)
+            if draw < threshold:
+                return kind
+        return None
+
+
+def _check_kinds(kinds: list[str]) -> None:
+    unknown = sorted(set(kinds) - set(FAULT_KINDS))
+    if unknown:
+        msg = f"unknown fault kinds {unknown}; known: {list(FAULT_KINDS)} and {NO_FAULT!r}"
+        raise ValueError(msg)
+
+
+def _optional_int(value: object) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        msg = f"expected a number of seconds, got {value!r}"
+        raise TypeError(msg)
+    return int(value)
+
+
+def _optional_names(value: object) -> list[str] | None:
+    if value is None:
+        return None
+    if not isinstance(value, list):
+        msg = f"vendors must be a list of names, got {value!r}"
+        raise TypeError(msg)
+    return [str(name) for name in value]
