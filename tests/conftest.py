@@ -1,0 +1,35 @@
+"""Shared fixtures: an emulator per test, and a tap config pointing at it."""
+
+from __future__ import annotations
+
+import datetime as dt
+import typing as t
+
+import pytest
+
+from tap_msgreports.emulator import EmulatorServer, World
+
+#: A fixed simulated today, so that windows cross a year boundary (start dates without a
+#: year must take the right one) and runs are reproducible.
+TODAY = dt.date(2026, 1, 20)
+START = dt.date(2025, 11, 20)
+
+
+@pytest.fixture
+def emulator() -> t.Iterator[EmulatorServer]:
+    """A fresh emulator on loopback that stops by itself if a test forgets it."""
+    with EmulatorServer(World(seed=7, today=TODAY, scale=6), max_lifetime=300) as server:
+        yield server
+
+
+def tap_config(server: EmulatorServer, **changes: t.Any) -> dict[str, t.Any]:
+    """The emulator's config with the test's dates and fast retries."""
+    return {
+        **server.tap_config(),
+        "start_date": START.isoformat(),
+        "end_date": server.world.today.isoformat(),
+        "request_timeout": 5,
+        "backoff_initial_seconds": 0.01,
+        "backoff_max_seconds": 0.2,
+        **changes,
+    }

@@ -1,0 +1,117 @@
+"""Run the tap against the emulator and compare what a target would hold with the truth."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import typing as t
+from collections import Counter
+from dataclasses import dataclass, field
+
+from tap_msgreports.tap import TapMsgReports
+
+if t.TYPE_CHECKING:
+    import datetime as dt
+
+    from tap_msgreports.emulator.server import EmulatorServer
+
+PRIMARY_KEYS = {
+    "campaigns": ("account_id", "id"),
+    "message_reports": ("account_id", "message_id"),
+}
+
+
+@dataclass
+class TapRun:
+    """The Singer messages of one run, by type."""
+
+    messages: list[dict[str, t.Any]]
+
+    @property
+    def records(self) -> dict[str, list[dict[str, t.Any]]]:
+        found: dict[str, list[dict[str, t.Any]]] = {}
+        for message in self.messages:
+            if message["type"] == "RECORD":
+                found.setdefault(message["stream"], []).append(message["record"])
+        return found
+
+    @property
+    def states(self) -> list[dict[str, t.Any]]:
+        return [m["value"] for m in self.messages if m["type"] == "STATE"]
+
+    @property
+    def final_state(self) -> dict[str, t.Any] | None:
+        return self.states[-1] if self.states else None
+
+    def duplicate_keys(self) -> dict[str, list[tuple[t.Any, ...]]]:
+        """Primary keys emitted more than once in this run, by stream."""
+        found = {}
+        for stream, records in self.records.items():
+            counts = Counter(tuple(r[k] for k in PRIMARY_KEYS[stream]) for r in records)
+            if repeated := [key for key, n in counts.items() if n > 1]:
+                found[stream] = repeated
+        return found
+
+
+def parse_messages(text: str) -> TapRun:
+    return TapRun([json.loads(line) for line in text.splitlines() if line.strip()])
+
+
+def run_tap(config: dict[str, t.Any], state: dict[str, t.Any] | None = None) -> TapRun:
+    """Run the tap in this process and return what it wrote to stdout."""
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        TapMsgReports(config=config, state=state).sync_all()
+    run = parse_messages(out.getvalue())
+    assert run.duplicate_keys() == {}, "a primary key was emitted twice in one run"
+    return run
+
+
+@dataclass
+class Warehouse:
+    """What an upserting target holds after the runs so far."""
+
+    tables: dict[str, dict[tuple[t.Any, ...], dict[str, t.Any]]] = field(default_factory=dict)
+
+    def load(self, run: TapRun) -> None:
+        for stream, records in run.records.items():
+            table = self.tables.setdefault(stream, {})
+            for record in records:
+                table[tuple(record[k] for k in PRIMARY_KEYS[stream])] = record
+
+
+def differences(
+    warehouse: Warehouse,
+    emulator: EmulatorServer,
+    first_day: dt.date,
+    last_day: dt.date,
+) -> dict[str, dict[str, int]]:
+    """Per stream: rows missing, unexpected and stale against the emulator's truth."""
+    report = {}
+    for stream, keys in PRIMARY_KEYS.items():
+        truth = {
+            tuple(row[k] for k in keys): row for row in emulator.truth(stream, first_day, last_day)
+        }
+        held = warehouse.tables.get(stream, {})
+        stale = [
+            key
+            for key, row in truth.items()
+            if key in held and any(held[key].get(f) != v for f, v in row.items())
+        ]
+        report[stream] = {
+            "truth": len(truth),
+            "missing": len(truth.keys() - held.keys()),
+            "unexpected": len(held.keys() - truth.keys()),
+            "stale": len(stale),
+        }
+    return report
+
+
+def assert_equal_to_truth(report: dict[str, dict[str, int]]) -> None:
+    for stream, counts in report.items():
+        assert counts["truth"] > 0, f"{stream}: the emulator holds nothing; the test proves nothing"
+        assert (counts["missing"], counts["unexpected"], counts["stale"]) == (0, 0, 0), (
+            stream,
+            counts,
+        )

@@ -1,0 +1,145 @@
+"""The CleverTap streams against the emulator: what a warehouse holds equals the truth."""
+
+from __future__ import annotations
+
+import datetime as dt
+import typing as t
+
+import pytest
+
+from tap_msgreports.emulator import FaultPlan
+from tests.conftest import START, tap_config
+from tests.harness import Warehouse, assert_equal_to_truth, differences, run_tap
+
+if t.TYPE_CHECKING:
+    from tap_msgreports.emulator import EmulatorServer
+
+pytestmark = pytest.mark.emulator
+
+
+def daily_runs(emulator: EmulatorServer, days: int, **changes: t.Any) -> tuple[Warehouse, list]:
+    """A first run, then one run per simulated day, each from the previous state."""
+    warehouse, runs, state = Warehouse(), [], None
+    for day in range(days + 1):
+        if day:
+            emulator.world.advance(1)
+        run = run_tap(tap_config(emulator, **changes), state)
+        warehouse.load(run)
+        runs.append(run)
+        state = run.final_state
+    return warehouse, runs
+
+
+def test_first_run_equals_the_truth(emulator: EmulatorServer) -> None:
+    warehouse, _ = daily_runs(emulator, days=0)
+    assert_equal_to_truth(differences(warehouse, emulator, START, emulator.world.today))
+
+
+def test_daily_incremental_runs_stay_equal_to_the_truth(emulator: EmulatorServer) -> None:
+    warehouse, runs = daily_runs(emulator, days=4)
+    assert_equal_to_truth(differences(warehouse, emulator, START, emulator.world.today))
+    first, later = runs[0].records, runs[-1].records
+    # Incremental: later runs read from bookmark - 30 days, not from start_date (61 days).
+    for stream in ("campaigns", "message_reports"):
+        assert 0 < len(later[stream]) < len(first[stream])
+
+
+def test_bookmarks_are_per_account_and_the_last_day_read(emulator: EmulatorServer) -> None:
+    run = run_tap(tap_config(emulator))
+    bookmarks = run.final_state["bookmarks"]  # type: ignore[index]
+    for stream in ("campaigns", "message_reports"):
+        partitions = bookmarks[stream]["partitions"]
+        assert sorted(p["context"]["account_id"] for p in partitions) == [
+            "EMU-ACCT-0001",
+            "EMU-ACCT-0002",
+        ]
+        assert {p["replication_key_value"] for p in partitions} == {
+            emulator.world.today.isoformat()
+        }
+        assert all("progress_markers" not in p for p in partitions)
+
+
+def test_without_lookback_figures_go_stale(emulator: EmulatorServer) -> None:
+    """The negative control: the lookback is what keeps changing figures true."""
+    warehouse, _ = daily_runs(emulator, days=3, clevertap_lookback_days=0)
+    report = differences(warehouse, emulator, START, emulator.world.today)
+    assert report["message_reports"]["stale"] > 0
+    assert report["campaigns"]["stale"] > 0
+
+
+def test_day_wise_figures_and_filters(emulator: EmulatorServer) -> None:
+    run = run_tap(tap_config(emulator, clevertap_daily=True, clevertap_channels=["push", "sms"]))
+    messages = run.records["message_reports"]
+    assert messages
+    assert {m["channel"] for m in messages} <= {"Push", "SMS"}
+    truth = {
+        (row["account_id"], row["message_id"]): row
+        for row in emulator.truth("message_reports", START, emulator.world.today)
+        if row["channel"] in {"Push", "SMS"}
+    }
+    assert {(m["account_id"], m["message_id"]) for m in messages} == truth.keys()
+    for message in messages:
+        assert all("date" in element for element in message["data"])
+        expected = truth[message["account_id"], message["message_id"]]
+        assert (message["sent"], message["viewed"], message["clicked"]) == (
+            expected["sent"],
+            expected["viewed"],
+            expected["clicked"],
+        )
+
+
+def test_started_at_is_parsed_for_every_message(emulator: EmulatorServer) -> None:
+    run = run_tap(tap_config(emulator))
+    messages = run.records["message_reports"]
+    formats = {m["start_date"][0].isdigit() for m in messages}  # "18 Oct, 2025 ..." / "Oct 18, ..."
+    assert formats == {True, False}, "both vendor formats must be exercised"
+    for message in messages:
+        started = dt.datetime.fromisoformat(message["started_at"])
+        assert START <= started.date() <= emulator.world.today
+        assert started.utcoffset() is not None
+
+
+def test_windows_refused_as_too_large_are_split(emulator: EmulatorServer) -> None:
+    emulator.clevertap.campaigns_max_span_days = 4
+    emulator.clevertap.reports_max_span_days = 2
+    run = run_tap(tap_config(emulator, clevertap_report_window_days=14))
+    warehouse = Warehouse()
+    warehouse.load(run)
+    assert_equal_to_truth(differences(warehouse, emulator, START, emulator.world.today))
+    unsplit = 2 * (2 + 5)  # per account: 62 days in 31-day and 14-day windows
+    assert emulator.status()["requests"]["clevertap"] > 4 * unsplit
+
+
+def test_requests_in_flight_stay_within_three_per_account(emulator: EmulatorServer) -> None:
+    emulator.faults = FaultPlan(latency_ms=40)
+    run_tap(tap_config(emulator, clevertap_report_window_days=1, clevertap_campaign_window_days=1))
+    peaks = emulator.status()["max_in_flight"]
+    assert peaks
+    assert max(peaks.values()) == 3, peaks  # fetched ahead, never beyond the limit
+
+
+def test_faults_are_retried_and_nothing_is_lost(emulator: EmulatorServer) -> None:
+    emulator.faults = FaultPlan(
+        rates={
+            "429": 0.2,
+            "500": 0.1,
+            "503": 0.05,
+            "drop": 0.05,
+            "truncate": 0.05,
+            "malformed": 0.05,
+        },
+        seed=11,
+    )
+    run = run_tap(tap_config(emulator, clevertap_report_window_days=3, max_retries=10))
+    warehouse = Warehouse()
+    warehouse.load(run)
+    assert_equal_to_truth(differences(warehouse, emulator, START, emulator.world.today))
+    assert sum(emulator.status()["faults_injected"].values()) > 5
+
+
+def test_retry_after_is_honoured(emulator: EmulatorServer) -> None:
+    emulator.faults = FaultPlan(script=["429"], retry_after=1)
+    started = dt.datetime.now(dt.timezone.utc)
+    run_tap(tap_config(emulator, backoff_max_seconds=5, clevertap_max_concurrency=1))
+    waited = (dt.datetime.now(dt.timezone.utc) - started).total_seconds()
+    assert waited >= 1.0

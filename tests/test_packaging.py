@@ -1,0 +1,70 @@
+"""The wheel ships the schemas and works on its own; the README's settings table is current."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import venv
+import zipfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).parent.parent
+
+
+@pytest.mark.slow
+def test_the_wheel_discovers_from_a_fresh_environment(tmp_path: Path) -> None:
+    subprocess.run(
+        [sys.executable, "-m", "build", "--wheel", "--outdir", str(tmp_path / "dist"), str(ROOT)],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    (wheel,) = (tmp_path / "dist").glob("tap_msgreports-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    for stream in ("campaigns", "message_reports"):
+        assert f"tap_msgreports/schemas/{stream}.json" in names
+
+    environment = tmp_path / "venv"
+    venv.create(environment, with_pip=True)
+    python = environment / "bin" / "python"
+    subprocess.run(
+        [str(python), "-m", "pip", "install", "--quiet", str(wheel)],
+        check=True,
+        capture_output=True,
+        timeout=600,
+    )
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"clevertap_account_id": "A", "clevertap_passcode": "p-123456"}))
+    done = subprocess.run(
+        [str(environment / "bin" / "tap-msgreports"), "--config", str(config), "--discover"],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,  # nowhere near the repository's schemas/
+    )
+    catalog = json.loads(done.stdout)
+    assert sorted(s["tap_stream_id"] for s in catalog["streams"]) == [
+        "campaigns",
+        "message_reports",
+    ]
+    assert all(s["schema"]["properties"] for s in catalog["streams"])
+
+
+def test_readme_settings_table_is_what_about_prints() -> None:
+    about = subprocess.run(
+        [sys.executable, "-m", "tap_msgreports.tap", "--about", "--format=markdown"],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    ).stdout
+    settings = about[about.index("## Settings") :].strip()
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    match = re.search(r"<!-- about:start -->\n(.*?)\n<!-- about:end -->", readme, re.DOTALL)
+    assert match, "README.md needs the settings table between about markers"
+    assert settings in match.group(1), "README.md's settings table is out of date"
