@@ -10,19 +10,15 @@ from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.helpers.capabilities import PluginCapabilities, TapCapabilities
 
-from tap_msgreports import redaction, settings
-from tap_msgreports.clevertap import settings as clevertap_settings
-from tap_msgreports.clevertap.streams import CampaignsStream, MessageReportsStream
+from tap_msgreports import clevertap, redaction, settings
 from tap_msgreports.concurrency import ThrottleRegistry
 from tap_msgreports.errors import SourceError
 
 if t.TYPE_CHECKING:
     from singer_sdk.streams import Stream
 
-NO_SOURCE = (
-    "No source is configured: set clevertap_account_id and clevertap_passcode "
-    "(or clevertap_accounts)"
-)
+SOURCES = (clevertap.SOURCE,)
+NO_SOURCE = "No source is configured: set " + "; or ".join(s.credentials for s in SOURCES)
 
 
 class TapMsgReports(Tap):
@@ -31,7 +27,7 @@ class TapMsgReports(Tap):
     name = "tap-msgreports"
     config_jsonschema = th.PropertiesList(
         *settings.COMMON_PROPERTIES.wrapped.values(),
-        *clevertap_settings.PROPERTIES.wrapped.values(),
+        *(prop for source in SOURCES for prop in source.properties.wrapped.values()),
     ).to_dict()
 
     #: No BATCH: batch files are written after records leave ``get_records``, so the
@@ -58,9 +54,12 @@ class TapMsgReports(Tap):
         Raises:
             ConfigValidationError: when no source is configured.
         """
-        streams: list[Stream] = []
-        if clevertap_settings.is_configured(self.config):
-            streams += [CampaignsStream(self), MessageReportsStream(self)]
+        streams: list[Stream] = [
+            stream_type(self)
+            for source in SOURCES
+            if source.is_configured(self.config)
+            for stream_type in source.stream_types
+        ]
         if not streams:
             raise ConfigValidationError(NO_SOURCE, errors=[NO_SOURCE])
         return streams
@@ -78,8 +77,10 @@ class TapMsgReports(Tap):
     @staticmethod
     def config_problems(config: t.Mapping[str, t.Any]) -> list[str]:
         """Problems the JSON schema cannot see: ranges, names, combinations."""
-        found = settings.config_problems(config) + clevertap_settings.problems(config)
-        if not clevertap_settings.is_configured(config):
+        found = settings.config_problems(config)
+        for source in SOURCES:
+            found += source.problems(config)
+        if not any(source.is_configured(config) for source in SOURCES):
             found.append(NO_SOURCE)
         return found
 
