@@ -1,0 +1,124 @@
+"""What every Messangi request shares: the key, the URL, errors, channels and UTC windows."""
+
+from __future__ import annotations
+
+import datetime as dt
+import typing as t
+
+from tap_msgreports.client import WindowedReportStream
+from tap_msgreports.errors import SourceError, WindowTooLargeError
+from tap_msgreports.messangi import settings
+from tap_msgreports.settings import DateRange, setting
+from tap_msgreports.windows import Window, plan_windows, resume_point
+
+if t.TYPE_CHECKING:
+    import threading
+
+    import requests
+    from singer_sdk.helpers.types import Context
+
+    from tap_msgreports.concurrency import ThrottleRegistry
+
+SOURCE = "Messangi"
+TOO_BIG = "report is too big"
+UTC = dt.timezone.utc
+
+
+class MessangiStream(WindowedReportStream):
+    """A Messangi report stream, partitioned by channel and read in UTC windows."""
+
+    source_name = SOURCE
+    #: Windows are split down to one second before the run gives up.
+    split_resolution = dt.timedelta(seconds=1)
+
+    @property
+    def url_base(self) -> str:
+        """The configured base URL of the Reporting API."""
+        return str(self.config["messangi_api_url"]).rstrip("/")
+
+    @property
+    def partitions(self) -> list[dict[str, t.Any]]:
+        """One partition per channel: the API takes one channel per request."""
+        return [{"channel": channel} for channel in settings.channels(self.config)]
+
+    def auth_headers(self) -> dict[str, str]:
+        """The bearer key (never logged)."""
+        return {**self.http_headers, "Authorization": f"Bearer {self.config['messangi_api_key']}"}
+
+    # ----- windows and bookmarks --------------------------------------------------------
+
+    def now(self) -> dt.datetime:
+        """The current time (a method so that tests can move it)."""
+        return dt.datetime.now(UTC)
+
+    def plan(self, context: Context) -> list[Window]:
+        """UTC windows from ``bookmark - lookback`` to ``end_date``, never the newest minutes."""
+        first_day, last_day = DateRange.from_config(self.config).resolve(self.now().date())
+        settle = dt.timedelta(minutes=int(setting(self.config, "messangi_settle_minutes", 10)))
+        end = min(_midnight(last_day + dt.timedelta(days=1)), self.now() - settle)
+        stored = self.stored_bookmark(context)
+        lookback_days = setting(self.config, "messangi_lookback_days", 3)
+        start = resume_point(
+            start=_midnight(first_day),
+            bookmark=dt.datetime.fromisoformat(stored.replace("Z", "+00:00")) if stored else None,
+            lookback=dt.timedelta(days=int(lookback_days)),
+        )
+        hours = int(setting(self.config, "messangi_window_hours", settings.DEFAULT_WINDOW_HOURS))
+        return plan_windows(start.replace(microsecond=0), end, dt.timedelta(hours=hours))
+
+    # ----- requests and errors --------------------------------------------------------------
+
+    def describe_partition(self, context: Context) -> str:
+        """``Messangi channel S``."""
+        return f"{SOURCE} channel {context['channel']}"
+
+    def auth_error_message(self, context: Context) -> str:  # noqa: ARG002
+        """Name the setting, never the key."""
+        return (
+            f"{SOURCE} refused the API key: check messangi_api_key (active, not expired or "
+            "revoked) and messangi_api_url"
+        )
+
+    def throttle(self, context: Context) -> threading.BoundedSemaphore:  # noqa: ARG002
+        """One throttle for the Space behind the URL."""
+        registry: ThrottleRegistry = self._tap.throttles  # type: ignore[attr-defined]
+        return registry.get(SOURCE, self.url_base, self.fetch_ahead_depth)
+
+    @property
+    def fetch_ahead_depth(self) -> int:
+        """Windows fetched at once."""
+        limit = setting(self.config, "messangi_max_concurrency", settings.DEFAULT_MAX_CONCURRENCY)
+        return int(limit)
+
+    def client_error(
+        self,
+        response: requests.Response,
+        context: Context,
+        window: Window,
+    ) -> Exception:
+        """A "report too big" splits the window; any other ``explain`` is shown verbatim."""
+        explain = _explain(response)
+        if TOO_BIG in explain.lower():
+            return WindowTooLargeError(explain)
+        return SourceError(
+            f"{self.describe_partition(context)}, {self.name} {window.describe()}: "
+            f"HTTP {response.status_code}: {explain}",
+        )
+
+
+def _midnight(day: dt.date) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time(), tzinfo=UTC)
+
+
+def _explain(response: requests.Response) -> str:
+    """``meta.explain`` (or a top-level ``explain``), else the start of the body."""
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text[:300] or "(empty body)"
+    if isinstance(body, dict):
+        meta = body.get("meta")
+        explain = (meta.get("explain") if isinstance(meta, dict) else None) or body.get("explain")
+        if explain:
+            return str(explain)
+    return response.text[:300]

@@ -1,0 +1,150 @@
+"""Messangi settings: where the Reporting API is, the key, channels, windows and filters."""
+
+from __future__ import annotations
+
+import typing as t
+
+from singer_sdk import typing as th
+
+from tap_msgreports.settings import setting, url_problem
+
+if t.TYPE_CHECKING:
+    from collections.abc import Mapping
+
+CHANNELS = ("S", "E", "P", "W", "R")  # SMS, Email, Push, WhatsApp, RCS
+MAX_WINDOW_HOURS = 92 * 24  # the API refuses longer ranges
+DEFAULT_WINDOW_HOURS = 24
+DEFAULT_LOOKBACK_DAYS = 3
+DEFAULT_SETTLE_MINUTES = 10
+DEFAULT_MAX_CONCURRENCY = 4  # no limit is documented; stay polite
+MAX_CONCURRENCY = 16
+#: Filters: setting -> query parameter of GET /v3/mlog.
+FILTERS = {
+    "messangi_sender": "sender",
+    "messangi_campaign_id": "campaignID",
+    "messangi_recipient": "recipient",
+}
+
+PROPERTIES = th.PropertiesList(
+    th.Property(
+        "messangi_api_url",
+        th.StringType,
+        title="Messangi API URL",
+        description="Full base URL of the Reporting API (the tap appends /v3/mlog).",
+    ),
+    th.Property(
+        "messangi_api_key",
+        th.StringType,
+        secret=True,
+        title="Messangi API key",
+        description="The Space's API key, sent as Authorization: Bearer <key>.",
+    ),
+    th.Property(
+        "messangi_channels",
+        th.ArrayType(th.StringType),
+        default=list(CHANNELS),
+        title="Messangi channels",
+        description=(
+            "Channels to read, one partition each: S (SMS), E (Email), P (Push), "
+            "W (WhatsApp), R (RCS). The API takes one channel per request."
+        ),
+    ),
+    th.Property(
+        "messangi_statuses",
+        th.ArrayType(th.StringType),
+        title="Messangi status filter",
+        description="Only lines with these statuses (sent comma-joined).",
+    ),
+    th.Property("messangi_sender", th.StringType, title="Messangi sender filter"),
+    th.Property("messangi_campaign_id", th.StringType, title="Messangi campaign id filter"),
+    th.Property("messangi_recipient", th.StringType, title="Messangi recipient filter"),
+    th.Property(
+        "messangi_window_hours",
+        th.IntegerType,
+        default=DEFAULT_WINDOW_HOURS,
+        title="Messangi window (hours)",
+        description=(
+            "Hours per request before any splitting (at most 92 days). A window that "
+            "holds more lines than one response returns is split in two, recursively."
+        ),
+    ),
+    th.Property(
+        "messangi_lookback_days",
+        th.IntegerType,
+        default=DEFAULT_LOOKBACK_DAYS,
+        title="Messangi lookback (days)",
+        description="Days before the bookmark that every run reads again: statuses change.",
+    ),
+    th.Property(
+        "messangi_settle_minutes",
+        th.IntegerType,
+        default=DEFAULT_SETTLE_MINUTES,
+        title="Messangi settle time (minutes)",
+        description="The newest minutes are never read: the API is near real-time.",
+    ),
+    th.Property(
+        "messangi_raw_fields",
+        th.BooleanType,
+        default=False,
+        title="Messangi raw fields",
+        description=(
+            "Ask with pretty=false and map the single-letter keys to names: adds owner, "
+            "connector, template and status-description fields."
+        ),
+    ),
+    th.Property(
+        "messangi_max_concurrency",
+        th.IntegerType,
+        default=DEFAULT_MAX_CONCURRENCY,
+        title="Messangi requests in flight",
+        description="Windows fetched at once (Messangi documents no limit).",
+    ),
+)
+
+
+def is_configured(config: Mapping[str, t.Any]) -> bool:
+    """Messangi is a source of this run when its URL or key is set."""
+    return bool(config.get("messangi_api_key") or config.get("messangi_api_url"))
+
+
+def channels(config: Mapping[str, t.Any]) -> list[str]:
+    """The channels to read, in the configured order."""
+    return [str(c) for c in setting(config, "messangi_channels", list(CHANNELS))]
+
+
+def problems(config: Mapping[str, t.Any]) -> list[str]:
+    """One line per invalid Messangi setting; empty when Messangi is not configured."""
+    if not is_configured(config):
+        return []
+    found = []
+    if not config.get("messangi_api_key") or not config.get("messangi_api_url"):
+        found.append("messangi_api_url and messangi_api_key must both be set")
+    elif problem := url_problem(str(config["messangi_api_url"]), "messangi_api_url"):
+        found.append(problem)
+    chosen = channels(config)
+    if not chosen:
+        found.append("messangi_channels is empty: name at least one of S, E, P, W, R")
+    if unknown := [c for c in chosen if c not in CHANNELS]:
+        found.append(f"messangi_channels has unknown channels {unknown}: use S, E, P, W, R")
+    if len(set(chosen)) != len(chosen):
+        found.append("messangi_channels names a channel twice")
+    return found + _number_problems(config)
+
+
+def _number_problems(config: Mapping[str, t.Any]) -> list[str]:
+    found = []
+    hours = int(setting(config, "messangi_window_hours", DEFAULT_WINDOW_HOURS))
+    if not 1 <= hours <= MAX_WINDOW_HOURS:
+        found.append(
+            f"messangi_window_hours must be 1 to {MAX_WINDOW_HOURS} (92 days), got {hours}"
+        )
+    for name, default in (
+        ("messangi_lookback_days", DEFAULT_LOOKBACK_DAYS),
+        ("messangi_settle_minutes", DEFAULT_SETTLE_MINUTES),
+    ):
+        if int(setting(config, name, default)) < 0:
+            found.append(f"{name} must be 0 or more")
+    concurrency = int(setting(config, "messangi_max_concurrency", DEFAULT_MAX_CONCURRENCY))
+    if not 1 <= concurrency <= MAX_CONCURRENCY:
+        found.append(f"messangi_max_concurrency must be 1 to {MAX_CONCURRENCY}, got {concurrency}")
+    return found

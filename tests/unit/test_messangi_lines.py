@@ -1,0 +1,103 @@
+"""Messangi lines: readable names, a key that does not depend on how a line was sent."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from tap_msgreports.messangi.lines import (
+    RAW_KEYS,
+    campaign_text,
+    iso_utc,
+    line_key,
+    readable,
+    with_keys,
+)
+
+PRETTY = {
+    "channel": "W",
+    "sender": "58412",
+    "recipient": "5800000000",
+    "date": "2023-07-31T23:59:15.765Z",
+    "campaignid": 12151,
+    "status": "READ",
+    "statusdate": "2023-07-31T23:59:15.783Z",
+    "content": "This is a new product!",
+    "platform": None,
+    "subject": None,
+    "direction": "I",
+    "subscriberid": None,
+}
+RAW = {
+    "a": "W",
+    "b": "58412",
+    "c": "+5800000000",
+    "d": "2023-07-31T23:59:15.765Z",
+    "g": "dev",
+    "i": "12151",
+    "j": "READ",
+    "k": "2023-07-31T23:59:15.783Z",
+    "l": "This is a new product!",
+    "t": "I",
+    "sd": "window closed",
+}
+
+
+def test_raw_keys_map_to_names_including_sd() -> None:
+    line = readable(RAW, raw=True)
+    assert line["channel"] == "W"
+    assert line["owner"] == "dev"
+    assert line["status_description"] == "window closed"
+    assert "q" not in RAW_KEYS
+    assert set(readable(PRETTY, raw=False)) == set(line)
+
+
+def test_both_modes_give_one_key() -> None:
+    assert line_key(readable(PRETTY, raw=False)) == line_key(readable(RAW, raw=True))
+
+
+recipients = st.from_regex(r"\+?[0-9]{6,12}", fullmatch=True)
+moments = st.datetimes(
+    dt.datetime(2015, 1, 1), dt.datetime(2035, 1, 1), timezones=st.just(dt.timezone.utc)
+)
+
+
+@given(recipient=recipients, moment=moments, campaign=st.integers(0, 10**9))
+def test_key_ignores_plus_campaign_type_and_date_spelling(
+    recipient: str, moment: dt.datetime, campaign: int
+) -> None:
+    moment = moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+    base = {"channel": "S", "sender": "STRESS1", "recipient": recipient, "campaignid": campaign}
+    first = line_key({**base, "date": iso_utc(moment)})
+    spelled = moment.isoformat().replace("+00:00", "Z")
+    second = line_key(
+        {
+            **base,
+            "recipient": "+" + recipient.removeprefix("+"),
+            "campaignid": str(campaign),
+            "date": spelled,
+        }
+    )
+    assert first == second
+
+
+@given(st.lists(st.sampled_from(["a", "b", "c"]), min_size=1, max_size=20))
+def test_lines_sharing_a_key_get_ordered_suffixes(senders: list[str]) -> None:
+    lines = [{**PRETTY, "sender": sender} for sender in senders]
+    ids = [line["mlog_id"] for line in with_keys(lines)]
+    assert len(set(ids)) == len(ids)
+    assert ids == [line["mlog_id"] for line in with_keys([dict(line) for line in lines])]
+
+
+def test_campaign_ids_are_text() -> None:
+    assert campaign_text(12151) == "12151"
+    assert campaign_text(" 12151 ") == "12151"
+    assert campaign_text(12151.0) == "12151"
+    assert campaign_text(None) is None
+
+
+def test_iso_utc_has_milliseconds_and_z() -> None:
+    moment = dt.datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=dt.timezone.utc)
+    assert iso_utc(moment) == "2026-01-02T03:04:05.678Z"
