@@ -7,6 +7,7 @@ line that names the setting, before any request is made.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import typing as t
 from dataclasses import dataclass
@@ -162,10 +163,26 @@ class DateRange:
 
 def url_problem(value: str, setting: str) -> str | None:
     """Why ``value`` is not a usable base URL, or None when it is."""
-    parsed = urlparse(value)
+    try:
+        parsed = urlparse(value)
+    except ValueError:  # e.g. an unbalanced "[" taken for an IPv6 address
+        parsed = urlparse("")
     if parsed.scheme not in {"http", "https"} or not parsed.netloc:
         return f"{setting} must be a full http(s) URL such as https://api.example.com"
     return None
+
+
+def coerce_numbers(config: dict[str, t.Any], schema: Mapping[str, t.Any]) -> None:
+    """Turn number settings given as text (``--config=ENV``) into numbers, in place.
+
+    The SDK parses integers, booleans and arrays from environment variables, but leaves
+    ``number`` settings as text, which its own validation then refuses.
+    """
+    for name, spec in schema.get("properties", {}).items():
+        value = config.get(name)
+        if "number" in spec.get("type", ()) and isinstance(value, str):
+            with contextlib.suppress(ValueError):
+                config[name] = float(value)
 
 
 def config_problems(config: Mapping[str, t.Any]) -> list[str]:

@@ -66,6 +66,7 @@ class TapMsgReports(Tap):
 
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
         """The schema checks of the SDK, then ours: every problem, one line each."""
+        settings.coerce_numbers(self._config, self.config_jsonschema)
         errors = super()._validate_config(raise_errors=raise_errors)
         if not errors:  # our checks read typed values: only once the types are right
             errors = self.config_problems(self.config)

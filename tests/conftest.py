@@ -15,17 +15,33 @@ TODAY = dt.date(2026, 1, 20)
 START = dt.date(2025, 11, 20)
 
 
+VENDOR_PREFIXES = ("clevertap_", "messangi_", "moengage_")
+
+
 @pytest.fixture
 def emulator() -> t.Iterator[EmulatorServer]:
     """A fresh emulator on loopback that stops by itself if a test forgets it."""
     with EmulatorServer(World(seed=7, today=TODAY, scale=6), max_lifetime=300) as server:
+        server.messangi.lines_per_day = 30  # per channel; tests that need volume raise it
         yield server
 
 
-def tap_config(server: EmulatorServer, **changes: t.Any) -> dict[str, t.Any]:
-    """The emulator's config with the test's dates and fast retries."""
+def tap_config(
+    server: EmulatorServer, *, only: str | None = None, **changes: t.Any
+) -> dict[str, t.Any]:
+    """The emulator's config with the test's dates and fast retries.
+
+    ``only="clevertap"`` (or another vendor) leaves the other vendors' settings out.
+    """
+    config = server.tap_config()
+    if only:
+        config = {
+            key: value
+            for key, value in config.items()
+            if key.startswith(f"{only}_") or not key.startswith(VENDOR_PREFIXES)
+        }
     return {
-        **server.tap_config(),
+        **config,
         "start_date": START.isoformat(),
         "end_date": server.world.today.isoformat(),
         "request_timeout": 5,

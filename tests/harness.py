@@ -9,6 +9,7 @@ import typing as t
 from collections import Counter
 from dataclasses import dataclass, field
 
+from tap_msgreports.messangi.lines import with_keys
 from tap_msgreports.tap import TapMsgReports
 
 if t.TYPE_CHECKING:
@@ -19,7 +20,9 @@ if t.TYPE_CHECKING:
 PRIMARY_KEYS = {
     "campaigns": ("account_id", "id"),
     "message_reports": ("account_id", "message_id"),
+    "mlog_items": ("mlog_id",),
 }
+CLEVERTAP_STREAMS = ("campaigns", "message_reports")
 
 
 @dataclass
@@ -81,17 +84,28 @@ class Warehouse:
                 table[tuple(record[k] for k in PRIMARY_KEYS[stream])] = record
 
 
+def truth_rows(
+    emulator: EmulatorServer, stream: str, first_day: dt.date, last_day: dt.date
+) -> list[dict[str, t.Any]]:
+    """The truth of a stream; Messangi lines get the key the tap gives them."""
+    rows = emulator.truth(stream, first_day, last_day)
+    return with_keys(rows) if stream == "mlog_items" else rows
+
+
 def differences(
     warehouse: Warehouse,
     emulator: EmulatorServer,
     first_day: dt.date,
     last_day: dt.date,
+    streams: t.Iterable[str] = CLEVERTAP_STREAMS,
 ) -> dict[str, dict[str, int]]:
     """Per stream: rows missing, unexpected and stale against the emulator's truth."""
     report = {}
-    for stream, keys in PRIMARY_KEYS.items():
+    for stream in streams:
+        keys = PRIMARY_KEYS[stream]
         truth = {
-            tuple(row[k] for k in keys): row for row in emulator.truth(stream, first_day, last_day)
+            tuple(row[k] for k in keys): row
+            for row in truth_rows(emulator, stream, first_day, last_day)
         }
         held = warehouse.tables.get(stream, {})
         stale = [

@@ -75,7 +75,7 @@ def test_bodies_that_stay_malformed_fail_clearly_and_keep_the_bookmark(
     emulator: EmulatorServer,
 ) -> None:
     emulator.faults = FaultPlan(script=["ok"] * 2 + ["malformed"] * 3 + ["truncate"] * 3)
-    config = tap_config(emulator, max_retries=2, clevertap_max_concurrency=1)
+    config = tap_config(emulator, only="clevertap", max_retries=2, clevertap_max_concurrency=1)
     out = io.StringIO()
     tap = TapMsgReports(config=config)
     with contextlib.redirect_stdout(out), pytest.raises(SourceError, match="gave up after 3 tries"):

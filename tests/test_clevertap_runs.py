@@ -23,7 +23,7 @@ def daily_runs(emulator: EmulatorServer, days: int, **changes: t.Any) -> tuple[W
     for day in range(days + 1):
         if day:
             emulator.world.advance(1)
-        run = run_tap(tap_config(emulator, **changes), state)
+        run = run_tap(tap_config(emulator, only="clevertap", **changes), state)
         warehouse.load(run)
         runs.append(run)
         state = run.final_state
@@ -45,7 +45,7 @@ def test_daily_incremental_runs_stay_equal_to_the_truth(emulator: EmulatorServer
 
 
 def test_bookmarks_are_per_account_and_the_last_day_read(emulator: EmulatorServer) -> None:
-    run = run_tap(tap_config(emulator))
+    run = run_tap(tap_config(emulator, only="clevertap"))
     bookmarks = run.final_state["bookmarks"]  # type: ignore[index]
     for stream in ("campaigns", "message_reports"):
         partitions = bookmarks[stream]["partitions"]
@@ -68,7 +68,11 @@ def test_without_lookback_figures_go_stale(emulator: EmulatorServer) -> None:
 
 
 def test_day_wise_figures_and_filters(emulator: EmulatorServer) -> None:
-    run = run_tap(tap_config(emulator, clevertap_daily=True, clevertap_channels=["push", "sms"]))
+    run = run_tap(
+        tap_config(
+            emulator, only="clevertap", clevertap_daily=True, clevertap_channels=["push", "sms"]
+        )
+    )
     messages = run.records["message_reports"]
     assert messages
     assert {m["channel"] for m in messages} <= {"Push", "SMS"}
@@ -89,7 +93,7 @@ def test_day_wise_figures_and_filters(emulator: EmulatorServer) -> None:
 
 
 def test_started_at_is_parsed_for_every_message(emulator: EmulatorServer) -> None:
-    run = run_tap(tap_config(emulator))
+    run = run_tap(tap_config(emulator, only="clevertap"))
     messages = run.records["message_reports"]
     formats = {m["start_date"][0].isdigit() for m in messages}  # "18 Oct, 2025 ..." / "Oct 18, ..."
     assert formats == {True, False}, "both vendor formats must be exercised"
@@ -102,7 +106,7 @@ def test_started_at_is_parsed_for_every_message(emulator: EmulatorServer) -> Non
 def test_windows_refused_as_too_large_are_split(emulator: EmulatorServer) -> None:
     emulator.clevertap.campaigns_max_span_days = 4
     emulator.clevertap.reports_max_span_days = 2
-    run = run_tap(tap_config(emulator, clevertap_report_window_days=14))
+    run = run_tap(tap_config(emulator, only="clevertap", clevertap_report_window_days=14))
     warehouse = Warehouse()
     warehouse.load(run)
     assert_equal_to_truth(differences(warehouse, emulator, START, emulator.world.today))
@@ -112,10 +116,17 @@ def test_windows_refused_as_too_large_are_split(emulator: EmulatorServer) -> Non
 
 def test_requests_in_flight_stay_within_three_per_account(emulator: EmulatorServer) -> None:
     emulator.faults = FaultPlan(latency_ms=40)
-    run_tap(tap_config(emulator, clevertap_report_window_days=1, clevertap_campaign_window_days=1))
+    run_tap(
+        tap_config(
+            emulator,
+            only="clevertap",
+            clevertap_report_window_days=1,
+            clevertap_campaign_window_days=1,
+        )
+    )
     peaks = emulator.status()["max_in_flight"]
-    assert peaks
-    assert max(peaks.values()) == 3, peaks  # fetched ahead, never beyond the limit
+    accounts = [peaks[account] for account in ("EMU-ACCT-0001", "EMU-ACCT-0002")]
+    assert accounts == [3, 3], peaks  # fetched ahead, never beyond the limit
 
 
 def test_faults_are_retried_and_nothing_is_lost(emulator: EmulatorServer) -> None:
@@ -130,7 +141,9 @@ def test_faults_are_retried_and_nothing_is_lost(emulator: EmulatorServer) -> Non
         },
         seed=11,
     )
-    run = run_tap(tap_config(emulator, clevertap_report_window_days=3, max_retries=10))
+    run = run_tap(
+        tap_config(emulator, only="clevertap", clevertap_report_window_days=3, max_retries=10)
+    )
     warehouse = Warehouse()
     warehouse.load(run)
     assert_equal_to_truth(differences(warehouse, emulator, START, emulator.world.today))
@@ -140,6 +153,8 @@ def test_faults_are_retried_and_nothing_is_lost(emulator: EmulatorServer) -> Non
 def test_retry_after_is_honoured(emulator: EmulatorServer) -> None:
     emulator.faults = FaultPlan(script=["429"], retry_after=1)
     started = dt.datetime.now(dt.timezone.utc)
-    run_tap(tap_config(emulator, backoff_max_seconds=5, clevertap_max_concurrency=1))
+    run_tap(
+        tap_config(emulator, only="clevertap", backoff_max_seconds=5, clevertap_max_concurrency=1)
+    )
     waited = (dt.datetime.now(dt.timezone.utc) - started).total_seconds()
     assert waited >= 1.0

@@ -65,7 +65,9 @@ def test_killed_run_resumes_from_its_last_state_without_a_gap(
     emulator: EmulatorServer, tmp_path: Path, kill_after_states: int
 ) -> None:
     emulator.faults = FaultPlan(latency_ms=5)
-    config = tap_config(emulator, clevertap_report_window_days=1, clevertap_campaign_window_days=1)
+    config = tap_config(
+        emulator, only="clevertap", clevertap_report_window_days=1, clevertap_campaign_window_days=1
+    )
     warehouse, state = run_until_killed(write_config(tmp_path, config), kill_after_states)
     resumed = run_tap(config, state)
     warehouse.load(resumed)
@@ -73,7 +75,7 @@ def test_killed_run_resumes_from_its_last_state_without_a_gap(
 
 
 def test_refused_passcode_is_one_clear_line(emulator: EmulatorServer, tmp_path: Path) -> None:
-    config = tap_config(emulator)
+    config = tap_config(emulator, only="clevertap")
     account = config["clevertap_accounts"][1]
     real_passcode = account["passcode"]
     account["passcode"] = "wrong-passcode-123"
@@ -101,7 +103,7 @@ def test_refused_passcode_is_one_clear_line(emulator: EmulatorServer, tmp_path: 
 
 def test_secrets_never_appear_in_output_or_logs(emulator: EmulatorServer, tmp_path: Path) -> None:
     emulator.faults = FaultPlan(rates={"429": 0.2, "500": 0.1, "drop": 0.05, "malformed": 0.05})
-    config = tap_config(emulator, max_retries=10)
+    config = tap_config(emulator, only="clevertap", max_retries=10)
     done = subprocess.run(
         [*TAP, "--config", str(write_config(tmp_path, config))],
         capture_output=True,

@@ -14,6 +14,7 @@ from tests.conftest import TODAY, tap_config
 # The test class needs its config when it is defined, so this emulator starts at import;
 # it stops after the module (fixture below) or, at the latest, after ten minutes.
 _EMULATOR = EmulatorServer(World(seed=3, today=TODAY, scale=3), max_lifetime=600).start()
+_EMULATOR.messangi.lines_per_day = 10
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -143,6 +143,8 @@ class CleverTapAccount:
     passcode: str
     api_url: str
     timezone: str
+    #: Whether api_url was configured (else it comes from the region, checked as such).
+    explicit_url: bool = False
 
     def __repr__(self) -> str:
         """Never show the passcode."""
@@ -177,13 +179,14 @@ def accounts(config: Mapping[str, t.Any]) -> list[CleverTapAccount]:
     found = []
     for raw in _raw_accounts(config):
         region = raw.get("region") or setting(config, "clevertap_region", "")
-        api_url = raw.get("api_url") or config.get("clevertap_api_url") or host_for_region(region)
+        explicit_url = raw.get("api_url") or config.get("clevertap_api_url")
         found.append(
             CleverTapAccount(
                 account_id=str(raw.get("account_id") or ""),
                 passcode=str(raw.get("passcode") or ""),
-                api_url=str(api_url).rstrip("/"),
+                api_url=str(explicit_url or host_for_region(region)).rstrip("/"),
                 timezone=str(raw.get("timezone") or setting(config, "clevertap_timezone", "UTC")),
+                explicit_url=bool(explicit_url),
             ),
         )
     return found
@@ -220,7 +223,7 @@ def _account_problems(config: Mapping[str, t.Any]) -> list[str]:
         elif account.account_id in seen:
             found.append(f"CleverTap account {account.account_id} is configured twice")
         seen.add(account.account_id)
-        if problem := url_problem(account.api_url, "clevertap_api_url"):
+        if account.explicit_url and (problem := url_problem(account.api_url, "clevertap_api_url")):
             found.append(problem)
         if not _is_timezone(account.timezone):
             found.append(f"clevertap_timezone {account.timezone!r} is not an IANA time zone")

@@ -10,6 +10,7 @@ Typical use::
 
 from tap_msgreports.emulator.clevertap import CleverTapAPI
 from tap_msgreports.emulator.faults import FAULT_KINDS, FaultPlan
+from tap_msgreports.emulator.messangi import MessangiAPI
 from tap_msgreports.emulator.server import EmulatorServer
 from tap_msgreports.emulator.vendor import Reply, Request, Response, VendorAPI
 from tap_msgreports.emulator.world import Account, World
@@ -20,6 +21,7 @@ __all__ = [
     "CleverTapAPI",
     "EmulatorServer",
     "FaultPlan",
+    "MessangiAPI",
     "Reply",
     "Request",
     "Response",

@@ -16,11 +16,16 @@ from typing import TYPE_CHECKING
 
 from tap_msgreports.emulator.clevertap import CAMPAIGNS_MAX_SPAN_DAYS, REPORTS_MAX_SPAN_DAYS
 from tap_msgreports.emulator.faults import FaultPlan
+from tap_msgreports.emulator.messangi import (
+    DEFAULT_MAX_ITEMS_PER_RESPONSE,
+    DEFAULT_MAX_REPORT_LINES,
+)
+from tap_msgreports.emulator.messangi_data import DEFAULT_LINES_PER_DAY
 from tap_msgreports.emulator.server import EmulatorServer, is_loopback
 from tap_msgreports.emulator.world import DEFAULT_SCALE, World
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
     from types import FrameType
 
 DEFAULT_PORT = 8765
@@ -28,6 +33,29 @@ DEFAULT_MAX_LIFETIME = 3600.0
 # How often the main thread looks whether a signal arrived or the server stopped by itself.
 POLL_SECONDS = 0.1
 EXIT_USAGE = 2
+
+
+def count_at_least(minimum: int) -> Callable[[str], int]:
+    """Return an argparse type for an integer of at least `minimum`.
+
+    Args:
+        minimum: The smallest value allowed.
+
+    Returns:
+        A function that parses the text or raises `argparse.ArgumentTypeError`.
+    """
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = minimum - 1
+        if value < minimum:
+            msg = f"expected an integer >= {minimum}, got {text!r}"
+            raise argparse.ArgumentTypeError(msg)
+        return value
+
+    return parse
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -38,7 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
     """
     parser = argparse.ArgumentParser(
         prog="tap-msgreports-emulator",
-        description="Serve emulated CleverTap (and later Messangi, MoEngage) APIs on loopback.",
+        description="Serve emulated CleverTap and Messangi (later MoEngage) APIs on loopback.",
     )
     parser.add_argument(
         "--host", default="127.0.0.1", help="loopback address (default %(default)s)"
@@ -60,6 +88,24 @@ def build_parser() -> argparse.ArgumentParser:
         "--campaigns-max-span", type=int, default=CAMPAIGNS_MAX_SPAN_DAYS, help="days"
     )
     parser.add_argument("--reports-max-span", type=int, default=REPORTS_MAX_SPAN_DAYS, help="days")
+    parser.add_argument(
+        "--mlog-lines-per-day",
+        type=count_at_least(0),
+        default=DEFAULT_LINES_PER_DAY,
+        help="Messangi lines per channel per day (default %(default)s)",
+    )
+    parser.add_argument(
+        "--mlog-max-items",
+        type=count_at_least(1),
+        default=DEFAULT_MAX_ITEMS_PER_RESPONSE,
+        help="Messangi items per response at most (default %(default)s)",
+    )
+    parser.add_argument(
+        "--mlog-max-report-lines",
+        type=count_at_least(1),
+        default=DEFAULT_MAX_REPORT_LINES,
+        help="Messangi matching lines before 'too big' (default %(default)s)",
+    )
     parser.add_argument("--config-out", type=Path, help="also write the tap config JSON here")
     return parser
 
@@ -90,6 +136,9 @@ def build_server(args: argparse.Namespace) -> EmulatorServer:
     )
     server.clevertap.campaigns_max_span_days = args.campaigns_max_span
     server.clevertap.reports_max_span_days = args.reports_max_span
+    server.messangi.lines_per_day = args.mlog_lines_per_day
+    server.messangi.max_items_per_response = args.mlog_max_items
+    server.messangi.max_report_lines = args.mlog_max_report_lines
     return server
 
 

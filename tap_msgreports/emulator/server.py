@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from tap_msgreports.emulator.clevertap import CleverTapAPI
 from tap_msgreports.emulator.control import CONTROL_PREFIX, handle_control
+from tap_msgreports.emulator.messangi import MessangiAPI
 from tap_msgreports.emulator.transport import LoopbackHTTPServer
 from tap_msgreports.emulator.vendor import Reply, Request, Response, VendorAPI, json_response
 from tap_msgreports.emulator.world import World
@@ -120,7 +121,7 @@ class EmulatorServer:
             port: The port; 0 picks a free one.
             idle_timeout: Stop after this many seconds without requests; None never.
             max_lifetime: Stop this many seconds after start; None never.
-            vendors: The vendor emulations; default CleverTap over `world`.
+            vendors: The vendor emulations; default CleverTap and Messangi over `world`.
 
         Raises:
             ValueError: If host is not a loopback address.
@@ -130,7 +131,7 @@ class EmulatorServer:
             raise ValueError(msg)
         self.world = world if world is not None else World()
         self.vendors: tuple[VendorAPI, ...] = tuple(
-            vendors if vendors is not None else (CleverTapAPI(self.world),)
+            vendors if vendors is not None else (CleverTapAPI(self.world), MessangiAPI(self.world))
         )
         self.faults = faults
         self.host = host
@@ -304,6 +305,11 @@ class EmulatorServer:
     def clevertap(self) -> CleverTapAPI:
         """The CleverTap emulation (to change its limits, for instance)."""
         return cast("CleverTapAPI", self.vendor(CleverTapAPI.name))
+
+    @property
+    def messangi(self) -> MessangiAPI:
+        """The Messangi emulation (to change its caps or its lines per day, for instance)."""
+        return cast("MessangiAPI", self.vendor(MessangiAPI.name))
 
     def truth(
         self, stream: str, start: date, end: date, account_id: str | None = None

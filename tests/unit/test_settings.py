@@ -151,3 +151,13 @@ def test_messangi_alone_is_a_source() -> None:
     assert TapMsgReports.config_problems(MESSANGI) == []
     names = [stream.name for stream in TapMsgReports(config=MESSANGI).discover_streams()]
     assert names == ["mlog_items"]
+
+
+def test_number_settings_from_environment_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TAP_MSGREPORTS_CLEVERTAP_ACCOUNT_ID", "ACC-9")
+    monkeypatch.setenv("TAP_MSGREPORTS_CLEVERTAP_PASSCODE", "env-passcode")
+    monkeypatch.setenv("TAP_MSGREPORTS_BACKOFF_MAX_SECONDS", "5")
+    monkeypatch.setenv("TAP_MSGREPORTS_BACKOFF_INITIAL_SECONDS", "0.25")
+    tap = TapMsgReports(config={}, parse_env_config=True)
+    assert tap.config["backoff_max_seconds"] == 5.0
+    assert tap.config["backoff_initial_seconds"] == 0.25
