@@ -8,7 +8,13 @@ import sys
 import typing as t
 
 import pytest
+import requests
 
+from tap_msgreports.emulator import FaultPlan
+from tap_msgreports.errors import SourceError
+from tap_msgreports.messangi.streams import MlogItemsStream
+from tap_msgreports.tap import TapMsgReports
+from tap_msgreports.windows import Window
 from tests.conftest import TODAY, tap_config
 from tests.harness import Warehouse, assert_equal_to_truth, differences, run_tap
 from tests.test_cli_runs import run_until_killed, write_config
@@ -121,3 +127,31 @@ def test_a_refused_key_is_one_clear_line(emulator: EmulatorServer, tmp_path: Pat
     assert "wrong-key-123456" not in done.stderr + done.stdout
     assert emulator.messangi.api_key not in done.stderr + done.stdout
     assert json.dumps(config)  # the config itself held the secrets the scan looked for
+
+
+def test_an_explain_is_shown_verbatim_with_channel_and_range() -> None:
+
+    response = requests.Response()
+    response.status_code = 400
+    response._content = b'{"meta":{"timestamp":1,"explain":"Invalid sender for channel"}}'
+    stream = MlogItemsStream(
+        TapMsgReports(
+            config={"messangi_api_url": "https://x.example", "messangi_api_key": "k-1234"}
+        )
+    )
+    window = Window.of_days(TODAY, TODAY)
+    error = stream.client_error(response, {"channel": "S"}, window)
+    assert isinstance(error, SourceError)
+    assert "Invalid sender for channel" in str(error)
+    assert "channel S" in str(error)
+    assert "2026-01-20" in str(error)
+
+
+def test_bodies_that_stay_malformed_fail_clearly(emulator: EmulatorServer) -> None:
+
+    emulator.faults = FaultPlan(script=["malformed", "truncate", "malformed"])
+    config = mlog_config(emulator, max_retries=2, messangi_max_concurrency=1)
+    with pytest.raises(
+        SourceError, match=r"Messangi channel S, mlog_items .*gave up after 3 tries"
+    ):
+        run_tap(config)
