@@ -7,7 +7,8 @@ response body becomes records. Everything else lives here, once:
   so a run stopped at any point resumes without a gap;
 - each request is retried on 429, 5xx, timeouts, dropped connections and malformed
   bodies, honouring ``Retry-After``; 401/403 stop the run at once;
-- a window the vendor refuses as too large is split in two and read again;
+- a window the vendor refuses as too large is split (in two, or in as many pieces as the
+  response suggests) and each piece is read, recursively;
 - a few windows are fetched ahead on worker threads while records are written in order,
   each request holding a slot of its account's throttle.
 """
@@ -229,13 +230,21 @@ class WindowedReportStream(RESTStream[None], metaclass=abc.ABCMeta):
         records = self.read_window(context, window)
         return records, time.monotonic() - started
 
-    def read_window(self, context: Context, window: Window) -> list[dict[str, t.Any]]:
-        """All records of ``window``, splitting it while the source says it is too large."""
+    def read_window(
+        self,
+        context: Context,
+        window: Window,
+        depth: int = 0,
+    ) -> list[dict[str, t.Any]]:
+        """All records of ``window``, splitting it while the source says it is too large.
+
+        ``depth`` counts the splits above this window, for the log.
+        """
         try:
             return self._read_once(context, window)
         except WindowTooLargeError as exc:
-            halves = window.split(self.split_resolution)
-            if halves is None:
+            pieces = window.split(self.split_resolution, exc.parts)
+            if pieces is None:
                 msg = (
                     f"{self.describe_partition(context)}, {self.name} {window.describe()}: "
                     f"the source refuses the window ({exc.reason}) and it cannot be split "
@@ -243,13 +252,17 @@ class WindowedReportStream(RESTStream[None], metaclass=abc.ABCMeta):
                 )
                 raise SourceError(msg) from None
             self.logger.info(
-                "%s %s: window %s too large (%s); splitting in two",
+                "%s %s: window %s too large (%s); splitting in %d (split depth %d)",
                 self.describe_partition(context),
                 self.name,
                 window.describe(),
                 exc.reason,
+                len(pieces),
+                depth + 1,
             )
-            return self.read_window(context, halves[0]) + self.read_window(context, halves[1])
+            return [
+                record for piece in pieces for record in self.read_window(context, piece, depth + 1)
+            ]
 
     def _read_once(self, context: Context, window: Window) -> list[dict[str, t.Any]]:
         prepared = self._prepare(self.window_request(context, window))

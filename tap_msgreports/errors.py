@@ -20,7 +20,12 @@ class SourceAuthError(SourceError):
 class WindowTooLargeError(Exception):
     """The source refused a window as too large; the window is split and read again."""
 
-    def __init__(self, reason: str) -> None:
-        """Keep the vendor's reason for the message given if splitting cannot help."""
+    def __init__(self, reason: str, parts: int = 2) -> None:
+        """Keep the vendor's reason, and how many pieces would probably fit.
+
+        ``parts`` is a hint (e.g. total lines over lines per response); pieces that are
+        still too large are split again.
+        """
         super().__init__(reason)
         self.reason = reason
+        self.parts = parts

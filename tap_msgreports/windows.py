@@ -50,17 +50,19 @@ class Window:
         """The last day the window touches (its end is exclusive)."""
         return (self.end - dt.timedelta(microseconds=1)).date()
 
-    def split(self, resolution: dt.timedelta) -> tuple[Window, Window] | None:
-        """Cut the window in two halves aligned to ``resolution`` from its start.
+    def split(self, resolution: dt.timedelta, parts: int = 2) -> list[Window] | None:
+        """Cut the window into ``parts`` consecutive pieces aligned to ``resolution``.
 
-        Returns None when the window is a single unit of ``resolution`` and cannot be
-        cut any further: the caller then knows it has reached the limit.
+        The pieces are as equal as the resolution allows; there are fewer of them when the
+        window holds fewer units. Returns None when the window is a single unit of
+        ``resolution`` and cannot be cut any further: the caller has reached the limit.
         """
         units = self.length // resolution
         if units < 2:  # noqa: PLR2004 - two units is the least that splits
             return None
-        middle = self.start + (units // 2) * resolution
-        return Window(self.start, middle), Window(middle, self.end)
+        parts = max(2, min(parts, units))
+        bounds = [self.start + (units * i // parts) * resolution for i in range(parts)]
+        return [Window(a, b) for a, b in zip(bounds, [*bounds[1:], self.end], strict=True)]
 
     def describe(self) -> str:
         """A short human form for logs and errors: days for day windows, else ISO times."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import typing as t
 
 from singer_sdk import SchemaDirectory, StreamSchema
@@ -11,6 +12,8 @@ from tap_msgreports.errors import SourceError, WindowTooLargeError
 from tap_msgreports.messangi import lines, settings
 from tap_msgreports.messangi.client import MessangiStream
 from tap_msgreports.schemas import schema_directory
+
+SPLIT_MARGIN = 1.25  # lines are not spread evenly over a day
 
 if t.TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
@@ -61,7 +64,11 @@ class MlogItemsStream(MessangiStream):
         items, total = self._page(body, context, window)
         if len(items) < total:
             msg = f"{len(items)} of {total} lines in one response"
-            raise WindowTooLargeError(msg)
+            # As many pieces as responses it would take if lines were spread evenly, plus a
+            # margin: one request per piece instead of a cascade of halvings.
+            raise WindowTooLargeError(
+                msg, parts=math.ceil(total * SPLIT_MARGIN / max(len(items), 1))
+            )
         readable = [lines.readable(item, raw=self.raw_fields) for item in items]
         # The API's bounds may include `to`: a line at the window's end belongs to the next.
         inside = [line for line in readable if self._inside(line, window)]

@@ -54,32 +54,39 @@ def test_day_windows_of_a_reversed_range_are_empty() -> None:
     assert plan_day_windows(dt.date(2026, 1, 2), dt.date(2026, 1, 1), 7) == []
 
 
-@given(start=offsets, units=st.integers(1, 10_000), resolution=st.sampled_from([1, 60, 86_400]))
-def test_split_halves_cover_the_window_on_the_resolution(
-    start: int, units: int, resolution: int
+@given(
+    start=offsets,
+    units=st.integers(1, 10_000),
+    resolution=st.sampled_from([1, 60, 86_400]),
+    parts=st.integers(2, 70),
+)
+def test_split_pieces_cover_the_window_on_the_resolution(
+    start: int, units: int, resolution: int, parts: int
 ) -> None:
     step = dt.timedelta(seconds=resolution)
-    window = Window(
-        BASE + dt.timedelta(seconds=start), BASE + dt.timedelta(seconds=start) + units * step
-    )
-    halves = window.split(step)
+    begin = BASE + dt.timedelta(seconds=start)
+    window = Window(begin, begin + units * step)
+    pieces = window.split(step, parts)
     if units == 1:
-        assert halves is None
+        assert pieces is None
         return
-    assert halves is not None
-    left, right = halves
-    assert (left.start, left.end, right.end) == (window.start, right.start, window.end)
-    assert left.length % step == dt.timedelta(0)
-    assert abs(left.length - right.length) <= step
+    assert pieces is not None
+    assert len(pieces) == max(2, min(parts, units))
+    assert (pieces[0].start, pieces[-1].end) == (window.start, window.end)
+    for earlier, later in itertools.pairwise(pieces):
+        assert earlier.end == later.start
+    assert all((p.start - begin) % step == dt.timedelta(0) for p in pieces)
+    lengths = [p.length for p in pieces]
+    assert max(lengths) - min(lengths) <= step  # as equal as the resolution allows
 
 
 def test_day_window_boundaries() -> None:
     window = Window.of_days(dt.date(2026, 2, 27), dt.date(2026, 3, 2))
     assert (window.first_day, window.last_day) == (dt.date(2026, 2, 27), dt.date(2026, 3, 2))
     assert window.describe() == "2026-02-27..2026-03-02"
-    left, right = window.split(dt.timedelta(days=1)) or (None, None)
-    assert left is not None
-    assert right is not None
+    pieces = window.split(dt.timedelta(days=1))
+    assert pieces is not None
+    left, right = pieces
     assert (left.last_day, right.first_day) == (dt.date(2026, 2, 28), dt.date(2026, 3, 1))
 
 
