@@ -11,6 +11,9 @@ import zipfile
 from pathlib import Path
 
 import pytest
+import yaml  # PyYAML comes with the SDK
+
+from tap_msgreports.tap import TapMsgReports
 
 ROOT = Path(__file__).parent.parent
 
@@ -68,3 +71,20 @@ def test_readme_settings_table_is_what_about_prints() -> None:
     match = re.search(r"<!-- about:start -->\n(.*?)\n<!-- about:end -->", readme, re.DOTALL)
     assert match, "README.md needs the settings table between about markers"
     assert settings in match.group(1), "README.md's settings table is out of date"
+
+
+def test_meltano_yml_declares_every_setting_as_the_tap_does() -> None:
+    """meltano.yml repeats the settings for Meltano: names, order, defaults, secrets, text."""
+    project = yaml.safe_load((ROOT / "meltano.yml").read_text(encoding="utf-8"))
+    (extractor,) = project["plugins"]["extractors"]
+    declared = {s["name"]: s for s in extractor["settings"]}
+    properties = TapMsgReports.config_jsonschema["properties"]
+    for name, spec in properties.items():
+        assert name in declared, f"meltano.yml lacks {name}"
+        setting = declared[name]
+        assert setting.get("value") == spec.get("default"), name
+        assert bool(setting.get("sensitive")) >= bool(spec.get("secret")), name
+        if description := spec.get("description"):
+            assert description in setting["description"], name
+    tap_order = [n for n in properties if n in declared]
+    assert [n for n in declared if n in properties] == tap_order

@@ -65,7 +65,7 @@ PROPERTIES = th.PropertiesList(
         title="Messangi window (hours)",
         description=(
             "Hours per request before any splitting (at most 92 days). A window that "
-            "holds more lines than one response returns is split in two, recursively."
+            "holds more lines than one response returns is split, recursively."
         ),
     ),
     th.Property(
