@@ -26,7 +26,12 @@ from singer_sdk import RESTStream
 from singer_sdk.exceptions import RetriableAPIError
 
 from tap_msgreports.concurrency import fetch_ahead
-from tap_msgreports.errors import SourceAuthError, SourceError, WindowTooLargeError
+from tap_msgreports.errors import (
+    SourceAuthError,
+    SourceError,
+    WindowTooLargeError,
+    WindowUnavailableError,
+)
 from tap_msgreports.retries import retry_waits
 from tap_msgreports.settings import HttpSettings
 from tap_msgreports.windows import ONE_DAY, Window
@@ -80,8 +85,13 @@ class WindowedReportStream(RESTStream[None], metaclass=abc.ABCMeta):
         """The request that reads one window."""
 
     @abc.abstractmethod
-    def records_from(self, body: t.Any, context: Context, window: Window) -> list[dict[str, t.Any]]:  # noqa: ANN401
-        """The records of one parsed response body.
+    def records_from(
+        self,
+        body: t.Any,  # noqa: ANN401 - whatever parse_body made of the response
+        context: Context,
+        window: Window,
+    ) -> Iterable[dict[str, t.Any]]:
+        """The records of one parsed response body (a list, or a lazy iterator for files).
 
         Raises:
             WindowTooLargeError: when the body says the window holds too much.
@@ -180,26 +190,26 @@ class WindowedReportStream(RESTStream[None], metaclass=abc.ABCMeta):
             Window(windows[0].start, windows[-1].end).describe(),
             len(windows),
         )
-        started = time.monotonic()
+        progress = _Progress(where, self.name, len(windows))
         fetched = fetch_ahead(
             windows,
             lambda window: self._timed_read(partition, window),
             depth=self.fetch_ahead_depth,
         )
-        for done, (window, (records, seconds)) in enumerate(fetched, start=1):
-            yield from records
+        for window, read in fetched:
+            if isinstance(read, WindowUnavailableError):
+                if read.retry_later:
+                    self.logger.info("%s %s: %s; trying again next run", where, self.name, read)
+                    return  # later windows cannot be there either
+                self.logger.warning("%s %s: %s; skipped", where, self.name, read)
+                self.advance_bookmark(partition, window)
+                continue
+            records, seconds = read
+            count = 0
+            for count, record in enumerate(records, start=1):  # noqa: B007 - counted for the log
+                yield record
             self.advance_bookmark(partition, window)
-            self.logger.info(
-                "%s %s: window %s: %d records in %.2f s (%d/%d windows, %.1f s elapsed)",
-                where,
-                self.name,
-                window.describe(),
-                len(records),
-                seconds,
-                done,
-                len(windows),
-                time.monotonic() - started,
-            )
+            self.logger.info(progress.line(window, count, seconds))
 
     # ----- bookmarks ---------------------------------------------------------------------
 
@@ -225,9 +235,17 @@ class WindowedReportStream(RESTStream[None], metaclass=abc.ABCMeta):
 
     # ----- reading one window --------------------------------------------------------------
 
-    def _timed_read(self, context: Context, window: Window) -> tuple[list[dict[str, t.Any]], float]:
+    def _timed_read(
+        self,
+        context: Context,
+        window: Window,
+    ) -> tuple[Iterable[dict[str, t.Any]], float] | WindowUnavailableError:
+        """Runs on a worker: read a window, or say why it is not there."""
         started = time.monotonic()
-        records = self.read_window(context, window)
+        try:
+            records = self.read_window(context, window)
+        except WindowUnavailableError as unavailable:
+            return unavailable
         return records, time.monotonic() - started
 
     def read_window(
@@ -235,7 +253,7 @@ class WindowedReportStream(RESTStream[None], metaclass=abc.ABCMeta):
         context: Context,
         window: Window,
         depth: int = 0,
-    ) -> list[dict[str, t.Any]]:
+    ) -> Iterable[dict[str, t.Any]]:
         """All records of ``window``, splitting it while the source says it is too large.
 
         ``depth`` counts the splits above this window, for the log.
@@ -264,7 +282,7 @@ class WindowedReportStream(RESTStream[None], metaclass=abc.ABCMeta):
                 record for piece in pieces for record in self.read_window(context, piece, depth + 1)
             ]
 
-    def _read_once(self, context: Context, window: Window) -> list[dict[str, t.Any]]:
+    def _read_once(self, context: Context, window: Window) -> Iterable[dict[str, t.Any]]:
         prepared = self._prepare(self.window_request(context, window))
         send = t.cast("t.Callable[..., t.Any]", self.request_decorator(self._send))  # type: ignore[arg-type]
         try:
@@ -364,3 +382,20 @@ def _failure_reason(exception: BaseException | None) -> str:
     if isinstance(exception, requests.exceptions.ConnectionError | ConnectionResetError):
         return "connection failed or dropped"
     return type(exception).__name__
+
+
+class _Progress:
+    """The log line of each window: records, time, and how far the partition is."""
+
+    def __init__(self, where: str, stream: str, windows: int) -> None:
+        self.where, self.stream, self.windows = where, stream, windows
+        self.done = 0
+        self.started = time.monotonic()
+
+    def line(self, window: Window, records: int, seconds: float) -> str:
+        self.done += 1
+        return (
+            f"{self.where} {self.stream}: window {window.describe()}: {records} records in "
+            f"{seconds:.2f} s ({self.done}/{self.windows} windows, "
+            f"{time.monotonic() - self.started:.1f} s elapsed)"
+        )

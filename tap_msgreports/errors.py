@@ -29,3 +29,12 @@ class WindowTooLargeError(Exception):
         super().__init__(reason)
         self.reason = reason
         self.parts = parts
+
+
+class WindowUnavailableError(Exception):
+    """A window's data is not there: gone for good (skipped), or not yet (tried next run)."""
+
+    def __init__(self, reason: str, *, retry_later: bool) -> None:
+        """Say why, and whether a later run may find it."""
+        super().__init__(reason)
+        self.retry_later = retry_later
