@@ -16,11 +16,13 @@ response body becomes records. Everything else lives here, once:
 from __future__ import annotations
 
 import abc
+import contextlib
 import json
 import threading
 import time
 import typing as t
 
+import backoff
 import requests
 from singer_sdk import RESTStream
 from singer_sdk.exceptions import RetriableAPIError
@@ -66,6 +68,8 @@ class WindowedReportStream(RESTStream[None], metaclass=abc.ABCMeta):
     source_name: t.ClassVar[str]
     #: The smallest window a too-large window may be split into.
     split_resolution: t.ClassVar = ONE_DAY
+    #: Whether response bodies are read as a stream (files) rather than at once (JSON).
+    stream_response: t.ClassVar[bool] = False
     is_sorted = False
 
     def __init__(self, tap: TapMsgReports) -> None:
@@ -151,6 +155,23 @@ class WindowedReportStream(RESTStream[None], metaclass=abc.ABCMeta):
     def backoff_max_tries(self) -> int:
         """The first try plus ``max_retries``."""
         return self.http_settings.max_retries + 1
+
+    def request_decorator(self, func: t.Callable[..., t.Any]) -> t.Callable[..., t.Any]:
+        """The SDK's retry decorator, built from the same hooks, without backoff's own log.
+
+        backoff's default log line prints the exception's text, which for a connection
+        error holds the full URL, query string (a MoEngage signature) included. Retries
+        are logged once, by :meth:`backoff_handler`, without URLs.
+        """
+        decorator = backoff.on_exception(
+            self.backoff_wait_generator,
+            RETRIABLE_ERRORS,
+            max_tries=self.backoff_max_tries,
+            on_backoff=self.backoff_handler,
+            jitter=self.backoff_jitter,
+            logger=None,
+        )
+        return decorator(func)
 
     def backoff_handler(self, details: t.Mapping[str, t.Any]) -> None:
         """Log one line per retry: what failed, which try, how long we wait."""
@@ -284,7 +305,7 @@ class WindowedReportStream(RESTStream[None], metaclass=abc.ABCMeta):
 
     def _read_once(self, context: Context, window: Window) -> Iterable[dict[str, t.Any]]:
         prepared = self._prepare(self.window_request(context, window))
-        send = t.cast("t.Callable[..., t.Any]", self.request_decorator(self._send))  # type: ignore[arg-type]
+        send = self.request_decorator(self._send)
         try:
             body = send(prepared, context, window)
         except RETRIABLE_ERRORS as exc:
@@ -331,11 +352,13 @@ class WindowedReportStream(RESTStream[None], metaclass=abc.ABCMeta):
         prepared: requests.PreparedRequest,
         context: Context,
     ) -> requests.Response:
-        throttle = self.throttle(context)
-        if throttle is None:
-            return self.requests_session.send(prepared, timeout=self.timeout)
+        throttle = self.throttle(context) or contextlib.nullcontext()
         with throttle:
-            return self.requests_session.send(prepared, timeout=self.timeout)
+            return self.requests_session.send(
+                prepared,
+                timeout=self.timeout,
+                stream=self.stream_response,
+            )
 
     def parse_body(self, response: requests.Response) -> t.Any:  # noqa: ANN401
         """Parse the JSON body once; a body that is not JSON is worth another try."""

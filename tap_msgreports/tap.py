@@ -10,14 +10,14 @@ from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.helpers.capabilities import PluginCapabilities, TapCapabilities
 
-from tap_msgreports import clevertap, messangi, redaction, settings
+from tap_msgreports import clevertap, messangi, moengage, redaction, settings
 from tap_msgreports.concurrency import ThrottleRegistry
 from tap_msgreports.errors import SourceError
 
 if t.TYPE_CHECKING:
     from singer_sdk.streams import Stream
 
-SOURCES = (clevertap.SOURCE, messangi.SOURCE)
+SOURCES = (clevertap.SOURCE, messangi.SOURCE, moengage.SOURCE)
 NO_SOURCE = "No source is configured: set " + "; or ".join(s.credentials for s in SOURCES)
 
 

@@ -1,0 +1,184 @@
+"""What every MoEngage download shares: signed URLs, dates that expire, errors, files.
+
+One request fetches one report file for one generation date. Files live 7 days: each run
+reads every date from the day after the bookmark to today that has not expired, says
+which dates were lost when the tap did not run in time, skips dates without a file (a
+weekly report), and leaves today for the next run if its file is not generated yet.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import tempfile
+import typing as t
+
+from singer_sdk.exceptions import RetriableAPIError
+from singer_sdk.streams.rest import HTTPRequest
+
+from tap_msgreports.client import WindowedReportStream
+from tap_msgreports.errors import SourceError, WindowUnavailableError
+from tap_msgreports.moengage import files, settings
+from tap_msgreports.settings import DateRange, setting
+from tap_msgreports.windows import ONE_DAY, Window, plan_day_windows
+
+if t.TYPE_CHECKING:
+    import threading
+
+    import requests
+    from singer_sdk.helpers.types import Context
+
+    from tap_msgreports.concurrency import ThrottleRegistry
+
+SOURCE = "MoEngage"
+FILE_LIFE_DAYS = 7
+
+
+class MoEngageStream(WindowedReportStream):
+    """A MoEngage report, partitioned by report name and read one dated file at a time."""
+
+    source_name = SOURCE
+    http_method = "GET"
+    stream_response = True
+
+    @property
+    def url_base(self) -> str:
+        """The data center's host, or ``moengage_api_url``."""
+        return settings.base_url(self.config)
+
+    @property
+    def partitions(self) -> list[dict[str, t.Any]]:
+        """One partition per report name."""
+        return [{"report_name": name} for name in settings.reports(self.config)]
+
+    @property
+    def max_file_bytes(self) -> int:
+        """The size limit of one file, downloaded or inflated."""
+        return int(setting(self.config, "moengage_max_file_mb", settings.DEFAULT_MAX_FILE_MB)) << 20
+
+    # ----- dates and bookmarks ------------------------------------------------------------
+
+    def today(self) -> dt.date:
+        """Today in UTC (a method so that tests can move it)."""
+        return dt.datetime.now(dt.timezone.utc).date()
+
+    def plan(self, context: Context) -> list[Window]:
+        """One window per date from the day after the bookmark to today, within 7 days."""
+        today = self.today()
+        first_day, last_day = DateRange.from_config(self.config).resolve(today)
+        stored = self.stored_bookmark(context)
+        wanted = dt.date.fromisoformat(stored) + ONE_DAY if stored else first_day
+        oldest = today - dt.timedelta(days=FILE_LIFE_DAYS - 1)
+        if wanted < oldest:
+            self.logger.warning(
+                "%s: files for %s..%s have expired (files live %d days) and are lost; run "
+                "the tap at least every %d days",
+                self.describe_partition(context),
+                wanted,
+                oldest - ONE_DAY,
+                FILE_LIFE_DAYS,
+                FILE_LIFE_DAYS - 1,
+            )
+        return plan_day_windows(max(wanted, oldest), min(last_day, today), 1)
+
+    def bookmark_value(self, window: Window, context: Context) -> str:  # noqa: ARG002
+        """The last report date handled (downloaded, or known to have no file)."""
+        return window.first_day.isoformat()
+
+    # ----- requests ---------------------------------------------------------------------------
+
+    def file_name(self, context: Context, window: Window) -> str:
+        """The file of the partition's report for the window's date."""
+        return files.file_name(context["report_name"], window.first_day)
+
+    def window_request(self, context: Context, window: Window) -> HTTPRequest:
+        """A GET of the file, signed as ``moengage_signature_in`` says."""
+        app_id = str(self.config["moengage_app_id"])
+        name = self.file_name(context, window)
+        signed = files.signature(app_id, name, str(self.config["moengage_secret_key"]))
+        place = setting(self.config, "moengage_signature_in", "header")
+        headers = {**self.http_headers}
+        params: dict[str, t.Any] = {}
+        if place in {"header", "both"}:
+            headers["Signature"] = signed
+        if place in {"query", "both"}:
+            params["Signature"] = signed
+        return HTTPRequest(
+            url=f"{self.url_base}/campaign_reports/rest_api/{app_id}/{name}",
+            method=self.http_method,
+            headers=headers,
+            params=params,
+        )
+
+    def parse_body(self, response: requests.Response) -> t.IO[bytes]:
+        """Stream the body to a temporary file and check it inflates cleanly.
+
+        A broken download or a corrupt archive is raised as retriable: the next try
+        downloads the file again. Nothing is parsed here.
+        """
+        what = response.url.rsplit("/", 1)[-1].split("?", 1)[0]
+        download = tempfile.TemporaryFile()  # noqa: SIM115 - handed on to the reader
+        with response:
+            for chunk in response.iter_content(files.CHUNK):
+                download.write(chunk)
+                if download.tell() > self.max_file_bytes:
+                    download.close()
+                    msg = f"{what} is larger than moengage_max_file_mb"
+                    raise SourceError(msg)
+        try:
+            files.validate(download, self.max_file_bytes, what)
+        except ValueError as exc:
+            download.close()
+            raise RetriableAPIError(str(exc), response) from None
+        return download
+
+    # ----- errors --------------------------------------------------------------------------
+
+    def describe_partition(self, context: Context) -> str:
+        """``MoEngage report 'Daily Push'``."""
+        return f"{SOURCE} report {context['report_name']!r}"
+
+    def auth_error_message(self, context: Context) -> str:  # noqa: ARG002
+        """Name the workspace and the setting, never the key or a signature."""
+        return (
+            f"{SOURCE} refused the signature for workspace {self.config['moengage_app_id']}: "
+            "check moengage_secret_key (the campaign report API key) and moengage_app_id"
+        )
+
+    def client_error(
+        self,
+        response: requests.Response,
+        context: Context,
+        window: Window,
+    ) -> Exception:
+        """A 400 for a date: not generated yet (today), or no file (skipped); else an error."""
+        message = _error_message(response)
+        name = self.file_name(context, window)
+        if "app id" in message.lower():
+            return SourceError(f"{SOURCE} {name}: {message}: check moengage_app_id")
+        if window.first_day >= self.today():
+            reason = f"{name} is not generated yet ({message})"
+            return WindowUnavailableError(reason, retry_later=True)
+        return WindowUnavailableError(f"no file {name} ({message})", retry_later=False)
+
+    def throttle(self, context: Context) -> threading.BoundedSemaphore:  # noqa: ARG002
+        """One throttle per workspace."""
+        registry: ThrottleRegistry = self._tap.throttles  # type: ignore[attr-defined]
+        return registry.get(SOURCE, str(self.config["moengage_app_id"]), self.fetch_ahead_depth)
+
+    @property
+    def fetch_ahead_depth(self) -> int:
+        """Files downloaded at once."""
+        limit = setting(self.config, "moengage_max_concurrency", settings.DEFAULT_MAX_CONCURRENCY)
+        return int(limit)
+
+
+def _error_message(response: requests.Response) -> str:
+    """``error.message`` of MoEngage's 400 body, else the start of the body."""
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text[:300] or "(empty body)"
+    error = body.get("error") if isinstance(body, dict) else None
+    if isinstance(error, dict) and error.get("message"):
+        return str(error["message"])
+    return response.text[:300]

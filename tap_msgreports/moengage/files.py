@@ -1,0 +1,168 @@
+"""MoEngage report files: their names, signatures, and their rows read as a stream.
+
+A file is downloaded to an anonymous temporary file, then read without ever holding it
+in memory: ZIP, gzip or plain CSV are told apart by their first bytes (the vendor serves
+ZIPs as ``application/gzip``), every CSV member of a ZIP is read, and inflating stops
+at a size limit, so that a ZIP bomb is refused rather than filling the disk or memory.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import gzip
+import hashlib
+import io
+import re
+import typing as t
+import zipfile
+
+from tap_msgreports.errors import SourceError
+
+if t.TYPE_CHECKING:
+    import datetime as dt
+    from collections.abc import Iterator
+
+ZIP_MAGIC = b"PK\x03\x04"
+EMPTY_ZIP_MAGIC = b"PK\x05\x06"
+GZIP_MAGIC = b"\x1f\x8b"
+#: Characters that cannot be part of a path segment that is also signed verbatim.
+_UNSAFE_NAME = re.compile(r"[/\\?#%\x00-\x1f\x7f]")
+CHUNK = 1 << 20
+#: One field may be this large (the csv module's default is 128 KiB).
+FIELD_SIZE_LIMIT = 64 << 20
+csv.field_size_limit(FIELD_SIZE_LIMIT)
+
+
+def file_name(report: str, day: dt.date) -> str:
+    """The vendor's file name: spaces to ``_``, then ``_YYYYMMDD.zip``."""
+    return f"{report.replace(' ', '_')}_{day:%Y%m%d}.zip"
+
+
+def file_name_problem(report: str) -> str | None:
+    """Why a report name cannot make a file name, or None."""
+    if not report.strip():
+        return "a report name is empty"
+    if _UNSAFE_NAME.search(report):
+        return f"report name {report!r} has a character that cannot be in a file name (/ \\ ? # %)"
+    return None
+
+
+def signature(app_id: str, name: str, secret: str) -> str:
+    """``sha256(APP_ID|FILENAME|SECRET)`` in lower-case hex, as the vendor documents."""
+    return hashlib.sha256(f"{app_id}|{name}|{secret}".encode()).hexdigest()
+
+
+class SizeLimitedReader(io.RawIOBase):
+    """A readable stream that refuses to deliver more than ``limit`` bytes."""
+
+    def __init__(self, stream: t.IO[bytes], limit: int, what: str) -> None:
+        """Wrap ``stream``; ``what`` names the file in the error."""
+        super().__init__()
+        self.stream, self.limit, self.what, self.delivered = stream, limit, what, 0
+
+    def readable(self) -> bool:
+        """It is."""
+        return True
+
+    def readinto(self, buffer: t.Any) -> int:  # noqa: ANN401 - a writable buffer
+        """Read, counting, and stop at the limit."""
+        data = self.stream.read(len(buffer))
+        self.delivered += len(data)
+        if self.delivered > self.limit:
+            msg = f"{self.what} inflates beyond {self.limit >> 20} MB (moengage_max_file_mb)"
+            raise SourceError(msg)
+        buffer[: len(data)] = data
+        return len(data)
+
+
+def csv_streams(file: t.IO[bytes], limit: int, what: str) -> Iterator[t.IO[bytes]]:
+    """The CSV byte streams inside a downloaded file, whatever its format."""
+    file.seek(0)
+    head = file.read(4)
+    file.seek(0)
+    if head.startswith((ZIP_MAGIC, EMPTY_ZIP_MAGIC)):
+        yield from _zip_members(file, limit, what)
+    elif head.startswith(GZIP_MAGIC):
+        with gzip.GzipFile(fileobj=file) as inflated:
+            yield t.cast(
+                "t.IO[bytes]", SizeLimitedReader(t.cast("t.IO[bytes]", inflated), limit, what)
+            )
+    else:
+        yield file
+
+
+def _zip_members(file: t.IO[bytes], limit: int, what: str) -> Iterator[t.IO[bytes]]:
+    with zipfile.ZipFile(file) as archive:
+        members = [m for m in archive.infolist() if not m.is_dir()]
+        csvs = [m for m in members if m.filename.lower().endswith(".csv")] or members
+        for member in csvs:
+            if member.file_size > limit:
+                msg = (
+                    f"{what}: {member.filename} declares {member.file_size >> 20} MB "
+                    "inflated, over moengage_max_file_mb"
+                )
+                raise SourceError(msg)
+            with archive.open(member) as inflated:
+                reader = SizeLimitedReader(inflated, limit, f"{what} ({member.filename})")
+                yield t.cast("t.IO[bytes]", reader)
+
+
+def validate(file: t.IO[bytes], limit: int, what: str) -> None:
+    """Inflate the whole file once, so a corrupt download is caught (and retried) early.
+
+    ZIP members are checked against their CRC, gzip against its trailer; nothing is parsed.
+
+    Raises:
+        ValueError: the file is corrupt or truncated (worth downloading again).
+    """
+    try:
+        for stream in csv_streams(file, limit, what):
+            while stream.read(CHUNK):
+                pass
+    except (zipfile.BadZipFile, EOFError, OSError, gzip.BadGzipFile) as exc:
+        msg = f"{what} is corrupt or truncated: {exc}"
+        raise ValueError(msg) from None
+    finally:
+        file.seek(0)
+
+
+def read_csv(stream: t.IO[bytes], what: str) -> tuple[list[str], Iterator[list[str]]]:
+    """The header of one CSV stream, and its data rows as they are read.
+
+    UTF-8 with or without a BOM; quoted fields may hold commas, quotes and line breaks.
+    A row whose field count differs from the header's is an error: values are never
+    shifted into the wrong columns.
+    """
+    text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
+    reader = csv.reader(text)
+    with _csv_errors(what, reader):
+        header = next(reader, [])
+    return header, _data_rows(reader, len(header), what)
+
+
+def _data_rows(reader: t.Any, width: int, what: str) -> Iterator[list[str]]:  # noqa: ANN401
+    with _csv_errors(what, reader):
+        for fields in reader:
+            if not fields:
+                continue  # a blank line
+            if len(fields) != width:
+                msg = (
+                    f"{what}: line {reader.line_num} has {len(fields)} fields where the "
+                    f"header has {width}"
+                )
+                raise SourceError(msg)
+            yield fields
+
+
+@contextlib.contextmanager
+def _csv_errors(what: str, reader: t.Any) -> Iterator[None]:  # noqa: ANN401
+    """Turn decoding and CSV errors into one line that names the file."""
+    try:
+        yield
+    except UnicodeDecodeError as exc:
+        msg = f"{what} is not UTF-8 text ({exc.reason} at byte {exc.start})"
+        raise SourceError(msg) from None
+    except csv.Error as exc:
+        msg = f"{what}: CSV error near line {reader.line_num}: {exc}"
+        raise SourceError(msg) from None

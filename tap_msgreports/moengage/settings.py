@@ -1,0 +1,133 @@
+"""MoEngage settings: workspace, key, data center, report names and how files are read."""
+
+from __future__ import annotations
+
+import typing as t
+
+from singer_sdk import typing as th
+
+from tap_msgreports.moengage.files import file_name_problem
+from tap_msgreports.settings import setting, url_problem
+
+if t.TYPE_CHECKING:
+    from collections.abc import Mapping
+
+DATA_CENTERS = ("01", "02", "03", "04", "05", "06", "101")
+SIGNATURE_PLACES = ("header", "query", "both")
+DEFAULT_MAX_FILE_MB = 4096
+DEFAULT_MAX_CONCURRENCY = 2  # files are large: a couple downloading while one is written
+
+PROPERTIES = th.PropertiesList(
+    th.Property(
+        "moengage_app_id",
+        th.StringType,
+        title="MoEngage workspace id",
+        description="Workspace id (earlier App ID): Settings > Account > APIs.",
+    ),
+    th.Property(
+        "moengage_secret_key",
+        th.StringType,
+        secret=True,
+        title="MoEngage campaign report API key",
+        description="The campaign report API key (earlier the API Secret); signs each file name.",
+    ),
+    th.Property(
+        "moengage_data_center",
+        th.StringType,
+        default="01",
+        allowed_values=list(DATA_CENTERS),
+        title="MoEngage data center",
+        description="01 to 06 or 101, as in the dashboard URL: https://api-{dc}.moengage.com.",
+    ),
+    th.Property(
+        "moengage_api_url",
+        th.StringType,
+        title="MoEngage API URL",
+        description=(
+            "Full base URL, overriding the data center (the tap appends "
+            "/campaign_reports/rest_api/{app_id}/{file})."
+        ),
+    ),
+    th.Property(
+        "moengage_reports",
+        th.ArrayType(th.StringType),
+        default=[],
+        title="MoEngage reports",
+        description=(
+            "Report names as written in the campaign report builder (spaces allowed); each "
+            "is one partition, and its file for each date is <name with _>_<YYYYMMDD>.zip."
+        ),
+    ),
+    th.Property(
+        "moengage_signature_in",
+        th.StringType,
+        default="header",
+        allowed_values=list(SIGNATURE_PLACES),
+        title="MoEngage signature placement",
+        description="Send the signature as the Signature header, a query parameter, or both.",
+    ),
+    th.Property(
+        "moengage_max_file_mb",
+        th.IntegerType,
+        default=DEFAULT_MAX_FILE_MB,
+        title="MoEngage file size limit (MB)",
+        description=(
+            "Largest report file accepted, downloaded or once inflated: a file beyond it "
+            "(a ZIP bomb, a runaway body) is refused."
+        ),
+    ),
+    th.Property(
+        "moengage_max_concurrency",
+        th.IntegerType,
+        default=DEFAULT_MAX_CONCURRENCY,
+        title="MoEngage downloads in flight",
+        description="Files downloaded at once while earlier ones are written.",
+    ),
+)
+
+
+def is_configured(config: Mapping[str, t.Any]) -> bool:
+    """MoEngage is a source of this run when its workspace id or key is set."""
+    return bool(config.get("moengage_app_id") or config.get("moengage_secret_key"))
+
+
+def reports(config: Mapping[str, t.Any]) -> list[str]:
+    """The report names, as configured."""
+    return [str(name) for name in setting(config, "moengage_reports", [])]
+
+
+def base_url(config: Mapping[str, t.Any]) -> str:
+    """The configured URL, else the data center's host."""
+    if url := config.get("moengage_api_url"):
+        return str(url).rstrip("/")
+    return f"https://api-{setting(config, 'moengage_data_center', '01')}.moengage.com"
+
+
+def problems(config: Mapping[str, t.Any]) -> list[str]:
+    """One line per invalid MoEngage setting; empty when MoEngage is not configured."""
+    if not is_configured(config):
+        return []
+    found = []
+    if not config.get("moengage_app_id") or not config.get("moengage_secret_key"):
+        found.append("moengage_app_id and moengage_secret_key must both be set")
+    if config.get("moengage_api_url") and (
+        problem := url_problem(str(config["moengage_api_url"]), "moengage_api_url")
+    ):
+        found.append(problem)
+    names = reports(config)
+    if not names:
+        found.append("moengage_reports is empty: name at least one report")
+    found += [f"moengage_reports: {p}" for name in names if (p := file_name_problem(name))]
+    if len(set(names)) != len(names):
+        found.append("moengage_reports names a report twice")
+    return found + _number_problems(config)
+
+
+def _number_problems(config: Mapping[str, t.Any]) -> list[str]:
+    found = []
+    if int(setting(config, "moengage_max_file_mb", DEFAULT_MAX_FILE_MB)) < 1:
+        found.append("moengage_max_file_mb must be 1 or more")
+    concurrency = int(setting(config, "moengage_max_concurrency", DEFAULT_MAX_CONCURRENCY))
+    if not 1 <= concurrency <= 8:  # noqa: PLR2004
+        found.append(f"moengage_max_concurrency must be 1 to 8, got {concurrency}")
+    return found

@@ -1,0 +1,78 @@
+"""moengage_campaign_rows: the rows of MoEngage campaign report files."""
+
+from __future__ import annotations
+
+import copy
+import typing as t
+
+from singer_sdk import SchemaDirectory, StreamSchema
+
+from tap_msgreports.moengage import columns, files
+from tap_msgreports.moengage.client import MoEngageStream
+from tap_msgreports.schemas import schema_directory
+
+if t.TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from singer_sdk.helpers.types import Context
+
+    from tap_msgreports.windows import Window
+
+#: CSV values are kept as text, exactly as in the file: nothing is lost or rounded.
+CSV_COLUMN: dict[str, t.Any] = {"type": ["string", "null"]}
+
+
+class CampaignRowsStream(MoEngageStream):
+    """One record per row of a report file; columns come from the file's header."""
+
+    name = "moengage_campaign_rows"
+    primary_keys = ("report_name", "report_date", "row_number")
+    replication_key = "report_date"
+    schema = StreamSchema(SchemaDirectory(schema_directory()))
+
+    def records_from(
+        self,
+        body: t.IO[bytes],
+        context: Context,
+        window: Window,
+    ) -> Iterator[dict[str, t.Any]]:
+        """The rows of a downloaded file, read lazily; the file is closed at the end."""
+        what = self.file_name(context, window)
+        fixed = {"report_name": context["report_name"], "report_date": window.first_day.isoformat()}
+        row_number = 0
+        with body:
+            for stream in files.csv_streams(body, self.max_file_bytes, what):
+                header, rows = files.read_csv(stream, what)
+                names = columns.column_names(header)
+                self.declare_columns(names, what)
+                for fields in rows:
+                    row_number += 1
+                    yield {
+                        **fixed,
+                        "row_number": row_number,
+                        **dict(zip(names, fields, strict=True)),
+                    }
+
+    def declare_columns(self, names: list[str], what: str) -> None:
+        """Make sure the declared schema has these columns, before any row that uses them.
+
+        The columns depend on how the report was built, so they are learnt from each
+        file's header. A column the schema lacks (the first file, or a report whose
+        definition changed) extends it: a new SCHEMA message is written, and the SDK's
+        copies of the schema (catalog input, stream maps) are brought in step so that no
+        value is dropped. Rows are mapped by header name, never by position.
+        """
+        known = self.schema["properties"]
+        new = [name for name in names if name not in known]
+        if not new:
+            return
+        if set(known) - set(columns.FIXED_COLUMNS):
+            self.logger.warning("%s has columns the schema did not have: %s", what, new)
+        schema = copy.deepcopy(self.schema)
+        schema["properties"].update(dict.fromkeys(new, CSV_COLUMN))
+        self._schema = schema
+        if self._input_schema is not None:
+            self._input_schema = schema
+        self._tap.mapper.register_raw_stream_schema(self.name, schema, self.primary_keys)
+        self._stream_maps = self._tap.mapper.stream_maps[self.name]
+        self._write_schema_message()

@@ -1,0 +1,138 @@
+"""MoEngage files: names, signatures, formats told by their bytes, CSV read safely."""
+
+from __future__ import annotations
+
+import datetime as dt
+import gzip
+import io
+import re
+import tempfile
+import zipfile
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from tap_msgreports.errors import SourceError
+from tap_msgreports.moengage import files
+from tap_msgreports.moengage.columns import FIXED_COLUMNS, column_names, snake
+
+CSV_TEXT = (
+    "\ufeffDate,Campaign Name,Message,All Platform Sent,Sent,sent,1st Click Time,Order\r\n"
+    '2026-01-19,"Promo, big","She said ""hi""\r\nthen left",12,"0012",N/A,09:00,1\r\n'
+    "2026-01-19,Café ☕,plain,7,,12.5%,10:00,2\r\n"
+)
+
+
+def test_file_names_follow_the_vendor_examples() -> None:
+    assert files.file_name("Report test", dt.date(2021, 2, 17)) == "Report_test_20210217.zip"
+    assert files.file_name("Report - test", dt.date(2021, 2, 17)) == "Report_-_test_20210217.zip"
+
+
+def test_signature_is_sha256_of_app_file_and_secret() -> None:
+    # sha256("ABCDEF123|Daily_Push_20250105.zip|SECRET"), the api-notes example.
+    assert files.signature("ABCDEF123", "Daily_Push_20250105.zip", "SECRET") == (
+        "81bb1c842a175bbf00101c9b80f29aa5c6748160be68e83ddb771daef3e6df5e"
+    )
+
+
+@pytest.mark.parametrize("name", ["", "  ", "a/b", "what?", "x#y", "50%", "tab\tname"])
+def test_report_names_that_cannot_make_a_file_name(name: str) -> None:
+    assert files.file_name_problem(name)
+
+
+def body(kind: str, text: str = CSV_TEXT) -> io.BytesIO:
+    data = text.encode()
+    if kind == "zip":
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+            archive.writestr("Daily_Push_20260120.csv", data)
+        return io.BytesIO(buffer.getvalue())
+    if kind == "gzip":
+        return io.BytesIO(gzip.compress(data))
+    return io.BytesIO(data)
+
+
+def read_all(file: io.BytesIO, limit: int = 1 << 20) -> list[tuple[list[str], list[list[str]]]]:
+    found = []
+    for stream in files.csv_streams(file, limit, "f.zip"):
+        header, rows = files.read_csv(stream, "f.zip")
+        found.append((header, list(rows)))
+    return found
+
+
+@pytest.mark.parametrize("kind", ["zip", "gzip", "plain"])
+def test_every_format_gives_the_same_rows(kind: str) -> None:
+    ((header, rows),) = read_all(body(kind))
+    assert header[0] == "Date"  # the BOM is gone
+    assert rows == [
+        [
+            "2026-01-19",
+            "Promo, big",
+            'She said "hi"\r\nthen left',
+            "12",
+            "0012",
+            "N/A",
+            "09:00",
+            "1",
+        ],
+        ["2026-01-19", "Café ☕", "plain", "7", "", "12.5%", "10:00", "2"],
+    ]
+
+
+def test_a_row_with_the_wrong_field_count_is_an_error() -> None:
+    with pytest.raises(SourceError, match="line 2 has 3 fields where the header has 2"):
+        read_all(body("plain", "a,b\r\n1,2,3\r\n"))
+
+
+def test_text_that_is_not_utf8_is_an_error() -> None:
+    with pytest.raises(SourceError, match="not UTF-8"):
+        read_all(io.BytesIO(b"a,b\r\n\xff\xfe,1\r\n"))
+
+
+def test_inflating_beyond_the_limit_is_refused() -> None:
+    for kind in ("gzip", "zip"):
+        with pytest.raises(SourceError, match="moengage_max_file_mb"):
+            read_all(body(kind, "a\r\n" + "0\r\n" * 400_000), limit=100_000)
+
+
+def test_a_truncated_zip_fails_validation() -> None:
+    whole = body("zip").getvalue()
+    with tempfile.TemporaryFile() as cut:
+        cut.write(whole[: len(whole) // 2])
+        with pytest.raises(ValueError, match="corrupt or truncated"):
+            files.validate(cut, 1 << 20, "cut.zip")
+
+
+def test_column_names_are_unique_snake_case_identifiers() -> None:
+    header = [
+        "Date",
+        "Campaign Name",
+        "All Platform Sent",
+        "Sent",
+        "sent",
+        "1st Click Time",
+        "Order",
+    ]
+    assert column_names(header) == [
+        "date",
+        "campaign_name",
+        "all_platform_sent",
+        "sent",
+        "sent_2",
+        "c_1st_click_time",
+        "order_",
+    ]
+    assert column_names(["Report Date", "row number"]) == ["report_date_2", "row_number_2"]
+    assert snake("Open Rate (%)") == snake("Open Rate %") == "open_rate"
+
+
+IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+
+
+@given(st.lists(st.text(max_size=80), max_size=30))
+def test_any_header_gives_valid_distinct_identifiers(header: list[str]) -> None:
+    names = column_names(header)
+    assert len(names) == len(header)
+    assert len({n.upper() for n in [*names, *FIXED_COLUMNS]}) == len(names) + len(FIXED_COLUMNS)
+    assert all(IDENTIFIER.match(name) for name in names)
