@@ -21,6 +21,11 @@ from tap_msgreports.emulator.messangi import (
     DEFAULT_MAX_REPORT_LINES,
 )
 from tap_msgreports.emulator.messangi_data import DEFAULT_LINES_PER_DAY
+from tap_msgreports.emulator.moengage_data import (
+    BODY_FORMATS,
+    DEFAULT_BODY_FORMAT,
+    DEFAULT_ROWS_PER_FILE,
+)
 from tap_msgreports.emulator.server import EmulatorServer, is_loopback
 from tap_msgreports.emulator.world import DEFAULT_SCALE, World
 
@@ -66,7 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
     """
     parser = argparse.ArgumentParser(
         prog="tap-msgreports-emulator",
-        description="Serve emulated CleverTap and Messangi (later MoEngage) APIs on loopback.",
+        description="Serve emulated CleverTap, Messangi and MoEngage APIs on loopback.",
     )
     parser.add_argument(
         "--host", default="127.0.0.1", help="loopback address (default %(default)s)"
@@ -106,6 +111,18 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEFAULT_MAX_REPORT_LINES,
         help="Messangi matching lines before 'too big' (default %(default)s)",
     )
+    parser.add_argument(
+        "--moengage-rows-per-file",
+        type=count_at_least(0),
+        default=DEFAULT_ROWS_PER_FILE,
+        help="MoEngage data rows per report file (default %(default)s)",
+    )
+    parser.add_argument(
+        "--moengage-body-format",
+        choices=BODY_FORMATS,
+        default=DEFAULT_BODY_FORMAT,
+        help="MoEngage body: a ZIP like the vendor's, gzip or plain CSV (default %(default)s)",
+    )
     parser.add_argument("--config-out", type=Path, help="also write the tap config JSON here")
     return parser
 
@@ -139,6 +156,8 @@ def build_server(args: argparse.Namespace) -> EmulatorServer:
     server.messangi.lines_per_day = args.mlog_lines_per_day
     server.messangi.max_items_per_response = args.mlog_max_items
     server.messangi.max_report_lines = args.mlog_max_report_lines
+    server.moengage.rows_per_file = args.moengage_rows_per_file
+    server.moengage.body_format = args.moengage_body_format
     return server
 
 

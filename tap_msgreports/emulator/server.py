@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, cast
 from tap_msgreports.emulator.clevertap import CleverTapAPI
 from tap_msgreports.emulator.control import CONTROL_PREFIX, handle_control
 from tap_msgreports.emulator.messangi import MessangiAPI
+from tap_msgreports.emulator.moengage import MoEngageAPI
 from tap_msgreports.emulator.transport import LoopbackHTTPServer
 from tap_msgreports.emulator.vendor import Reply, Request, Response, VendorAPI, json_response
 from tap_msgreports.emulator.world import World
@@ -121,7 +122,8 @@ class EmulatorServer:
             port: The port; 0 picks a free one.
             idle_timeout: Stop after this many seconds without requests; None never.
             max_lifetime: Stop this many seconds after start; None never.
-            vendors: The vendor emulations; default CleverTap and Messangi over `world`.
+            vendors: The vendor emulations; default CleverTap, Messangi and MoEngage over
+                `world`.
 
         Raises:
             ValueError: If host is not a loopback address.
@@ -131,7 +133,9 @@ class EmulatorServer:
             raise ValueError(msg)
         self.world = world if world is not None else World()
         self.vendors: tuple[VendorAPI, ...] = tuple(
-            vendors if vendors is not None else (CleverTapAPI(self.world), MessangiAPI(self.world))
+            vendors
+            if vendors is not None
+            else (CleverTapAPI(self.world), MessangiAPI(self.world), MoEngageAPI(self.world))
         )
         self.faults = faults
         self.host = host
@@ -200,6 +204,8 @@ class EmulatorServer:
         for thread in self._threads:
             if thread is not threading.current_thread():
                 thread.join()
+        for vendor in self.vendors:
+            vendor.close()  # e.g. MoEngage's report files on disk
         LOGGER.info("emulator stopped (%s)", reason)
         self._stopped.set()
 
@@ -311,13 +317,19 @@ class EmulatorServer:
         """The Messangi emulation (to change its caps or its lines per day, for instance)."""
         return cast("MessangiAPI", self.vendor(MessangiAPI.name))
 
+    @property
+    def moengage(self) -> MoEngageAPI:
+        """The MoEngage emulation (to change its rows per file or body format, for instance)."""
+        return cast("MoEngageAPI", self.vendor(MoEngageAPI.name))
+
     def truth(
         self, stream: str, start: date, end: date, account_id: str | None = None
     ) -> list[dict[str, Any]]:
         """Return what a correct tap holds for a stream and a range of days.
 
         Args:
-            stream: A stream name, e.g. `campaigns` or `message_reports`.
+            stream: A stream name, e.g. `campaigns`, `mlog_items` or `moengage_campaign_rows`
+                (whose days are generation dates).
             start: First day, inclusive.
             end: Last day, inclusive.
             account_id: Only this account, or None for all.

@@ -8,15 +8,19 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import socket
 import socketserver
 import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Protocol, cast
+from typing import TYPE_CHECKING, Any, Protocol, cast
 from urllib.parse import parse_qs, urlsplit
 
-from tap_msgreports.emulator.vendor import Reply, Request, json_response
+from tap_msgreports.emulator.vendor import Reply, Request, Response, json_response
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 LOGGER = logging.getLogger(__name__)
 # An idle keep-alive connection is closed after this long, so no handler thread waits forever.
@@ -184,13 +188,28 @@ class _Handler(BaseHTTPRequestHandler):
             # A dropped connection: nothing is written and the socket is closed.
             self.close_connection = True
             return
+        if response.file is not None:
+            self._send_file(response, response.file, truncate=reply.truncate)
+            return
         body = response.body[: len(response.body) // 2] if reply.truncate else response.body
+        self._send_head(response, len(response.body), truncate=reply.truncate)
+        self.wfile.write(body)
+
+    def _send_file(self, response: Response, path: Path, *, truncate: bool) -> None:
+        with path.open("rb") as body:
+            length = os.fstat(body.fileno()).st_size
+            self._send_head(response, length, truncate=truncate)
+            count = length // 2 if truncate else length
+            if count:  # socket.sendfile takes no count as "to the end of the file"
+                self.connection.sendfile(body, 0, count)
+
+    def _send_head(self, response: Response, length: int, *, truncate: bool) -> None:
+        """Send the status line and headers; a truncated reply still promises `length`."""
         self.send_response(response.status)
         self.send_header("Content-Type", response.content_type)
-        self.send_header("Content-Length", str(len(response.body)))
+        self.send_header("Content-Length", str(length))
         for name, value in response.headers:
             self.send_header(name, value)
-        if reply.truncate:
+        if truncate:
             self.send_header("Connection", "close")
         self.end_headers()
-        self.wfile.write(body)

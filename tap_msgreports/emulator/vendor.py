@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
     from datetime import date
+    from pathlib import Path
 
 
 @dataclass(frozen=True)
@@ -79,12 +80,15 @@ class Response:
         body: The body, sent with a Content-Length.
         content_type: The Content-Type header.
         headers: Extra headers, in order.
+        file: A file whose bytes are the body instead of `body`, sent from disk in chunks
+            (report files can be far larger than what should be held in memory).
     """
 
     status: int
     body: bytes = b""
     content_type: str = "application/json"
     headers: tuple[tuple[str, str], ...] = ()
+    file: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -163,6 +167,12 @@ class VendorAPI(ABC):
 
         Args:
             base_url: The emulator's URL, e.g. `http://127.0.0.1:8765`.
+        """
+
+    def close(self) -> None:  # noqa: B027 - an optional hook: most vendors hold nothing
+        """Release what the emulation holds, such as temporary files; the server calls it on stop.
+
+        A vendor may be used again after `close()`; it then builds what it needs anew.
         """
 
     def concurrency_key(self, request: Request) -> str | None:

@@ -38,6 +38,7 @@ class MoEngageStream(WindowedReportStream):
 
     source_name = SOURCE
     http_method = "GET"
+    path = "/campaign_reports/rest_api/{app_id}/{file}"  # the endpoint, for metrics
     stream_response = True
 
     @property
@@ -58,8 +59,13 @@ class MoEngageStream(WindowedReportStream):
     # ----- dates and bookmarks ------------------------------------------------------------
 
     def today(self) -> dt.date:
-        """Today in UTC (a method so that tests can move it)."""
-        return dt.datetime.now(dt.timezone.utc).date()
+        """The newest date a file may have: ``end_date``, else today in UTC.
+
+        Expiry is counted back from it, and a file of this date that is not there yet is
+        left for the next run.
+        """
+        configured = DateRange.from_config(self.config).end_date
+        return configured or dt.datetime.now(dt.timezone.utc).date()
 
     def plan(self, context: Context) -> list[Window]:
         """One window per date from the day after the bookmark to today, within 7 days."""

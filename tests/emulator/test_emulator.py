@@ -608,7 +608,7 @@ def test_status_config_and_unknown_paths(server):
         "today": TODAY.isoformat(),
         "seed": 7,
         "scale": 5,
-        "requests": {"clevertap": 1, "messangi": 0},
+        "requests": {"clevertap": 1, "messangi": 0, "moengage": 0},
         "faults_injected": {},
         "max_in_flight": {"EMU-ACCT-0001": 1},
     }

@@ -1,0 +1,600 @@
+"""MoEngage Campaign Report API emulation: `GET /campaign_reports/rest_api/{APP_ID}/{FILENAME}`.
+
+One request downloads one report file for one generation date, as `api-notes.md` section 5
+describes it: the request is signed with sha256(APP_ID|FILENAME|SECRET), a missing or wrong
+signature gets 401 with an empty body, and every other refusal is a 400 with the vendor's
+`{"error": {...}}` envelope. A file exists from the day after its generation date and expires
+7 days after it. The body is a ZIP holding one CSV, served as `application/gzip`.
+
+Bodies are built once per content and format, streamed into files in a temporary directory that
+the emulation removes when the server stops, and sent from disk in chunks.
+
+What the vendor documents nowhere is assumed; each assumption is one constant or function
+below (the files' own are in `moengage_data.py`), so a real account proving one wrong is a
+one-line change.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import itertools
+import re
+import shutil
+import tempfile
+import threading
+import weakref
+from datetime import date, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote, unquote
+
+from tap_msgreports.emulator.moengage_data import (
+    BODY_FORMATS,
+    DEFAULT_BODY_FORMAT,
+    DEFAULT_REPORTS,
+    DEFAULT_ROWS_PER_FILE,
+    FILE_NAME_SPACE,
+    FILE_NAME_SUFFIX,
+    ReportFile,
+    ReportSpec,
+    write_body,
+)
+from tap_msgreports.emulator.vendor import Request, Response, VendorAPI, json_response
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator, Sequence
+
+    from tap_msgreports.emulator.world import World
+
+PATH_PREFIX = "/campaign_reports/rest_api/"
+# The vendor's documented download type, whatever the body really is (api-notes 5.4).
+BODY_CONTENT_TYPE = "application/gzip"
+SIGNATURE_HEADER = "Signature"
+# Assumed (api-notes 5.3): the signature may also come as this query parameter.
+SIGNATURE_QUERY = "Signature"
+# Assumed: `.zip` is required (api-notes 5.2), the date must be a real one, case counts.
+FILE_NAME_PATTERN = re.compile(
+    rf"(?P<prefix>.+){FILE_NAME_SPACE}(?P<day>\d{{8}}){re.escape(FILE_NAME_SUFFIX)}"
+)
+# A file generated on D can be downloaded from D + 1 (today's is not generated yet, api-notes
+# 5.4) until D + 6: it has expired once today - D reaches EXPIRY_DAYS (api-notes 5.5).
+GENERATION_LAG_DAYS = 1
+EXPIRY_DAYS = 7
+# A missing or wrong signature: the only refusal without an envelope, its body empty.
+UNAUTHORIZED = 401
+# Assumed texts of the 400s; the vendor only lists their causes.
+INVALID_APP_ID = "Invalid APP ID"
+INVALID_FILE_NAME = "Invalid Report file name"
+EXPIRED = f"Report file has expired; reports are available for {EXPIRY_DAYS} days"
+ERROR_TYPES = {
+    400: "BAD REQUEST",
+    405: "METHOD NOT ALLOWED",
+    429: "TOO MANY REQUESTS",
+    500: "INTERNAL SERVER ERROR",
+    503: "SERVICE UNAVAILABLE",
+}
+ERROR_TEXT = {
+    405: "Method Not Allowed",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+    503: "Service Unavailable",
+}
+# Seed labels of the derived credentials.
+APP_ID_LABEL = "moengage-app-id"
+REPORT_KEY_LABEL = "moengage-report-key"
+APP_ID_PREFIX = "EMUAPP"
+APP_ID_HEX_DIGITS = 6
+
+
+class MoEngageError(Exception):
+    """A request the API refuses, with the status and the message it answers."""
+
+    def __init__(self, status: int, message: str = "") -> None:
+        """Create the error.
+
+        Args:
+            status: HTTP status code.
+            message: The `error.message` text; default the usual text for the status.
+        """
+        self.status = status
+        self.message = message or ERROR_TEXT.get(status, "Error")
+        super().__init__(self.message)
+
+
+def fail(status: int, message: str = "", retry_after: int | None = None) -> Response:
+    """Build a MoEngage error response.
+
+    Args:
+        status: HTTP status code.
+        message: The `error.message` text; default the usual text for the status.
+        retry_after: Seconds for a `Retry-After` header, or None for none.
+
+    Returns:
+        401 with an empty JSON-typed body, anything else with the `{"error": ...}` envelope.
+    """
+    headers = () if retry_after is None else (("Retry-After", str(retry_after)),)
+    if status == UNAUTHORIZED:
+        return Response(UNAUTHORIZED, b"", "application/json", headers)
+    error = {
+        "attribute": "",
+        "message": message or ERROR_TEXT.get(status, "Error"),
+        "type": ERROR_TYPES.get(status, "ERROR"),
+        "request_id": "",
+    }
+    return json_response(status, {"error": error}, headers)
+
+
+def signature(app_id: str, file_name: str, secret_key: str) -> str:
+    """Return the signature of a download.
+
+    Args:
+        app_id: The workspace (app) id.
+        file_name: The file name, `.zip` included.
+        secret_key: The campaign report API key.
+
+    Returns:
+        64 lower-case hex digits.
+    """
+    return hashlib.sha256(f"{app_id}|{file_name}|{secret_key}".encode()).hexdigest()
+
+
+def is_generated(report: ReportSpec, day: date, today: date) -> bool:
+    """Say whether a report's file for a generation date has been made by today.
+
+    Args:
+        report: The report.
+        day: The generation date.
+        today: The emulator's today.
+
+    Returns:
+        True if the schedule makes a file that day and the day is over.
+    """
+    return report.generated_on(day) and (today - day).days >= GENERATION_LAG_DAYS
+
+
+def is_expired(day: date, today: date) -> bool:
+    """Say whether a file of a generation date has expired.
+
+    Args:
+        day: The generation date.
+        today: The emulator's today.
+
+    Returns:
+        True once EXPIRY_DAYS have passed since the day.
+    """
+    return (today - day).days >= EXPIRY_DAYS
+
+
+def refusal(report: ReportSpec, day: date, today: date) -> str | None:
+    """Return why a file cannot be downloaded today, if it cannot.
+
+    Args:
+        report: The report.
+        day: The generation date.
+        today: The emulator's today.
+
+    Returns:
+        None for an available file, else the 400 message.
+    """
+    if not is_generated(report, day, today):
+        # Assumed (api-notes 5.4): a file not made (yet) is an invalid file name.
+        return INVALID_FILE_NAME
+    return EXPIRED if is_expired(day, today) else None
+
+
+class _FileCache:
+    """Finished bodies on disk, built once per key, in a directory removed by `close()`."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._paths: dict[object, Path] = {}
+        self._building: dict[object, threading.Lock] = {}
+        self._numbers = itertools.count(1)
+        self._directory: Path | None = None
+        self._cleanup: weakref.finalize[Any, Any] | None = None
+
+    def path(self, key: object, build: Callable[[Path], None]) -> Path:
+        """Return the file for a key, building it on first use (once, whoever asks)."""
+        with self._lock:
+            if key in self._paths:
+                return self._paths[key]
+            building = self._building.setdefault(key, threading.Lock())
+            directory = self._ensure_directory()
+        with building:
+            with self._lock:
+                if key in self._paths:
+                    return self._paths[key]
+                target = directory / f"body-{next(self._numbers)}"
+            partial = target.with_suffix(".partial")
+            try:
+                build(partial)
+            except BaseException:
+                partial.unlink(missing_ok=True)
+                raise
+            partial.replace(target)  # a reader never sees a half-written body
+            with self._lock:
+                self._paths[key] = target
+        return target
+
+    def close(self) -> None:
+        """Remove the directory and forget every body."""
+        with self._lock:
+            cleanup, self._cleanup, self._directory = self._cleanup, None, None
+            self._paths.clear()
+            self._building.clear()
+        if cleanup is not None:
+            cleanup()
+
+    def _ensure_directory(self) -> Path:
+        if self._directory is None:
+            self._directory = Path(tempfile.mkdtemp(prefix="moengage-emulator-"))
+            # Also removed at garbage collection or exit, should close() never be called.
+            self._cleanup = weakref.finalize(
+                self, shutil.rmtree, self._directory, ignore_errors=True
+            )
+        return self._directory
+
+
+class MoEngageAPI(VendorAPI):
+    """The MoEngage Campaign Report download over a `World`'s seed and clock.
+
+    The knobs are plain attributes, read at each request, so a test can change them.
+
+    Attributes:
+        world: The world the data comes from.
+        reports: The reports built in the dashboard, each with its schedule.
+        rows_per_file: Data rows in every file.
+        body_format: `zip` (the vendor's), `gzip` or `csv`; always sent as `application/gzip`.
+        zip_bomb_bytes: 0, or add a last row of one field this long, so that a small body
+            inflates to it (`moengage_data.ZIP_BOMB_BYTES` is a few GB); zip and gzip only.
+        huge_field_bytes: 0, or give the middle row a text field this long
+            (`moengage_data.HUGE_FIELD_BYTES` is 10 MB).
+        header_drift: Headers differ from one date to the next (a column added, one removed).
+    """
+
+    name = "moengage"
+    streams = ("moengage_campaign_rows",)
+
+    def __init__(  # noqa: PLR0913 - every argument is a documented knob of the emulator
+        self,
+        world: World,
+        *,
+        app_id: str | None = None,
+        secret_key: str | None = None,
+        reports: Sequence[ReportSpec] | None = None,
+        rows_per_file: int = DEFAULT_ROWS_PER_FILE,
+        body_format: str = DEFAULT_BODY_FORMAT,
+        zip_bomb_bytes: int = 0,
+        huge_field_bytes: int = 0,
+        header_drift: bool = False,
+    ) -> None:
+        """Create the emulation.
+
+        Args:
+            world: The world the data comes from.
+            app_id: A fixed app id, or None to derive one from the seed.
+            secret_key: A fixed secret key, or None to derive one from the seed.
+            reports: The reports; default `Daily Push Report` (daily) and
+                `Weekly Email Summary` (Mondays).
+            rows_per_file: Data rows in every file.
+            body_format: `zip`, `gzip` or `csv`.
+            zip_bomb_bytes: 0, or the size a bomb body inflates to.
+            huge_field_bytes: 0, or the size of one huge field.
+            header_drift: Make headers change from one date to the next.
+
+        Raises:
+            ValueError: If a size is negative, the format unknown, or report file names clash.
+        """
+        if min(rows_per_file, zip_bomb_bytes, huge_field_bytes) < 0:
+            msg = "rows_per_file, zip_bomb_bytes and huge_field_bytes must be >= 0"
+            raise ValueError(msg)
+        if body_format not in BODY_FORMATS:
+            msg = f"body_format must be one of {BODY_FORMATS}, got {body_format!r}"
+            raise ValueError(msg)
+        self.world = world
+        self.reports: tuple[ReportSpec, ...] = tuple(
+            DEFAULT_REPORTS if reports is None else reports
+        )
+        if len({_prefix(report.name) for report in self.reports}) != len(self.reports):
+            msg = "two reports have the same file name prefix"
+            raise ValueError(msg)
+        self._app_id = app_id
+        self._secret_key = secret_key
+        self.rows_per_file = rows_per_file
+        self.body_format = body_format
+        self.zip_bomb_bytes = zip_bomb_bytes
+        self.huge_field_bytes = huge_field_bytes
+        self.header_drift = header_drift
+        self._files = _FileCache()
+
+    @property
+    def app_id(self) -> str:
+        """The app (workspace) id: the fixed one, or `EMUAPP` and hex digits from the seed."""
+        if self._app_id is not None:
+            return self._app_id
+        digits = self.world.secret(APP_ID_LABEL).removeprefix("emu-")[:APP_ID_HEX_DIGITS]
+        return APP_ID_PREFIX + digits.upper()
+
+    @property
+    def secret_key(self) -> str:
+        """The campaign report API key: the fixed one, or the one derived from the seed."""
+        return self._secret_key or self.world.secret(REPORT_KEY_LABEL)
+
+    def signature(self, file_name: str) -> str:
+        """Return the signature a correct client sends for a file.
+
+        Args:
+            file_name: The file name, `.zip` included.
+
+        Returns:
+            64 lower-case hex digits.
+        """
+        return signature(self.app_id, file_name, self.secret_key)
+
+    def handles(self, path: str) -> bool:
+        """Say whether a path is a report download.
+
+        Args:
+            path: URL path.
+
+        Returns:
+            True for paths under `/campaign_reports/rest_api/`.
+        """
+        return path.startswith(PATH_PREFIX)
+
+    def concurrency_key(self, request: Request) -> str | None:
+        """Count every request together: no documented limit, but tests see the most in flight.
+
+        Args:
+            request: The request.
+
+        Returns:
+            The vendor name.
+        """
+        del request
+        return self.name
+
+    def handle(self, request: Request) -> Response:
+        """Answer a download request.
+
+        Args:
+            request: The request.
+
+        Returns:
+            The file, or the vendor's refusal.
+        """
+        try:
+            if request.method != "GET":
+                raise MoEngageError(405)  # noqa: TRY301 - one place turns errors into responses
+            content = self._requested_file(request)
+            return self._download(content)
+        except MoEngageError as error:
+            return fail(error.status, error.message)
+
+    def error_response(self, status: int, retry_after: int | None = None) -> Response:
+        """Build the vendor's error response for a status.
+
+        Args:
+            status: HTTP status code.
+            retry_after: Seconds for a `Retry-After` header, or None.
+
+        Returns:
+            The response.
+        """
+        return fail(status, retry_after=retry_after)
+
+    def tap_config(self, base_url: str) -> dict[str, Any]:
+        """Return the MoEngage settings: credentials, the emulator's URL, the report names.
+
+        Args:
+            base_url: The emulator's URL (the tap appends
+                `/campaign_reports/rest_api/{app_id}/{file}`).
+
+        Returns:
+            `moengage_app_id`, `moengage_secret_key`, `moengage_api_url`, `moengage_reports`.
+        """
+        return {
+            "moengage_app_id": self.app_id,
+            "moengage_secret_key": self.secret_key,
+            "moengage_api_url": base_url,
+            "moengage_reports": [report.name for report in self.reports],
+        }
+
+    def close(self) -> None:
+        """Remove the bodies built so far and their temporary directory."""
+        self._files.close()
+
+    def report(self, report_name: str) -> ReportSpec:
+        """Find a report by name.
+
+        Args:
+            report_name: The name as built in the dashboard.
+
+        Returns:
+            The report.
+
+        Raises:
+            KeyError: If there is no such report.
+        """
+        for report in self.reports:
+            if report.name == report_name:
+                return report
+        raise KeyError(report_name)
+
+    def content(self, report_name: str, day: date) -> ReportFile:
+        """Return what a report's file of a generation date holds, with today's knobs.
+
+        Args:
+            report_name: The report name.
+            day: The generation date (whether a file exists that day is not checked).
+
+        Returns:
+            The file's content: header, rows, names.
+        """
+        return ReportFile(
+            seed=self.world.seed,
+            report=self.report(report_name),
+            day=day,
+            rows=self.rows_per_file,
+            header_drift=self.header_drift,
+            huge_field_bytes=self.huge_field_bytes,
+        )
+
+    def body_file(self, report_name: str, day: date) -> Path:
+        """Build (or find) the body served for a report and date, e.g. before a benchmark.
+
+        Args:
+            report_name: The report name.
+            day: The generation date (whether a file exists that day is not checked).
+
+        Returns:
+            The file on disk; it lives until `close()`.
+        """
+        return self._body_of(self.content(report_name, day))
+
+    def available_dates(self) -> dict[str, list[date]]:
+        """Return the dates whose files can be downloaded today, per report.
+
+        Returns:
+            Report name -> generation dates (generated and not expired), oldest first.
+        """
+        today = self.world.today
+        recent = [today - timedelta(days=back) for back in range(EXPIRY_DAYS, 0, -1)]
+        return {
+            report.name: [day for day in recent if refusal(report, day, today) is None]
+            for report in self.reports
+        }
+
+    def generated_files(self, start: date, end: date) -> list[ReportFile]:
+        """Return every file generated by today for generation dates in a range.
+
+        Args:
+            start: First generation date, inclusive.
+            end: Last generation date, inclusive.
+
+        Returns:
+            Files by report (in `reports` order), then date; expired ones too.
+        """
+        today = self.world.today
+        return [
+            self.content(report.name, day)
+            for report in self.reports
+            for day in _days(start, end)
+            if is_generated(report, day, today)
+        ]
+
+    def truth(
+        self, stream: str, start: date, end: date, account_id: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Return every row of the files generated for the dates, expired or not.
+
+        Args:
+            stream: `moengage_campaign_rows`.
+            start: First generation date, inclusive.
+            end: Last generation date, inclusive.
+            account_id: Must be None: MoEngage has no accounts here.
+
+        Returns:
+            `{"report_name", "report_date", "row_number", "values": {header: value}}` per
+            row; the bomb row of `zip_bomb_bytes` is not a row and is left out.
+
+        Raises:
+            KeyError: If the stream is not `moengage_campaign_rows` or an account is given.
+        """
+        if stream not in self.streams:
+            raise KeyError(stream)
+        if account_id is not None:
+            raise KeyError(account_id)
+        return [record for content in self.generated_files(start, end) for record in _rows(content)]
+
+    def _requested_file(self, request: Request) -> ReportFile:
+        """Check a download in the assumed order: app id, signature, file name, availability."""
+        app_id, file_name = _path_parts(request.path)
+        if app_id != self.app_id:
+            raise MoEngageError(400, INVALID_APP_ID)
+        if not self._signed(request, file_name):
+            raise MoEngageError(UNAUTHORIZED)
+        report, day = self._parse_file_name(file_name)
+        reason = refusal(report, day, self.world.today)
+        if reason is not None:
+            raise MoEngageError(400, reason)
+        return self.content(report.name, day)
+
+    def _signed(self, request: Request, file_name: str) -> bool:
+        expected = self.signature(file_name).encode()
+        given = (request.header(SIGNATURE_HEADER), request.query_value(SIGNATURE_QUERY))
+        # Either place will do; the hex is compared case-insensitively.
+        return any(
+            hmac.compare_digest(value.strip().lower().encode(), expected)
+            for value in given
+            if value is not None
+        )
+
+    def _parse_file_name(self, file_name: str) -> tuple[ReportSpec, date]:
+        match = FILE_NAME_PATTERN.fullmatch(file_name)
+        report = None if match is None else self._by_prefix().get(match["prefix"])
+        day = None if match is None else _yyyymmdd(match["day"])
+        if report is None or day is None:
+            raise MoEngageError(400, INVALID_FILE_NAME)
+        return report, day
+
+    def _by_prefix(self) -> dict[str, ReportSpec]:
+        return {_prefix(report.name): report for report in self.reports}
+
+    def _download(self, content: ReportFile) -> Response:
+        return Response(
+            200,
+            content_type=BODY_CONTENT_TYPE,
+            headers=(("Content-Disposition", _disposition(content.file_name)),),
+            file=self._body_of(content),
+        )
+
+    def _body_of(self, content: ReportFile) -> Path:
+        body_format, bomb_bytes = self.body_format, self.zip_bomb_bytes
+        return self._files.path(
+            (content, body_format, bomb_bytes),
+            lambda path: write_body(path, content, body_format, bomb_bytes),
+        )
+
+
+def _prefix(report_name: str) -> str:
+    return report_name.replace(" ", FILE_NAME_SPACE)
+
+
+def _yyyymmdd(digits: str) -> date | None:
+    try:
+        return date(int(digits[:4]), int(digits[4:6]), int(digits[6:]))
+    except ValueError:
+        return None  # e.g. 20260230
+
+
+def _disposition(file_name: str) -> str:
+    """Return a Content-Disposition that names the file (RFC 6266; headers are Latin-1)."""
+    if file_name.isascii():
+        quoted = file_name.replace("\\", "\\\\").replace('"', '\\"')
+        return f'attachment; filename="{quoted}"'
+    return f"attachment; filename*=UTF-8''{quote(file_name)}"
+
+
+def _path_parts(path: str) -> tuple[str, str]:
+    """Split a download path into (app id, file name), both percent-decoded."""
+    app_id, _, file_name = path.removeprefix(PATH_PREFIX).partition("/")
+    # A "/" left in the file name makes it match no report.
+    return unquote(app_id), unquote(file_name)
+
+
+def _rows(content: ReportFile) -> Iterator[dict[str, Any]]:
+    header = content.header
+    for number, row in enumerate(content.records(), start=1):
+        yield {
+            "report_name": content.report.name,
+            "report_date": content.day.isoformat(),
+            "row_number": number,
+            "values": dict(zip(header, row, strict=True)),
+        }
+
+
+def _days(start: date, end: date) -> Iterator[date]:
+    for offset in range((end - start).days + 1):
+        yield start + timedelta(days=offset)
