@@ -72,9 +72,9 @@ class WindowedReportStream(RESTStream[None], metaclass=abc.ABCMeta):
     stream_response: t.ClassVar[bool] = False
     is_sorted = False
 
-    def __init__(self, tap: TapMsgReports) -> None:
+    def __init__(self, tap: TapMsgReports, schema: dict[str, t.Any] | None = None) -> None:
         """Set up the stream; HTTP settings are read once from the config."""
-        super().__init__(tap)
+        super().__init__(tap, schema=schema)
         self.http_settings = HttpSettings.from_config(self.config)
         self._request_counter_lock = threading.Lock()
 

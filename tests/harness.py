@@ -10,6 +10,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from tap_msgreports.messangi.lines import with_keys
+from tap_msgreports.moengage.columns import column_names
 from tap_msgreports.tap import TapMsgReports
 
 if t.TYPE_CHECKING:
@@ -21,6 +22,7 @@ PRIMARY_KEYS = {
     "campaigns": ("account_id", "id"),
     "message_reports": ("account_id", "message_id"),
     "mlog_items": ("mlog_id",),
+    "moengage_campaign_rows": ("report_name", "report_date", "row_number"),
 }
 CLEVERTAP_STREAMS = ("campaigns", "message_reports")
 
@@ -89,7 +91,19 @@ def truth_rows(
 ) -> list[dict[str, t.Any]]:
     """The truth of a stream; Messangi lines get the key the tap gives them."""
     rows = emulator.truth(stream, first_day, last_day)
-    return with_keys(rows) if stream == "mlog_items" else rows
+    if stream == "mlog_items":
+        return with_keys(rows)
+    if stream == "moengage_campaign_rows":
+        return [_as_record(row) for row in rows]
+    return rows
+
+
+def _as_record(row: dict[str, t.Any]) -> dict[str, t.Any]:
+    """A MoEngage truth row as the tap should emit it: one column per header."""
+    values = row["values"]
+    names = column_names(list(values))
+    fixed = {k: row[k] for k in ("report_name", "report_date", "row_number")}
+    return {**fixed, **dict(zip(names, values.values(), strict=True))}
 
 
 def differences(

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import copy
+import json
 import typing as t
-
-from singer_sdk import SchemaDirectory, StreamSchema
 
 from tap_msgreports.moengage import columns, files
 from tap_msgreports.moengage.client import MoEngageStream
@@ -16,6 +15,7 @@ if t.TYPE_CHECKING:
 
     from singer_sdk.helpers.types import Context
 
+    from tap_msgreports.tap import TapMsgReports
     from tap_msgreports.windows import Window
 
 #: CSV values are kept as text, exactly as in the file: nothing is lost or rounded.
@@ -28,7 +28,11 @@ class CampaignRowsStream(MoEngageStream):
     name = "moengage_campaign_rows"
     primary_keys = ("report_name", "report_date", "row_number")
     replication_key = "report_date"
-    schema = StreamSchema(SchemaDirectory(schema_directory()))
+
+    def __init__(self, tap: TapMsgReports) -> None:
+        """Start from the fixed columns; each file's header adds its own (a copy per run)."""
+        path = schema_directory() / f"{self.name}.json"
+        super().__init__(tap, schema=json.loads(path.read_text(encoding="utf-8")))
 
     def records_from(
         self,
