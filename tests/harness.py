@@ -63,11 +63,15 @@ def parse_messages(text: str) -> TapRun:
     return TapRun([json.loads(line) for line in text.splitlines() if line.strip()])
 
 
-def run_tap(config: dict[str, t.Any], state: dict[str, t.Any] | None = None) -> TapRun:
+def run_tap(
+    config: dict[str, t.Any],
+    state: dict[str, t.Any] | None = None,
+    catalog: dict[str, t.Any] | None = None,
+) -> TapRun:
     """Run the tap in this process and return what it wrote to stdout."""
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
-        TapMsgReports(config=config, state=state).sync_all()
+        TapMsgReports(config=config, state=state, catalog=catalog).sync_all()
     run = parse_messages(out.getvalue())
     assert run.duplicate_keys() == {}, "a primary key was emitted twice in one run"
     return run

@@ -12,10 +12,11 @@ import datetime as dt
 import tempfile
 import typing as t
 
+import requests
 from singer_sdk.exceptions import RetriableAPIError
 from singer_sdk.streams.rest import HTTPRequest
 
-from tap_msgreports.client import WindowedReportStream
+from tap_msgreports.client import AUTH_STATUSES, WindowedReportStream
 from tap_msgreports.errors import SourceError, WindowUnavailableError
 from tap_msgreports.moengage import files, settings
 from tap_msgreports.settings import DateRange, setting
@@ -24,7 +25,6 @@ from tap_msgreports.windows import ONE_DAY, Window, plan_day_windows
 if t.TYPE_CHECKING:
     import threading
 
-    import requests
     from singer_sdk.helpers.types import Context
 
     from tap_msgreports.concurrency import ThrottleRegistry
@@ -137,6 +137,34 @@ class MoEngageStream(WindowedReportStream):
             raise RetriableAPIError(str(exc), response) from None
         return download
 
+    def probe_header(self, context: Context) -> list[str] | None:
+        """The header of the report's newest file, reading only its first bytes.
+
+        Best effort, for discovery: tries today and the six days before, once each, and
+        gives up quietly (with a warning) when nothing answers.
+        """
+        today = self.today()
+        for back in range(FILE_LIFE_DAYS):
+            window = Window.of_days(
+                today - dt.timedelta(days=back), today - dt.timedelta(days=back)
+            )
+            prepared = self._prepare(self.window_request(context, window))
+            try:
+                with self.requests_session.send(
+                    prepared, timeout=self.timeout, stream=True
+                ) as answer:
+                    if answer.status_code in AUTH_STATUSES:
+                        break
+                    if answer.ok:
+                        return files.header_from_prefix(_first_bytes(answer))
+            except requests.RequestException:
+                break
+        self.logger.warning(
+            "%s: no file to learn the columns from yet; they are declared when a file is read",
+            self.describe_partition(context),
+        )
+        return None
+
     # ----- errors --------------------------------------------------------------------------
 
     def describe_partition(self, context: Context) -> str:
@@ -176,6 +204,16 @@ class MoEngageStream(WindowedReportStream):
         """Files downloaded at once."""
         limit = setting(self.config, "moengage_max_concurrency", settings.DEFAULT_MAX_CONCURRENCY)
         return int(limit)
+
+
+def _first_bytes(response: requests.Response) -> bytes:
+    """The start of a body, without reading the rest of it."""
+    prefix = b""
+    for chunk in response.iter_content(files.HEADER_PREFIX_BYTES):
+        prefix += chunk
+        if len(prefix) >= files.HEADER_PREFIX_BYTES:
+            break
+    return prefix
 
 
 def _error_message(response: requests.Response) -> str:

@@ -14,8 +14,10 @@ import gzip
 import hashlib
 import io
 import re
+import struct
 import typing as t
 import zipfile
+import zlib
 
 from tap_msgreports.errors import SourceError
 
@@ -166,3 +168,41 @@ def _csv_errors(what: str, reader: t.Any) -> Iterator[None]:  # noqa: ANN401
     except csv.Error as exc:
         msg = f"{what}: CSV error near line {reader.line_num}: {exc}"
         raise SourceError(msg) from None
+
+
+#: How much of a file is read to learn its header, and how much of it is inflated.
+HEADER_PREFIX_BYTES = 256 << 10
+_LOCAL_HEADER = struct.Struct("<4s5H3I2H")  # the fixed part of a ZIP local file header
+_STORED, _DEFLATED = 0, 8
+
+
+def header_from_prefix(prefix: bytes) -> list[str] | None:
+    """The CSV header of a file, from its first bytes only, or None if it cannot be told.
+
+    Used to declare columns at discovery without downloading whole files: a ZIP's first
+    member is inflated from its local header on (its directory is at the end), a gzip
+    stream from its start.
+    """
+    try:
+        text = _inflate_start(prefix)
+    except (zlib.error, struct.error):
+        return None
+    if text is None:
+        return None
+    first_lines = text.decode("utf-8-sig", errors="replace")
+    return next(csv.reader(io.StringIO(first_lines, newline="")), None)
+
+
+def _inflate_start(prefix: bytes) -> bytes | None:
+    if prefix.startswith(ZIP_MAGIC):
+        fields = _LOCAL_HEADER.unpack_from(prefix)
+        method, name_length, extra_length = fields[3], fields[9], fields[10]
+        data = prefix[_LOCAL_HEADER.size + name_length + extra_length :]
+        if method == _STORED:
+            return data
+        if method == _DEFLATED:
+            return zlib.decompressobj(-zlib.MAX_WBITS).decompress(data, HEADER_PREFIX_BYTES)
+        return None
+    if prefix.startswith(GZIP_MAGIC):
+        return zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(prefix, HEADER_PREFIX_BYTES)
+    return prefix

@@ -30,9 +30,18 @@ class CampaignRowsStream(MoEngageStream):
     replication_key = "report_date"
 
     def __init__(self, tap: TapMsgReports) -> None:
-        """Start from the fixed columns; each file's header adds its own (a copy per run)."""
+        """Start from the fixed columns and those of the newest files' headers.
+
+        Without an input catalog (discovery, or a run given none) the newest file of each
+        report is probed for its header, so that the catalog lists the report's columns.
+        Each file read later may still add columns (see :meth:`declare_columns`).
+        """
         path = schema_directory() / f"{self.name}.json"
         super().__init__(tap, schema=json.loads(path.read_text(encoding="utf-8")))
+        if tap.input_catalog is None:
+            for context in self.partitions:
+                if header := self.probe_header(context):
+                    self._schema = self._with_columns(columns.column_names(header))
 
     def records_from(
         self,
@@ -66,17 +75,22 @@ class CampaignRowsStream(MoEngageStream):
         copies of the schema (catalog input, stream maps) are brought in step so that no
         value is dropped. Rows are mapped by header name, never by position.
         """
-        known = self.schema["properties"]
-        new = [name for name in names if name not in known]
+        new = [name for name in names if name not in self.schema["properties"]]
         if not new:
             return
-        if set(known) - set(columns.FIXED_COLUMNS):
+        if set(self.schema["properties"]) - set(columns.FIXED_COLUMNS):
             self.logger.warning("%s has columns the schema did not have: %s", what, new)
-        schema = copy.deepcopy(self.schema)
-        schema["properties"].update(dict.fromkeys(new, CSV_COLUMN))
+        schema = self._with_columns(new)
         self._schema = schema
         if self._input_schema is not None:
             self._input_schema = schema
         self._tap.mapper.register_raw_stream_schema(self.name, schema, self.primary_keys)
         self._stream_maps = self._tap.mapper.stream_maps[self.name]
         self._write_schema_message()
+
+    def _with_columns(self, names: list[str]) -> dict[str, t.Any]:
+        """A new schema: the current one plus these text columns (the current is not changed)."""
+        schema = copy.deepcopy(self.schema)
+        for name in names:
+            schema["properties"].setdefault(name, CSV_COLUMN)
+        return schema

@@ -136,3 +136,26 @@ def test_any_header_gives_valid_distinct_identifiers(header: list[str]) -> None:
     assert len(names) == len(header)
     assert len({n.upper() for n in [*names, *FIXED_COLUMNS]}) == len(names) + len(FIXED_COLUMNS)
     assert all(IDENTIFIER.match(name) for name in names)
+
+
+@pytest.mark.parametrize("kind", ["zip", "gzip", "plain"])
+def test_the_header_is_read_from_the_first_bytes_only(kind: str) -> None:
+    rows = "".join(f"2026-01-19,x{i},y,{i},2,3,4,5\r\n" for i in range(50_000))
+    whole = body(kind, CSV_TEXT + rows).getvalue()
+    prefix = whole[:600]
+    assert len(prefix) < len(whole)
+    assert files.header_from_prefix(prefix) == [
+        "Date",
+        "Campaign Name",
+        "Message",
+        "All Platform Sent",
+        "Sent",
+        "sent",
+        "1st Click Time",
+        "Order",
+    ]
+
+
+def test_an_unreadable_prefix_gives_no_header() -> None:
+    assert files.header_from_prefix(files.ZIP_MAGIC + b"\x00" * 10) is None
+    assert files.header_from_prefix(files.GZIP_MAGIC + b"garbage") is None
