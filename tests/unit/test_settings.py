@@ -161,3 +161,35 @@ def test_number_settings_from_environment_variables(monkeypatch: pytest.MonkeyPa
     tap = TapMsgReports(config={}, parse_env_config=True)
     assert tap.config["backoff_max_seconds"] == 5.0
     assert tap.config["backoff_initial_seconds"] == 0.25
+
+
+MOENGAGE = {
+    "moengage_app_id": "APP123",
+    "moengage_secret_key": "s-1234567890",
+    "moengage_reports": ["Daily Push Report"],
+}
+
+
+@pytest.mark.parametrize(
+    ("changes", "named"),
+    [
+        ({"moengage_reports": []}, "moengage_reports"),
+        ({"moengage_reports": ["Push/Daily"]}, "moengage_reports"),
+        ({"moengage_reports": ["A", "A"]}, "moengage_reports"),
+        ({"moengage_secret_key": ""}, "moengage_secret_key"),
+        ({"moengage_api_url": "api.example.com"}, "moengage_api_url"),
+        ({"moengage_max_file_mb": 0}, "moengage_max_file_mb"),
+    ],
+)
+def test_each_bad_moengage_setting_is_named(changes: dict[str, t.Any], named: str) -> None:
+    (found,) = TapMsgReports.config_problems({**MOENGAGE, **changes})
+    assert named in found
+
+
+@pytest.mark.parametrize(
+    ("setting", "value"), [("moengage_data_center", "07"), ("moengage_signature_in", "body")]
+)
+def test_moengage_choices_are_checked_before_any_request(setting: str, value: str) -> None:
+    with pytest.raises(ConfigValidationError) as caught:
+        TapMsgReports(config={**MOENGAGE, setting: value}, setup_mapper=False)
+    assert any(setting in error for error in caught.value.errors)
