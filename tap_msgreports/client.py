@@ -16,7 +16,6 @@ response body becomes records. Everything else lives here, once:
 from __future__ import annotations
 
 import abc
-import contextlib
 import json
 import threading
 import time
@@ -35,7 +34,7 @@ from tap_msgreports.errors import (
     WindowUnavailableError,
 )
 from tap_msgreports.retries import retry_waits
-from tap_msgreports.settings import HttpSettings
+from tap_msgreports.settings import HttpSettings, setting
 from tap_msgreports.windows import ONE_DAY, Window
 
 if t.TYPE_CHECKING:
@@ -44,6 +43,7 @@ if t.TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
     from singer_sdk.streams.rest import HTTPRequest
 
+    from tap_msgreports.concurrency import ThrottleRegistry
     from tap_msgreports.tap import TapMsgReports
 
 #: Failures worth another try: the SDK's list, plus our own malformed-body error.
@@ -70,6 +70,9 @@ class WindowedReportStream(RESTStream[None], metaclass=abc.ABCMeta):
     split_resolution: t.ClassVar = ONE_DAY
     #: Whether response bodies are read as a stream (files) rather than at once (JSON).
     stream_response: t.ClassVar[bool] = False
+    #: The setting limiting requests in flight (and windows fetched ahead), and its default.
+    concurrency_setting: t.ClassVar[str]
+    default_concurrency: t.ClassVar[int]
     is_sorted = False
 
     def __init__(self, tap: TapMsgReports, schema: dict[str, t.Any] | None = None) -> None:
@@ -125,14 +128,21 @@ class WindowedReportStream(RESTStream[None], metaclass=abc.ABCMeta):
     def check_body(self, body: t.Any, context: Context, window: Window) -> None:  # noqa: ANN401
         """Raise if a 200 body reports a failure (vendors that do this override it)."""
 
-    def throttle(self, context: Context) -> threading.BoundedSemaphore | None:  # noqa: ARG002
-        """The semaphore limiting requests in flight for this partition, if any."""
-        return None
+    def throttle_key(self, context: Context) -> str:  # noqa: ARG002
+        """Whose requests share one limit: an account, a Space, a workspace."""
+        return self.url_base
+
+    # ----- concurrency, from the vendor's settings ----------------------------------------
 
     @property
     def fetch_ahead_depth(self) -> int:
-        """How many windows are fetched at once."""
-        return 1
+        """How many windows are fetched at once: the vendor's requests-in-flight limit."""
+        return int(setting(self.config, self.concurrency_setting, self.default_concurrency))
+
+    def throttle(self, context: Context) -> threading.BoundedSemaphore:
+        """The semaphore this partition's requests share with every stream of its key."""
+        registry: ThrottleRegistry = self._tap.throttles  # type: ignore[attr-defined]
+        return registry.get(self.source_name, self.throttle_key(context), self.fetch_ahead_depth)
 
     # ----- SDK hooks ---------------------------------------------------------------------
 
@@ -352,8 +362,7 @@ class WindowedReportStream(RESTStream[None], metaclass=abc.ABCMeta):
         prepared: requests.PreparedRequest,
         context: Context,
     ) -> requests.Response:
-        throttle = self.throttle(context) or contextlib.nullcontext()
-        with throttle:
+        with self.throttle(context):
             return self.requests_session.send(
                 prepared,
                 timeout=self.timeout,

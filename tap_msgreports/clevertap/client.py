@@ -18,12 +18,10 @@ from tap_msgreports.settings import DateRange, setting
 from tap_msgreports.windows import Window, plan_day_windows, resume_point
 
 if t.TYPE_CHECKING:
-    import threading
 
     import requests
     from singer_sdk.helpers.types import Context
 
-    from tap_msgreports.concurrency import ThrottleRegistry
 
 SOURCE = "CleverTap"
 RANGE_ERROR = "Invalid date range"
@@ -33,6 +31,8 @@ class CleverTapStream(WindowedReportStream):
     """A CleverTap report stream, partitioned by account and read in day windows."""
 
     source_name = SOURCE
+    concurrency_setting = "clevertap_max_concurrency"
+    default_concurrency = settings.MAX_CONCURRENCY
     http_method = "POST"
     payload_as_json = True
     #: Setting that gives this stream's window size in days, and its default.
@@ -113,15 +113,9 @@ class CleverTapStream(WindowedReportStream):
             "region or clevertap_api_url)"
         )
 
-    def throttle(self, context: Context) -> threading.BoundedSemaphore:
-        """The account's throttle, shared by both CleverTap streams."""
-        registry: ThrottleRegistry = self._tap.throttles  # type: ignore[attr-defined]
-        return registry.get(SOURCE, context["account_id"], self.fetch_ahead_depth)
-
-    @property
-    def fetch_ahead_depth(self) -> int:
-        """As many windows at once as requests may be in flight."""
-        return int(setting(self.config, "clevertap_max_concurrency", settings.MAX_CONCURRENCY))
+    def throttle_key(self, context: Context) -> str:
+        """The account: CleverTap limits requests in flight per account, across streams."""
+        return str(context["account_id"])
 
     def client_error(
         self,

@@ -292,18 +292,6 @@ class MessangiAPI(VendorAPI):
         """
         return path == MLOG_PATH
 
-    def concurrency_key(self, request: Request) -> str | None:
-        """Count every request together: no limit, but tests can see the most in flight.
-
-        Args:
-            request: The request.
-
-        Returns:
-            The vendor name.
-        """
-        del request
-        return self.name
-
     def handle(self, request: Request) -> Response:
         """Answer a request for `/v3/mlog`.
 

@@ -343,18 +343,6 @@ class MoEngageAPI(VendorAPI):
         """
         return path.startswith(PATH_PREFIX)
 
-    def concurrency_key(self, request: Request) -> str | None:
-        """Count every request together: no documented limit, but tests see the most in flight.
-
-        Args:
-            request: The request.
-
-        Returns:
-            The vendor name.
-        """
-        del request
-        return self.name
-
     def handle(self, request: Request) -> Response:
         """Answer a download request.
 

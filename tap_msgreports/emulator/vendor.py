@@ -176,7 +176,10 @@ class VendorAPI(ABC):
         """
 
     def concurrency_key(self, request: Request) -> str | None:
-        """Name what the vendor counts concurrent requests by (an account), if anything.
+        """Name what the vendor counts concurrent requests by: by default, the vendor.
+
+        A vendor that limits requests per account returns the account instead. Either way
+        tests can read the most requests seen in flight at once.
 
         Args:
             request: The request.
@@ -185,7 +188,7 @@ class VendorAPI(ABC):
             The key, or None when the request is not counted.
         """
         del request
-        return None
+        return self.name
 
     def truth(
         self, stream: str, start: date, end: date, account_id: str | None = None

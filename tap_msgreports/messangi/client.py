@@ -12,12 +12,10 @@ from tap_msgreports.settings import DateRange, setting
 from tap_msgreports.windows import Window, plan_windows, resume_point
 
 if t.TYPE_CHECKING:
-    import threading
 
     import requests
     from singer_sdk.helpers.types import Context
 
-    from tap_msgreports.concurrency import ThrottleRegistry
 
 SOURCE = "Messangi"
 TOO_BIG = "report is too big"
@@ -28,6 +26,8 @@ class MessangiStream(WindowedReportStream):
     """A Messangi report stream, partitioned by channel and read in UTC windows."""
 
     source_name = SOURCE
+    concurrency_setting = "messangi_max_concurrency"
+    default_concurrency = settings.DEFAULT_MAX_CONCURRENCY
     #: Windows are split down to one second before the run gives up.
     split_resolution = dt.timedelta(seconds=1)
 
@@ -78,17 +78,6 @@ class MessangiStream(WindowedReportStream):
             f"{SOURCE} refused the API key: check messangi_api_key (active, not expired or "
             "revoked) and messangi_api_url"
         )
-
-    def throttle(self, context: Context) -> threading.BoundedSemaphore:  # noqa: ARG002
-        """One throttle for the Space behind the URL."""
-        registry: ThrottleRegistry = self._tap.throttles  # type: ignore[attr-defined]
-        return registry.get(SOURCE, self.url_base, self.fetch_ahead_depth)
-
-    @property
-    def fetch_ahead_depth(self) -> int:
-        """Windows fetched at once."""
-        limit = setting(self.config, "messangi_max_concurrency", settings.DEFAULT_MAX_CONCURRENCY)
-        return int(limit)
 
     def client_error(
         self,

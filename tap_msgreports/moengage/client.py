@@ -23,11 +23,9 @@ from tap_msgreports.settings import DateRange, setting
 from tap_msgreports.windows import ONE_DAY, Window, plan_day_windows
 
 if t.TYPE_CHECKING:
-    import threading
 
     from singer_sdk.helpers.types import Context
 
-    from tap_msgreports.concurrency import ThrottleRegistry
 
 SOURCE = "MoEngage"
 FILE_LIFE_DAYS = 7
@@ -37,6 +35,8 @@ class MoEngageStream(WindowedReportStream):
     """A MoEngage report, partitioned by report name and read one dated file at a time."""
 
     source_name = SOURCE
+    concurrency_setting = "moengage_max_concurrency"
+    default_concurrency = settings.DEFAULT_MAX_CONCURRENCY
     http_method = "GET"
     path = "/campaign_reports/rest_api/{app_id}/{file}"  # the endpoint, for metrics
     stream_response = True
@@ -194,16 +194,9 @@ class MoEngageStream(WindowedReportStream):
             return WindowUnavailableError(reason, retry_later=True)
         return WindowUnavailableError(f"no file {name} ({message})", retry_later=False)
 
-    def throttle(self, context: Context) -> threading.BoundedSemaphore:  # noqa: ARG002
-        """One throttle per workspace."""
-        registry: ThrottleRegistry = self._tap.throttles  # type: ignore[attr-defined]
-        return registry.get(SOURCE, str(self.config["moengage_app_id"]), self.fetch_ahead_depth)
-
-    @property
-    def fetch_ahead_depth(self) -> int:
-        """Files downloaded at once."""
-        limit = setting(self.config, "moengage_max_concurrency", settings.DEFAULT_MAX_CONCURRENCY)
-        return int(limit)
+    def throttle_key(self, context: Context) -> str:  # noqa: ARG002
+        """The workspace."""
+        return str(self.config["moengage_app_id"])
 
 
 def _first_bytes(response: requests.Response) -> bytes:
