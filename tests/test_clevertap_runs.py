@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import typing as t
+import zoneinfo
 
 import pytest
 
@@ -93,14 +94,19 @@ def test_day_wise_figures_and_filters(emulator: EmulatorServer) -> None:
 
 
 def test_started_at_is_parsed_for_every_message(emulator: EmulatorServer) -> None:
-    run = run_tap(tap_config(emulator, only="clevertap"))
-    messages = run.records["message_reports"]
+    config = tap_config(emulator, only="clevertap")
+    zones = {
+        a["account_id"]: zoneinfo.ZoneInfo(a["timezone"]) for a in config["clevertap_accounts"]
+    }
+    messages = run_tap(config).records["message_reports"]
     formats = {m["start_date"][0].isdigit() for m in messages}  # "18 Oct, 2025 ..." / "Oct 18, ..."
     assert formats == {True, False}, "both vendor formats must be exercised"
     for message in messages:
         started = dt.datetime.fromisoformat(message["started_at"])
-        assert START <= started.date() <= emulator.world.today
-        assert started.utcoffset() is not None
+        assert started.utcoffset() == dt.timedelta(0)  # UTC, whatever the account's zone
+        local = started.astimezone(zones[message["account_id"]])
+        assert START <= local.date() <= emulator.world.today
+        assert local.strftime("%b") in message["start_date"]  # the month as sent, locally
 
 
 def test_windows_refused_as_too_large_are_split(emulator: EmulatorServer) -> None:

@@ -107,6 +107,16 @@ def zone(name: str) -> dt.tzinfo:
     return zoneinfo.ZoneInfo(name)
 
 
+def utc_text(moment: dt.datetime | None) -> str | None:
+    """An aware time as ISO-8601 in UTC, or None.
+
+    Warehouse targets often store timestamps without a zone (target-postgres drops the
+    offset as it loads): UTC is the one reading that stays right everywhere. The local
+    time as sent stays in the raw field beside it.
+    """
+    return moment.astimezone(dt.timezone.utc).isoformat() if moment else None
+
+
 def yyyymmdd(day: dt.date) -> str:
     """A date as CleverTap writes it in requests."""
     return day.strftime("%Y%m%d")

@@ -13,6 +13,7 @@ from tap_msgreports.clevertap.parsing import (
     parse_scheduled_on,
     parse_start_date,
     totals,
+    utc_text,
     yyyymmdd,
     zone,
 )
@@ -59,7 +60,7 @@ class CampaignsStream(CleverTapStream):
                     "name": target.get("name"),
                     "status": target.get("status"),
                     "scheduled_on": target.get("scheduled_on"),
-                    "scheduled_at": scheduled_at.isoformat() if scheduled_at else None,
+                    "scheduled_at": utc_text(scheduled_at),
                 },
             )
         return records
@@ -129,7 +130,7 @@ class MessageReportsStream(CleverTapStream):
             "device": message.get("device"),
             "conversion_event": message.get("conversion_event"),
             "start_date": message.get("start_date"),
-            "started_at": started_at.isoformat() if started_at else None,
+            "started_at": utc_text(started_at),
             **totals(data),
             "data": data,
         }

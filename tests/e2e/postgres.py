@@ -79,9 +79,12 @@ class Server:
             ],
             capture_output=True,
             text=True,
-            check=True,
+            check=False,
             timeout=120,
         )
+        if done.returncode:
+            msg = f"psql failed: {done.stderr.strip()}"
+            raise RuntimeError(msg)
         text = done.stdout.strip()
         return json.loads(text) if text else None
 

@@ -8,7 +8,7 @@ import zoneinfo
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tap_msgreports.clevertap.parsing import parse_scheduled_on, parse_start_date, totals
+from tap_msgreports.clevertap.parsing import parse_scheduled_on, parse_start_date, totals, utc_text
 
 UTC = dt.timezone.utc
 KOLKATA = zoneinfo.ZoneInfo("Asia/Kolkata")
@@ -50,6 +50,7 @@ def test_offset_is_the_account_zone() -> None:
     found = parse("Oct 18, 4:08 PM", dt.date(2025, 10, 18), dt.date(2025, 10, 18), KOLKATA)
     assert found is not None
     assert found.isoformat() == "2025-10-18T16:08:00+05:30"
+    assert utc_text(found) == "2025-10-18T10:38:00+00:00"  # what the record holds
 
 
 def test_unknown_formats_give_none() -> None:
