@@ -23,7 +23,7 @@ import typing as t
 
 import backoff
 import requests
-from singer_sdk import RESTStream
+from singer_sdk import RESTStream, metrics
 from singer_sdk.exceptions import RetriableAPIError
 
 from tap_msgreports.concurrency import fetch_ahead
@@ -79,7 +79,8 @@ class WindowedReportStream(RESTStream[None], metaclass=abc.ABCMeta):
         """Set up the stream; HTTP settings are read once from the config."""
         super().__init__(tap, schema=schema)
         self.http_settings = HttpSettings.from_config(self.config)
-        self._request_counter_lock = threading.Lock()
+        self._requests_lock = threading.Lock()
+        self._requests: metrics.Counter | None = None
 
     # ----- what a vendor stream provides -------------------------------------------------
 
@@ -221,6 +222,19 @@ class WindowedReportStream(RESTStream[None], metaclass=abc.ABCMeta):
             Window(windows[0].start, windows[-1].end).describe(),
             len(windows),
         )
+        with self.get_http_request_counter() as counter:
+            counter.with_context(partition)
+            self._requests = counter
+            try:
+                yield from self._read_windows(partition, windows)
+            finally:
+                self._requests = None
+
+    def _read_windows(
+        self, partition: Context, windows: list[Window]
+    ) -> Iterable[dict[str, t.Any]]:
+        """Fetch ahead, yield each window's records in order, bookmark each window."""
+        where = self.describe_partition(partition)
         progress = _Progress(where, self.name, len(windows))
         fetched = fetch_ahead(
             windows,
@@ -344,7 +358,7 @@ class WindowedReportStream(RESTStream[None], metaclass=abc.ABCMeta):
     ) -> t.Any:  # noqa: ANN401
         """One try: send, classify the status, parse the body once, check it."""
         response = self._send_throttled(prepared, context)
-        self._count_request(context, response)
+        self._count_request()
         status = response.status_code
         if status == HTTP_TOO_MANY_REQUESTS or status >= HTTP_SERVER_ERROR:
             msg = f"HTTP {status}: {_short_text(response)}"
@@ -377,14 +391,11 @@ class WindowedReportStream(RESTStream[None], metaclass=abc.ABCMeta):
             msg = f"malformed JSON body ({len(response.content)} bytes): {exc}"
             raise RetriableAPIError(msg, response) from None
 
-    def _count_request(self, context: Context, response: requests.Response) -> None:
-        with self._request_counter_lock:
-            self._write_request_duration_log(
-                endpoint=self.path,
-                response=response,
-                context=dict(context),
-                extra_tags=None,
-            )
+    def _count_request(self) -> None:
+        """Count one request in the partition's ``http_request_count`` metric (any thread)."""
+        with self._requests_lock:
+            if self._requests is not None:
+                self._requests.increment()
 
     def post_process(
         self,
