@@ -21,22 +21,6 @@ $(INSTALLED): pyproject.toml
 
 venv: $(INSTALLED)
 
-# Lint first (seconds), then the suite. pytest exits 5 when it collected nothing: that is a
-# failure here, never a pass.
-test: lint
-	@$(BIN)/pytest; rc=$$?; \
-	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests" >&2; exit 1; fi; \
-	exit $$rc
-
-lint: $(INSTALLED)
-	$(BIN)/ruff check .
-	$(BIN)/ruff format --check .
-	$(BIN)/mypy
-
-format: $(INSTALLED)
-	$(BIN)/ruff format .
-	$(BIN)/ruff check --fix .
-
 # Meltano lives in its own venv: its pins must not meet the project's. It builds each
 # plugin's venv under .meltano/ itself (with uv); `meltano install` is idempotent.
 MELTANO_VERSION := 4.4.1
@@ -50,6 +34,22 @@ $(MELTANO_INSTALLED):
 	$(PYTHON) -m venv $(MELTANO_VENV)
 	$(MELTANO_VENV)/bin/python -m pip install --quiet --disable-pip-version-check "meltano==$(MELTANO_VERSION)"
 	touch $@
+
+# Lint first (seconds), then the suite, whose end-to-end tests drive Meltano. pytest exits 5
+# when it collected nothing: that is a failure here, never a pass.
+test: lint $(MELTANO_INSTALLED)
+	@$(BIN)/pytest; rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests" >&2; exit 1; fi; \
+	exit $$rc
+
+lint: $(INSTALLED)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: $(INSTALLED)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
 
 demo: export MELTANO_SEND_ANONYMOUS_USAGE_STATS := false
 demo: $(INSTALLED) $(MELTANO_INSTALLED)

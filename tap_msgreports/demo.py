@@ -10,14 +10,17 @@
    Print "OK" and exit 0, or print what differs and exit 1.
 
 The emulator is stopped on exit, on Ctrl-C and on errors. Run this module from the project
-root with the project's interpreter (``make demo`` does). It uses the standard library only:
-the DuckDB file is read by the target-duckdb plugin's own interpreter, so the duckdb version
-that reads the file is the one that wrote it.
+root with the project's interpreter (``make demo`` does). Besides the standard library it uses
+only the tap's own column naming (to map MoEngage's CSV headers as the tap does, so that the
+emulator's truth can be compared column by column). The DuckDB file is read by the
+target-duckdb plugin's own interpreter, so the duckdb version that reads the file is the one
+that wrote it.
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
 import collections
 import datetime as dt
 import json
@@ -31,6 +34,8 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from tap_msgreports.moengage.columns import column_names
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
@@ -47,6 +52,14 @@ HISTORY_DAYS = 45
 #: is still in the past: a day the tap may read to its end (Messangi's newest minutes are never
 #: read, so a day that is not over yet could not equal the emulator's truth).
 EMULATOR_DAYS_AGO = 2
+MOENGAGE = "moengage_campaign_rows"
+#: Every stream the emulator serves. The demo fails if one is not selected: Meltano hands the
+#: tap only the settings meltano.yml declares, so a source whose settings are missing there
+#: would otherwise drop out of the demo without a word.
+EXPECTED_STREAMS = ("campaigns", "message_reports", "mlog_items", MOENGAGE)
+#: MoEngage report files expire 7 days after their date (api-notes 5.5, as the emulator
+#: enforces it): the first run can read only the newest of them, whatever start_date says.
+MOENGAGE_FILE_LIFE_DAYS = 7
 EMULATOR_READY_SECONDS = 30.0
 EMULATOR_STOP_SECONDS = 10.0
 EMULATOR_MAX_LIFETIME_SECONDS = 1800
@@ -467,6 +480,9 @@ def _table(file: Path, distinct_keys: int | None) -> Table | None:
 #: Streams whose primary key the tap derives, so the emulator's truth does not hold it: their
 #: records are matched by the fields the key is derived from (several may share them).
 MATCH_FIELDS = {"mlog_items": ("channel", "sender", "recipient", "date", "campaignid")}
+#: Streams whose every column comes from the emulator's truth: a loaded row's other columns
+#: (in MoEngage's one table for all reports, another report's columns) must be empty.
+EXACT_COLUMNS = frozenset({MOENGAGE})
 ISO_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
 
 
@@ -483,21 +499,77 @@ def normal(value: Any) -> Any:  # noqa: ANN401
 
 
 def same_value(loaded: Any, truth: Any) -> bool:  # noqa: ANN401
-    """Whether a loaded value equals the vendor's."""
-    return bool(normal(loaded) == normal(truth))
+    """Whether a loaded value equals the vendor's (an empty text may be NULL, see below)."""
+    return empty_as_null(loaded, truth) or bool(normal(loaded) == normal(truth))
+
+
+def empty_as_null(loaded: Any, truth: Any) -> bool:  # noqa: ANN401
+    """An empty text the target stored as NULL.
+
+    target-duckdb 0.8.0 loads each batch through a CSV file, where an empty field and a null
+    are written alike and DuckDB reads both as NULL: the tap sends ``""`` (MoEngage keeps
+    its CSV values exactly), the table holds NULL. Counted, and shown, but not a difference.
+    """
+    return loaded is None and truth == ""
+
+
+def truth_days(
+    stream: str, first: dt.date, first_run_today: dt.date, today: dt.date
+) -> tuple[dt.date, dt.date]:
+    """The days of the emulator's truth that DuckDB must hold after a run on ``today``.
+
+    ``first`` (the first run's start_date) to today, except for MoEngage, at both ends:
+
+    - Its files expire 7 days after their date, so the first run (on ``first_run_today``)
+      could read only the files of the six days before it; older files are in the emulator's
+      truth (which keeps expired files) but no tap could have loaded them. Later runs go on
+      from their bookmark, so nothing is lost after that.
+    - A file is generated the day after its date: today's does not exist yet (the tap tries
+      it again next run), so the truth ends yesterday. The emulator leaves files that are not
+      generated out of its truth anyway; asking up to yesterday says so.
+    """
+    if stream != MOENGAGE:
+        return first, today
+    oldest = first_run_today - dt.timedelta(days=MOENGAGE_FILE_LIFE_DAYS - 1)
+    return max(first, oldest), today - dt.timedelta(days=1)
+
+
+def moengage_row(record: Record) -> Record:
+    """A MoEngage truth row shaped as the tap writes it: one column per CSV header.
+
+    The emulator reports ``{"report_name", "report_date", "row_number", "values": {header:
+    value}}``, the values in header order. The tap names the columns of a header with
+    ``column_names`` over the whole header, so clashes (``Sent``/``sent``), leading digits
+    and reserved words get the same names here. Values stay text, exactly as in the file.
+    """
+    values: dict[str, Any] = record["values"]
+    fixed = {name: record[name] for name in ("report_name", "report_date", "row_number")}
+    return {**fixed, **dict(zip(column_names(list(values)), values.values(), strict=True))}
+
+
+#: How the emulator's truth of a stream becomes records shaped like the tap's.
+TRUTH_SHAPES: dict[str, Callable[[Record], Record]] = {MOENGAGE: moengage_row}
+
+
+def shaped(stream: str, truth: list[Record]) -> list[Record]:
+    """The truth of a stream as records of the tap's shape."""
+    shape = TRUTH_SHAPES.get(stream)
+    return [shape(record) for record in truth] if shape else truth
 
 
 @dataclass
 class Comparison:
-    """One stream: DuckDB next to the emulator's truth."""
+    """One stream: DuckDB next to the emulator's truth over some days."""
 
     stream: str
+    days: tuple[dt.date, dt.date]
     loaded_rows: int
     loaded_keys: int
     truth_rows: int
     missing: list[Key]
     extra: list[Key]
     differing: list[str]
+    empty_as_null: int = 0
 
     @property
     def equal(self) -> bool:
@@ -507,26 +579,34 @@ class Comparison:
         )
 
 
-def compare(stream: Stream, table: Table | None, truth: list[Record]) -> Comparison:
+def compare(
+    stream: Stream, table: Table | None, truth: list[Record], days: tuple[dt.date, dt.date]
+) -> Comparison:
     """Match records by key and compare every field the emulator reports."""
     fields = MATCH_FIELDS.get(stream.name, stream.key)
     loaded, expected = _grouped(_records(table), fields), _grouped(truth, fields)
+    exact = stream.name in EXACT_COLUMNS
     missing: list[Key] = []
     extra: list[Key] = []
     differing: list[str] = []
+    empties = 0
     for key in expected.keys() | loaded.keys():
         want, got = expected.get(key, []), loaded.get(key, [])
         missing += [key] * (len(want) - len(got))
         extra += [key] * (len(got) - len(want))
-        differing += _differences(key, want, got)
+        found, empty = _differences(key, want, got, exact=exact)
+        differing += found
+        empties += empty
     return Comparison(
         stream=stream.name,
+        days=days,
         loaded_rows=len(_records(table)),
         loaded_keys=table.distinct_keys if table else 0,
         truth_rows=len(truth),
         missing=sorted(missing, key=str),
         extra=sorted(extra, key=str),
         differing=sorted(differing),
+        empty_as_null=empties,
     )
 
 
@@ -537,10 +617,16 @@ def _grouped(records: list[Record], fields: Sequence[str]) -> dict[Key, list[Rec
     return groups
 
 
-def _differences(key: Key, want: list[Record], got: list[Record]) -> list[str]:
-    """Fields that differ between records sharing a key, paired in a stable order."""
+def _differences(
+    key: Key, want: list[Record], got: list[Record], *, exact: bool
+) -> tuple[list[str], int]:
+    """Fields that differ between records sharing a key, paired in a stable order.
+
+    With ``exact``, a loaded column the truth does not name must be empty (metadata aside).
+    Also returns how many empty texts were loaded as NULL (`empty_as_null`).
+    """
     if not want or not got:
-        return []
+        return [], 0
     if len(want) > 1 or len(got) > 1:
         names = list(want[0])
 
@@ -548,12 +634,26 @@ def _differences(key: Key, want: list[Record], got: list[Record]) -> list[str]:
             return repr([normal(record.get(name)) for name in names])
 
         want, got = sorted(want, key=order), sorted(got, key=order)
-    return [
+    pairs = list(zip(want, got, strict=False))
+    found = [
         f"{key} {name}: loaded {loaded.get(name)!r}, emulator {value!r}"
-        for truth, loaded in zip(want, got, strict=False)
+        for truth, loaded in pairs
         for name, value in truth.items()
         if not same_value(loaded.get(name), value)
     ]
+    if exact:
+        found += [
+            f"{key} {name}: loaded {value!r}, emulator has no such column"
+            for truth, loaded in pairs
+            for name, value in loaded.items()
+            if name not in truth and value is not None and not name.startswith("_sdc_")
+        ]
+    empties = sum(
+        empty_as_null(loaded.get(name), value)
+        for truth, loaded in pairs
+        for name, value in truth.items()
+    )
+    return found, empties
 
 
 def _records(table: Table | None) -> list[Record]:
@@ -577,6 +677,7 @@ FIGURES: dict[str, tuple[str, Callable[[list[Record]], str]]] = {
     "campaigns": ("rows per status", _count_by("status")),
     "message_reports": ("sum of sent", _sum_of("sent")),
     "mlog_items": ("lines per status", _count_by("status")),
+    MOENGAGE: ("rows per report date", _count_by("report_date")),
 }
 
 
@@ -585,6 +686,7 @@ class Check:
     """DuckDB next to the emulator, every stream, after one run."""
 
     run: int
+    today: dt.date
     comparisons: list[Comparison]
     tables: dict[str, Table | None]
     truths: dict[str, list[Record]]
@@ -595,65 +697,117 @@ class Check:
         return all(c.equal for c in self.comparisons)
 
 
-def check(
-    run: int, paths: Paths, emulator: Emulator, streams: Sequence[Stream], first: dt.date
+def check(  # noqa: PLR0913 - a run, where to read, and the days to compare
+    run: int,
+    paths: Paths,
+    emulator: Emulator,
+    streams: Sequence[Stream],
+    *,
+    first: dt.date,
+    first_run_today: dt.date,
 ) -> Check:
-    """Compare DuckDB with the emulator's truth over ``first`` to the emulator's today."""
+    """Compare DuckDB with the emulator's truth over ``first`` to today (see `truth_days`)."""
     today = emulator.today()
     tables = read_duckdb(paths, streams)
-    truths = {s.name: emulator.truth(s.name, first, today) for s in streams}
-    comparisons = [compare(s, tables[s.name], truths[s.name]) for s in streams]
-    return Check(run, comparisons, tables, truths)
+    days = {s.name: truth_days(s.name, first, first_run_today, today) for s in streams}
+    truths = {s.name: shaped(s.name, emulator.truth(s.name, *days[s.name])) for s in streams}
+    comparisons = [compare(s, tables[s.name], truths[s.name], days[s.name]) for s in streams]
+    return Check(run, today, comparisons, tables, truths)
 
 
 # ----- the report --------------------------------------------------------------------------
 
 
-def print_reads(stream: str, first: Run, second: Run) -> None:
+def print_reads(stream: str, first: Run, second: Run, start_date: dt.date) -> None:
     """Per partition: the days each run read, and the bookmark it left."""
     say(f"  {stream}: {first.records[stream]} records in run 1, {second.records[stream]} in run 2")
     for run, before in ((first, {}), (second, first.bookmarks_after.get(stream, {}))):
         after = run.bookmarks_after.get(stream, {})
         alike: dict[str, list[str]] = {}  # partitions that read the same, said once
         for read in run.reads.get(stream, []):
-            start = _why(read, _bookmark_of(before, read.who))
+            start = _why(stream, read, _bookmark_of(before, read.who), start_date)
             what = f"{read}, {start}; bookmark {_bookmark_of(after, read.who)}"
             alike.setdefault(what, []).append(read.who)
         for what, partitions in alike.items():
             say(f"    run {run.number}, {_names(partitions)}: {what}")
 
 
+def _split_who(who: str) -> tuple[str, str]:
+    """A partition as the tap's logs name it, split into kind and name as written.
+
+    ``CleverTap account A`` -> (``CleverTap account``, ``A``); a quoted name may hold
+    spaces: ``MoEngage report 'Daily Push'`` -> (``MoEngage report``, ``'Daily Push'``).
+    """
+    if quoted := re.fullmatch(r"(?P<kind>.*?) (?P<name>'.*'|\".*\")", who):
+        return quoted["kind"], quoted["name"]
+    kind, _, name = who.rpartition(" ")
+    return kind, name
+
+
 def _names(partitions: list[str]) -> str:
     """``Messangi channel S, E, P`` for partitions named alike."""
-    prefix = partitions[0].rsplit(" ", 1)[0]
-    if len(partitions) > 1 and all(p.rsplit(" ", 1)[0] == prefix for p in partitions):
-        return f"{prefix} {', '.join(p.rsplit(' ', 1)[-1] for p in partitions)}"
+    kind = _split_who(partitions[0])[0]
+    if len(partitions) > 1 and all(_split_who(p)[0] == kind for p in partitions):
+        return f"{kind} {', '.join(_split_who(p)[1] for p in partitions)}"
     return ", ".join(partitions)
 
 
 def _bookmark_of(bookmarks: Mapping[str, str], who: str) -> str | None:
     """The bookmark of a partition named by the tap's logs, e.g. ``CleverTap account A``."""
-    return bookmarks.get(who.rsplit(" ", 1)[-1])
+    name = _split_who(who)[1]
+    return bookmarks.get(str(ast.literal_eval(name)) if name[:1] in {"'", '"'} else name)
 
 
-def _why(read: Read, bookmark: str | None) -> str:
+def _why(stream: str, read: Read, bookmark: str | None, start_date: dt.date) -> str:
+    first = dt.date.fromisoformat(read.first[:10])
     if bookmark is None:
+        if stream == MOENGAGE and first > start_date:
+            return f"not from start_date: older files had expired ({MOENGAGE_FILE_LIFE_DAYS} days)"
         return "from start_date"
-    days = (dt.date.fromisoformat(bookmark[:10]) - dt.date.fromisoformat(read.first[:10])).days
+    days = (dt.date.fromisoformat(bookmark[:10]) - first).days
+    if days < 0:
+        return f"from the day after bookmark {bookmark}"
     return f"from bookmark {bookmark} minus {days} days (lookback)"
 
 
 def print_table(checks: Sequence[Check]) -> None:
     """Per stream and run: rows and keys in DuckDB, rows the emulator holds, differences."""
     columns = ("stream", "after", "DuckDB rows", "distinct keys", "emulator rows")
-    say("  {:<18}{:>7}{:>13}{:>15}{:>15}".format(*columns) + "  missing  extra  values differing")
+    say("  {:<23}{:>6}{:>13}{:>15}{:>15}".format(*columns) + "  missing  extra  values differing")
     for index in range(len(checks[0].comparisons)):
         for result in checks:
             c = result.comparisons[index]
             say(
-                f"  {c.stream:<18}{'run ' + str(result.run):>7}{c.loaded_rows:>13}"
+                f"  {c.stream:<23}{'run ' + str(result.run):>6}{c.loaded_rows:>13}"
                 f"{c.loaded_keys:>15}{c.truth_rows:>15}{len(c.missing):>9}{len(c.extra):>7}"
                 f"{len(c.differing):>18}" + ("" if c.equal else "  <-- DIFFERS"),
+            )
+
+
+def print_days(checks: Sequence[Check], first_day: dt.date) -> None:
+    """The streams compared over other days than ``first_day``..today, and why."""
+    for index, c in enumerate(checks[0].comparisons):
+        ranges = [(result.run, result.comparisons[index].days, result.today) for result in checks]
+        if all(days == (first_day, today) for _, days, today in ranges):
+            continue
+        runs = ", ".join(f"{days[0]}..{days[1]} after run {run}" for run, days, _ in ranges)
+        say(f"  {c.stream}: days {runs}")
+        if c.stream == MOENGAGE:
+            say(
+                f"    (files live {MOENGAGE_FILE_LIFE_DAYS} days: older ones had expired before"
+                " run 1; today's file is generated tomorrow)"
+            )
+
+
+def print_empties(checks: Sequence[Check]) -> None:
+    """Empty texts that DuckDB holds as NULL (see `empty_as_null`), per stream and run."""
+    for index, c in enumerate(checks[0].comparisons):
+        counts = [(result.run, result.comparisons[index].empty_as_null) for result in checks]
+        if any(n for _, n in counts):
+            runs = ", ".join(f"{n} after run {run}" for run, n in counts)
+            say(
+                f"  {c.stream}: empty texts held as NULL by target-duckdb (its CSV load reads"
+                f" both alike), counted as equal: {runs}"
             )
 
 
@@ -676,7 +830,8 @@ def _refreshed(before: Table | None, after: Table | None) -> tuple[int, int]:
     """Rows of ``before`` whose values changed in ``after`` (metadata aside), rows added."""
 
     def values(record: Record) -> Record:
-        return {k: v for k, v in record.items() if not k.startswith("_sdc_")}
+        # Nulls are left out: a column added later (MoEngage) is null in the older rows.
+        return {k: v for k, v in record.items() if not k.startswith("_sdc_") and v is not None}
 
     old = {json.dumps(values(r), sort_keys=True) for r in _records(before)}
     new = [json.dumps(values(r), sort_keys=True) for r in _records(after)]
@@ -724,12 +879,21 @@ def run_twice(
     env = meltano_env(paths, {**config, "end_date": emulator.today().isoformat()})
     streams = selected_streams(paths, env)
     say(f"Streams: {', '.join(s.name for s in streams)}. start_date: {first_day}.")
+    if missing := [name for name in EXPECTED_STREAMS if name not in {s.name for s in streams}]:
+        msg = (
+            f"discovery did not select {', '.join(missing)}: check that meltano.yml declares "
+            "the settings of its source (the emulator config sets them)"
+        )
+        raise DemoError(msg)
+    first_run_today = emulator.today()
     runs = [timed_run(1, paths, env, emulator)]
-    checks = [check(1, paths, emulator, streams, first_day)]
+    checks = [check(1, paths, emulator, streams, first=first_day, first_run_today=first_run_today)]
     emulator.advance(1)
     env = meltano_env(paths, {**config, "end_date": emulator.today().isoformat()})
     runs.append(timed_run(2, paths, env, emulator))
-    checks.append(check(2, paths, emulator, streams, first_day))
+    checks.append(
+        check(2, paths, emulator, streams, first=first_day, first_run_today=first_run_today)
+    )
     return runs, checks
 
 
@@ -747,9 +911,11 @@ def report(runs: Sequence[Run], checks: Sequence[Check], first_day: dt.date) -> 
     first, second = runs
     say("\nWhat each run read, per stream and partition:")
     for stream in checks[-1].tables:
-        print_reads(stream, first, second)
+        print_reads(stream, first, second, first_day)
     say(f"\nDuckDB next to the emulator, days {first_day}..today:")
     print_table(checks)
+    print_days(checks, first_day)
+    print_empties(checks)
     say("\nFigures that change from day to day:")
     print_figures(*checks)
     for result in checks:

@@ -12,7 +12,6 @@ from tap_msgreports.settings import DateRange, setting
 from tap_msgreports.windows import Window, plan_windows, resume_point
 
 if t.TYPE_CHECKING:
-
     import requests
     from singer_sdk.helpers.types import Context
 

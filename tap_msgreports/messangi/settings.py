@@ -37,7 +37,7 @@ PROPERTIES = th.PropertiesList(
         th.StringType,
         secret=True,
         title="Messangi API key",
-        description="The Space's API key, sent as Authorization: Bearer <key>.",
+        description="The Space's API key, sent as a bearer token (Authorization header).",
     ),
     th.Property(
         "messangi_channels",

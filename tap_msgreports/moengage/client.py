@@ -23,7 +23,6 @@ from tap_msgreports.settings import DateRange, setting
 from tap_msgreports.windows import ONE_DAY, Window, plan_day_windows
 
 if t.TYPE_CHECKING:
-
     from singer_sdk.helpers.types import Context
 
 

@@ -39,7 +39,7 @@ RESERVED = frozenset(
 def snake(header: str) -> str:
     """One header as a bare snake_case identifier (before uniqueness)."""
     ascii_text = unicodedata.normalize("NFKD", header).encode("ascii", "ignore").decode()
-    spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", ascii_text)
+    spaced = re.sub(r"([a-z0-9])([A-Z][a-z])", r"\1_\2", ascii_text)  # campaignId, not iOS
     name = re.sub(r"[^a-z0-9]+", "_", spaced.lower()).strip("_") or "column"
     if name[0].isdigit():
         name = f"c_{name}"

@@ -55,7 +55,8 @@ PROPERTIES = th.PropertiesList(
         title="MoEngage reports",
         description=(
             "Report names as written in the campaign report builder (spaces allowed); each "
-            "is one partition, and its file for each date is <name with _>_<YYYYMMDD>.zip."
+            "is one partition; its file for a date is the name with spaces as _, then "
+            "_YYYYMMDD.zip."
         ),
     ),
     th.Property(

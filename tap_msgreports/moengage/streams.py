@@ -41,7 +41,7 @@ class CampaignRowsStream(MoEngageStream):
         if tap.input_catalog is None:
             for context in self.partitions:
                 if header := self.probe_header(context):
-                    self._schema = self._with_columns(columns.column_names(header))
+                    self._schema = _with_columns(self.schema, columns.column_names(header))
 
     def records_from(
         self,
@@ -75,12 +75,13 @@ class CampaignRowsStream(MoEngageStream):
         copies of the schema (catalog input, stream maps) are brought in step so that no
         value is dropped. Rows are mapped by header name, never by position.
         """
-        new = [name for name in names if name not in self.schema["properties"]]
+        current = self.effective_schema  # the catalog's, when Meltano passed one
+        new = [name for name in names if name not in current["properties"]]
         if not new:
             return
-        if set(self.schema["properties"]) - set(columns.FIXED_COLUMNS):
+        if set(current["properties"]) - set(columns.FIXED_COLUMNS):
             self.logger.warning("%s has columns the schema did not have: %s", what, new)
-        schema = self._with_columns(new)
+        schema = _with_columns(current, new)
         self._schema = schema
         if self._input_schema is not None:
             self._input_schema = schema
@@ -88,9 +89,10 @@ class CampaignRowsStream(MoEngageStream):
         self._stream_maps = self._tap.mapper.stream_maps[self.name]
         self._write_schema_message()
 
-    def _with_columns(self, names: list[str]) -> dict[str, t.Any]:
-        """A new schema: the current one plus these text columns (the current is not changed)."""
-        schema = copy.deepcopy(self.schema)
-        for name in names:
-            schema["properties"].setdefault(name, CSV_COLUMN)
-        return schema
+
+def _with_columns(schema: dict[str, t.Any], names: list[str]) -> dict[str, t.Any]:
+    """A new schema: ``schema`` plus these text columns (``schema`` is not changed)."""
+    extended = copy.deepcopy(schema)
+    for name in names:
+        extended["properties"].setdefault(name, CSV_COLUMN)
+    return extended

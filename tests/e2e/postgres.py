@@ -56,19 +56,21 @@ class Server:
             "TARGET_POSTGRES_DATABASE": self.database,
         }
 
+    def execute(self, sql: str) -> None:
+        """Run statements that return nothing."""
+        self._psql(sql)
+
     def query(self, sql: str) -> t.Any:
         """Run one query returning one JSON value (e.g. ``SELECT json_agg(t) FROM t``)."""
+        text = self._psql(sql).strip()
+        return json.loads(text) if text else None
+
+    def _psql(self, sql: str) -> str:
+        connection = ["-h", "127.0.0.1", "-p", str(self.port), "-U", self.user, "-d", self.database]
         done = subprocess.run(
             [
                 f"{self.bindir}/psql",
-                "-h",
-                "127.0.0.1",
-                "-p",
-                str(self.port),
-                "-U",
-                self.user,
-                "-d",
-                self.database,
+                *connection,
                 "-X",
                 "-A",
                 "-t",
@@ -85,8 +87,7 @@ class Server:
         if done.returncode:
             msg = f"psql failed: {done.stderr.strip()}"
             raise RuntimeError(msg)
-        text = done.stdout.strip()
-        return json.loads(text) if text else None
+        return done.stdout
 
 
 def _as_postgres(command: list[str]) -> list[str]:

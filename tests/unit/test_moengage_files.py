@@ -159,3 +159,11 @@ def test_the_header_is_read_from_the_first_bytes_only(kind: str) -> None:
 def test_an_unreadable_prefix_gives_no_header() -> None:
     assert files.header_from_prefix(files.ZIP_MAGIC + b"\x00" * 10) is None
     assert files.header_from_prefix(files.GZIP_MAGIC + b"garbage") is None
+
+
+def test_camel_case_splits_but_acronyms_stay_whole() -> None:
+    assert column_names(["campaignId", "iOS Sent", "Ios Sent"]) == [
+        "campaign_id",
+        "ios_sent",
+        "ios_sent_2",
+    ]
