@@ -221,3 +221,27 @@ def test_a_target_failure_leaves_state_at_the_last_loaded_point(pipeline: Pipeli
     pipeline.postgres.execute(f"DROP TRIGGER refuse_w ON {SCHEMA}.mlog_items")
     assert pipeline.run().returncode == 0
     pipeline.assert_equal_to_truth()
+
+
+def test_an_unreachable_database_gives_the_target_error_not_a_tap_traceback(
+    pipeline: Pipeline,
+) -> None:
+    env = {**pipeline.env(), "TARGET_POSTGRES_PORT": "1"}  # nothing listens there
+    done = subprocess.run(
+        [
+            str(pipeline.meltano),
+            "--environment=emulator",
+            "run",
+            "tap-msgreports",
+            "target-postgres",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert done.returncode != 0
+    assert "connection" in done.stderr.lower()
+    assert "tap_msgreports" not in done.stderr  # no frame of the tap's code
