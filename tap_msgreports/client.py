@@ -16,15 +16,19 @@ response body becomes records. Everything else lives here, once:
 from __future__ import annotations
 
 import abc
-import json
+import datetime as dt
 import threading
 import time
 import typing as t
+from functools import cached_property
 
 import backoff
+import msgspec
 import requests
 from singer_sdk import RESTStream, metrics
 from singer_sdk.exceptions import RetriableAPIError
+from singer_sdk.helpers.conform import TypeConformanceLevel
+from singer_sdk.singerlib import RecordMessage
 
 from tap_msgreports.concurrency import fetch_ahead
 from tap_msgreports.errors import (
@@ -68,6 +72,10 @@ class WindowedReportStream(RESTStream[None], metaclass=abc.ABCMeta):
     source_name: t.ClassVar[str]
     #: The smallest window a too-large window may be split into.
     split_resolution: t.ClassVar = ONE_DAY
+    #: Records are built field by field from the schema, so the SDK's per-record type
+    #: conformance (most of its per-record cost) has nothing to do; the SDK standard tests
+    #: check records against the schema.
+    TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
     #: Whether response bodies are read as a stream (files) rather than at once (JSON).
     stream_response: t.ClassVar[bool] = False
     #: The setting limiting requests in flight (and windows fetched ahead), and its default.
@@ -194,6 +202,34 @@ class WindowedReportStream(RESTStream[None], metaclass=abc.ABCMeta):
             _failure_reason(details.get("exception")),
             details.get("wait", 0.0),
         )
+
+    @cached_property
+    def _every_property_selected(self) -> bool:
+        """Whether the catalog selects every property (the usual case)."""
+        return all(self.mask.values())
+
+    def _generate_record_messages(
+        self,
+        record: dict[str, t.Any],
+    ) -> Generator[RecordMessage, None, None]:
+        """The SDK's per-record step, minus a walk that changes nothing here.
+
+        With every property selected, dropping deselected properties walks each record
+        for nothing: a third of the SDK's per-record time once type conformance is off.
+        Stream maps still apply; a catalog that deselects properties takes the SDK's path.
+        """
+        if not self._every_property_selected:
+            yield from super()._generate_record_messages(record)
+            return
+        for stream_map in self.stream_maps:
+            mapped = stream_map.transform(record)
+            if mapped is not None:
+                yield RecordMessage(
+                    stream=stream_map.stream_alias,
+                    record=mapped,
+                    version=self._stream_version,
+                    time_extracted=dt.datetime.now(dt.timezone.utc),
+                )
 
     def get_replication_key_signpost(self, context: Context | None = None) -> None:  # noqa: ARG002
         """No signpost: bookmarks are window ends, not record values."""
@@ -384,10 +420,13 @@ class WindowedReportStream(RESTStream[None], metaclass=abc.ABCMeta):
             )
 
     def parse_body(self, response: requests.Response) -> t.Any:  # noqa: ANN401
-        """Parse the JSON body once; a body that is not JSON is worth another try."""
+        """Parse the JSON body once (msgspec: fast, and it holds the GIL less than ``json``).
+
+        A body that is not JSON (or not UTF-8) is worth another try.
+        """
         try:
-            return json.loads(response.content)
-        except (ValueError, UnicodeDecodeError) as exc:
+            return msgspec.json.decode(response.content)
+        except (msgspec.DecodeError, UnicodeDecodeError) as exc:
             msg = f"malformed JSON body ({len(response.content)} bytes): {exc}"
             raise RetriableAPIError(msg, response) from None
 

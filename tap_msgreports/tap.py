@@ -13,6 +13,7 @@ from singer_sdk.helpers.capabilities import PluginCapabilities, TapCapabilities
 from tap_msgreports import clevertap, messangi, moengage, redaction, settings
 from tap_msgreports.concurrency import ThrottleRegistry
 from tap_msgreports.errors import SourceError
+from tap_msgreports.writer import BufferedMsgSpecWriter
 
 if t.TYPE_CHECKING:
     from singer_sdk.streams import Stream
@@ -25,6 +26,7 @@ class TapMsgReports(Tap):
     """Messaging-campaign reports from CleverTap, Messangi and MoEngage."""
 
     name = "tap-msgreports"
+    message_writer_class = BufferedMsgSpecWriter
     config_jsonschema = th.PropertiesList(
         *settings.COMMON_PROPERTIES.wrapped.values(),
         *(prop for source in SOURCES for prop in source.properties.wrapped.values()),

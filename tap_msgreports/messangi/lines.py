@@ -56,14 +56,33 @@ PRETTY_FIELDS = (
     "subscriberid",
 )
 RAW_ONLY_FIELDS = tuple(name for name in RAW_KEYS.values() if name not in PRETTY_FIELDS)
+ALL_FIELDS = (*PRETTY_FIELDS, *RAW_ONLY_FIELDS)
+_RAW_BY_NAME = {name: key for key, name in RAW_KEYS.items()}
+_RAW_KEYS_IN_ORDER = tuple(_RAW_BY_NAME[name] for name in ALL_FIELDS)
 
 
 def readable(item: Mapping[str, t.Any], *, raw: bool) -> dict[str, t.Any]:
-    """The line under readable names; every field of the schema present (None if absent)."""
+    """The line under readable names: the fields of its mode, and no key the schema lacks."""
     if raw:
-        named = {RAW_KEYS[key]: value for key, value in item.items() if key in RAW_KEYS}
-        return {name: named.get(name) for name in (*PRETTY_FIELDS, *RAW_ONLY_FIELDS)}
-    return {name: item.get(name) for name in (*PRETTY_FIELDS, *RAW_ONLY_FIELDS)}
+        return dict(zip(ALL_FIELDS, map(item.get, _RAW_KEYS_IN_ORDER), strict=True))
+    return dict(zip(PRETTY_FIELDS, map(item.get, PRETTY_FIELDS), strict=True))
+
+
+def canonical_date(value: object) -> str | None:
+    """A send date as Messangi writes it (UTC, milliseconds, ``Z``), or None if unreadable.
+
+    Dates almost always come in that form already: those are taken as they are, without
+    parsing (this runs for every line); other spellings are parsed and rewritten.
+    """
+    if (
+        isinstance(value, str)
+        and len(value) == _CANONICAL_LENGTH
+        and value[19] == "."
+        and value[-1] == "Z"
+    ):
+        return value
+    moment = parse_utc(value)
+    return iso_utc(moment) if moment else None
 
 
 def parse_utc(value: object) -> dt.datetime | None:
@@ -75,6 +94,9 @@ def parse_utc(value: object) -> dt.datetime | None:
     except ValueError:
         return None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.timezone.utc)
+
+
+_CANONICAL_LENGTH = len("2026-01-01T00:00:00.000Z")
 
 
 def iso_utc(moment: dt.datetime) -> str:
@@ -97,29 +119,40 @@ def _normalised_recipient(value: object) -> str:
     return text.removeprefix("+").lower()
 
 
-def line_key(line: Mapping[str, t.Any]) -> str:
-    """The stable hash of a line's identity (a readable line, see :func:`readable`)."""
-    moment = parse_utc(line.get("date"))
+def line_key(line: Mapping[str, t.Any], date: str | None = None) -> str:
+    """The stable hash of a line's identity (a readable line, see :func:`readable`).
+
+    ``date`` is the line's :func:`canonical_date`, when the caller has it already.
+    """
     parts = (
         str(line.get("channel") or ""),
         str(line.get("sender") or "").strip(),
         _normalised_recipient(line.get("recipient")),
-        iso_utc(moment) if moment else str(line.get("date") or ""),
+        date or canonical_date(line.get("date")) or str(line.get("date") or ""),
         campaign_text(line.get("campaignid")) or "",
     )
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]
 
 
-def with_keys(lines: Iterable[dict[str, t.Any]]) -> list[dict[str, t.Any]]:
-    """Give each line its ``mlog_id``; lines sharing a key in one response get ``-2``, ``-3``...
+class KeyGiver:
+    """Gives each line of one response its ``mlog_id``; repeats get ``-2``, ``-3``...
 
-    Such lines are real (two messages in the same millisecond to the same recipient);
-    both are kept. The suffix follows the order of the response, which is by date.
+    Lines sharing a key are real (two messages in the same millisecond to the same
+    recipient); both are kept. The suffix follows the order of the response (by date).
     """
-    seen: dict[str, int] = {}
-    keyed = []
-    for line in lines:
-        key = line_key(line)
-        seen[key] = seen.get(key, 0) + 1
-        keyed.append({"mlog_id": key if seen[key] == 1 else f"{key}-{seen[key]}", **line})
-    return keyed
+
+    def __init__(self) -> None:
+        """Nothing seen yet."""
+        self.seen: dict[str, int] = {}
+
+    def key(self, line: Mapping[str, t.Any], date: str | None = None) -> str:
+        """The ``mlog_id`` of the next line."""
+        key = line_key(line, date)
+        count = self.seen[key] = self.seen.get(key, 0) + 1
+        return key if count == 1 else f"{key}-{count}"
+
+
+def with_keys(lines: Iterable[dict[str, t.Any]]) -> list[dict[str, t.Any]]:
+    """The lines of one response, each with its ``mlog_id`` (see :class:`KeyGiver`)."""
+    giver = KeyGiver()
+    return [{"mlog_id": giver.key(line), **line} for line in lines]

@@ -51,7 +51,9 @@ def test_raw_keys_map_to_names_including_sd() -> None:
     assert line["owner"] == "dev"
     assert line["status_description"] == "window closed"
     assert "q" not in RAW_KEYS
-    assert set(readable(PRETTY, raw=False)) == set(line)
+    assert set(line) == set(RAW_KEYS.values())
+    assert set(readable(PRETTY, raw=False)) == set(PRETTY)  # pretty lines: the pretty fields
+    assert set(readable({**PRETTY, "surprise": 1}, raw=False)) == set(PRETTY)  # nothing else
 
 
 def test_both_modes_give_one_key() -> None:
