@@ -62,6 +62,8 @@ RETRIABLE_ERRORS = (
 HTTP_TOO_MANY_REQUESTS = 429
 HTTP_SERVER_ERROR = 500
 HTTP_CLIENT_ERROR = 400
+READ_CHUNK = 1 << 20
+ERROR_BODY_BYTES = 1 << 20  # an error message is short; more is not read
 AUTH_STATUSES = frozenset({401, 403})
 
 
@@ -76,8 +78,6 @@ class WindowedReportStream(RESTStream[None], metaclass=abc.ABCMeta):
     #: conformance (most of its per-record cost) has nothing to do; the SDK standard tests
     #: check records against the schema.
     TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
-    #: Whether response bodies are read as a stream (files) rather than at once (JSON).
-    stream_response: t.ClassVar[bool] = False
     #: The setting limiting requests in flight (and windows fetched ahead), and its default.
     concurrency_setting: t.ClassVar[str]
     default_concurrency: t.ClassVar[int]
@@ -294,19 +294,59 @@ class WindowedReportStream(RESTStream[None], metaclass=abc.ABCMeta):
 
     # ----- bookmarks ---------------------------------------------------------------------
 
-    def stored_bookmark(self, context: Context) -> str | None:
-        """The bookmark a previous run stored for this partition, if any."""
+    def parse_bookmark(self, value: str) -> dt.datetime:
+        """A stored bookmark as a day (a naive midnight); vendors with times override it.
+
+        Raises:
+            ValueError: when the value is not a date.
+        """
+        return dt.datetime.combine(dt.date.fromisoformat(value[:10]), dt.time())
+
+    def stored_bookmark(self, context: Context) -> dt.datetime | None:
+        """The bookmark a previous run stored for this partition, if it can be read.
+
+        A bookmark of another replication key (a foreign state) or one that is not a date
+        (a corrupted state) is ignored with a warning: the partition is read from
+        ``start_date`` again, which repeats rows but loses none.
+        """
         state = self.get_context_state(context)
-        if state.get("replication_key") not in {None, self.replication_key}:
-            return None
         value = state.get("replication_key_value")
-        return str(value) if value else None
+        if not value:
+            return None
+        if state.get("replication_key") not in {None, self.replication_key}:
+            self._ignore_bookmark(context, value, "it belongs to another replication key")
+            return None
+        try:
+            return self.parse_bookmark(str(value))
+        except (ValueError, TypeError):
+            self._ignore_bookmark(context, value, "it is not a date")
+            return None
+
+    def compare_start_date(self, value: str, start_date_value: str) -> str:
+        """The SDK's comparison of a stored bookmark with start_date, tolerant of bad state.
+
+        The SDK compares them before any record to log where the sync starts; a bookmark
+        that is not a date must not stop the run there (:meth:`stored_bookmark` warns).
+        """
+        try:
+            return super().compare_start_date(value, start_date_value)
+        except (ValueError, TypeError):
+            return start_date_value
+
+    def _ignore_bookmark(self, context: Context, value: object, why: str) -> None:
+        self.logger.warning(
+            "%s %s: ignoring the stored bookmark %r (%s); reading from start_date",
+            self.describe_partition(context),
+            self.name,
+            str(value)[:80],
+            why,
+        )
 
     def advance_bookmark(self, context: Context, window: Window) -> None:
         """Store the window's bookmark (never moving it back) and emit STATE."""
         value = self.bookmark_value(window, context)
         stored = self.stored_bookmark(context)
-        if stored is not None and stored >= value:
+        if stored is not None and stored >= self.parse_bookmark(value):
             return
         state = self.get_context_state(context)
         state["replication_key"] = self.replication_key
@@ -396,6 +436,8 @@ class WindowedReportStream(RESTStream[None], metaclass=abc.ABCMeta):
         response = self._send_throttled(prepared, context)
         self._count_request()
         status = response.status_code
+        if status >= HTTP_CLIENT_ERROR:
+            load_capped(response, ERROR_BODY_BYTES, "an error body")
         if status == HTTP_TOO_MANY_REQUESTS or status >= HTTP_SERVER_ERROR:
             msg = f"HTTP {status}: {_short_text(response)}"
             raise RetriableAPIError(msg, response)
@@ -416,17 +458,19 @@ class WindowedReportStream(RESTStream[None], metaclass=abc.ABCMeta):
             return self.requests_session.send(
                 prepared,
                 timeout=self.timeout,
-                stream=self.stream_response,
+                stream=True,  # bodies are read within a size limit (see parse_body)
             )
 
     def parse_body(self, response: requests.Response) -> t.Any:  # noqa: ANN401
-        """Parse the JSON body once (msgspec: fast, and it holds the GIL less than ``json``).
+        """Read the body within ``max_response_mb`` and parse it once, with msgspec.
 
-        A body that is not JSON (or not UTF-8) is worth another try.
+        A body that is not JSON, not UTF-8 or absurdly nested is worth another try.
         """
+        limit = self.http_settings.max_response_mb << 20
+        load_capped(response, limit, f"a {self.source_name} response (max_response_mb)")
         try:
             return msgspec.json.decode(response.content)
-        except (msgspec.DecodeError, UnicodeDecodeError) as exc:
+        except (msgspec.DecodeError, UnicodeDecodeError, RecursionError) as exc:
             msg = f"malformed JSON body ({len(response.content)} bytes): {exc}"
             raise RetriableAPIError(msg, response) from None
 
@@ -443,6 +487,27 @@ class WindowedReportStream(RESTStream[None], metaclass=abc.ABCMeta):
     ) -> dict[str, t.Any] | None:
         """Records are complete when :meth:`records_from` returns them."""
         return row
+
+
+def load_capped(response: requests.Response, limit: int, what: str) -> None:
+    """Read a streamed body into ``response.content``, refusing more than ``limit`` bytes.
+
+    A hostile or broken server could declare or send a body of any size; reading stops at
+    the limit, so memory stays bounded whatever is sent.
+    """
+    declared = response.headers.get("Content-Length", "")
+    if declared.isdigit() and int(declared) > limit:
+        response.close()
+        msg = f"{what} declares {int(declared) >> 20} MB, over the {limit >> 20} MB limit"
+        raise SourceError(msg)
+    body = bytearray()
+    with response:
+        for chunk in response.iter_content(READ_CHUNK):
+            body += chunk
+            if len(body) > limit:
+                msg = f"{what} grew beyond the {limit >> 20} MB limit"
+                raise SourceError(msg)
+    response._content = bytes(body)  # noqa: SLF001 - what requests does when it reads a body
 
 
 def _short_text(response: requests.Response, limit: int = 300) -> str:

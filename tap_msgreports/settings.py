@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import ipaddress
 import typing as t
 from dataclasses import dataclass
 from urllib.parse import urlparse
@@ -70,6 +71,26 @@ COMMON_PROPERTIES = th.PropertiesList(
         description="Longest wait between two tries, Retry-After included.",
         title="Maximum backoff",
     ),
+    th.Property(
+        "max_response_mb",
+        th.IntegerType,
+        default=256,
+        description=(
+            "Largest JSON response accepted, in MB: a body declared or growing beyond it is "
+            "refused (MoEngage files have moengage_max_file_mb)."
+        ),
+        title="Maximum response size",
+    ),
+    th.Property(
+        "allow_insecure_http",
+        th.BooleanType,
+        default=False,
+        description=(
+            "Allow a plain-http *_api_url to a host other than this machine (credentials "
+            "would travel unencrypted). TLS certificates are always verified."
+        ),
+        title="Allow plain HTTP",
+    ),
 )
 
 
@@ -87,6 +108,7 @@ class HttpSettings:
     max_retries: int
     backoff_initial_seconds: float
     backoff_max_seconds: float
+    max_response_mb: int
 
     @classmethod
     def from_config(cls, config: Mapping[str, t.Any]) -> HttpSettings:
@@ -96,6 +118,7 @@ class HttpSettings:
             max_retries=int(setting(config, "max_retries", 8)),
             backoff_initial_seconds=float(setting(config, "backoff_initial_seconds", 1.0)),
             backoff_max_seconds=float(setting(config, "backoff_max_seconds", 120.0)),
+            max_response_mb=int(setting(config, "max_response_mb", 256)),
         )
 
     def problems(self) -> list[str]:
@@ -105,6 +128,8 @@ class HttpSettings:
             found.append("request_timeout must be a positive number of seconds")
         if self.max_retries < 0:
             found.append("max_retries must be 0 or more")
+        if self.max_response_mb < 1:
+            found.append("max_response_mb must be 1 or more")
         if self.backoff_initial_seconds < 0 or self.backoff_max_seconds < 0:
             found.append("backoff_initial_seconds and backoff_max_seconds must not be negative")
         return found
@@ -161,15 +186,34 @@ class DateRange:
         return []
 
 
-def url_problem(value: str, setting: str) -> str | None:
-    """Why ``value`` is not a usable base URL, or None when it is."""
+def url_problem(value: str, name: str, config: Mapping[str, t.Any]) -> str | None:
+    """Why ``value`` is not a usable base URL, or None when it is.
+
+    Plain HTTP would send credentials in clear text: it is refused unless the host is this
+    machine (the emulator, a local proxy) or ``allow_insecure_http`` says so.
+    """
     try:
         parsed = urlparse(value)
     except ValueError:  # e.g. an unbalanced "[" taken for an IPv6 address
         parsed = urlparse("")
     if parsed.scheme not in {"http", "https"} or not parsed.netloc:
-        return f"{setting} must be a full http(s) URL such as https://api.example.com"
+        return f"{name} must be a full http(s) URL such as https://api.example.com"
+    insecure_allowed = bool(config.get("allow_insecure_http")) or _is_loopback(parsed.hostname)
+    if parsed.scheme == "http" and not insecure_allowed:
+        return (
+            f"{name} uses plain http to a host that is not this machine: use https, or set "
+            "allow_insecure_http if you really mean it"
+        )
     return None
+
+
+def _is_loopback(host: str | None) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host or "").is_loopback
+    except ValueError:
+        return False
 
 
 def coerce_numbers(config: dict[str, t.Any], schema: Mapping[str, t.Any]) -> None:

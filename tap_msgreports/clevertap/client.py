@@ -80,15 +80,14 @@ class CleverTapStream(WindowedReportStream):
     def plan(self, context: Context) -> list[Window]:
         """Day windows from ``bookmark - lookback`` (not before ``start_date``) to ``end_date``."""
         first_day, last_day = DateRange.from_config(self.config).resolve(self.today(context))
-        stored = self.stored_bookmark(context)
-        bookmark = dt.date.fromisoformat(stored[:10]) if stored else None
+        bookmark = self.stored_bookmark(context)
         lookback_days = setting(
             self.config, "clevertap_lookback_days", settings.DEFAULT_LOOKBACK_DAYS
         )
         lookback = dt.timedelta(days=int(lookback_days))
         start = resume_point(
             start=_midnight(first_day),
-            bookmark=_midnight(bookmark) if bookmark else None,
+            bookmark=bookmark,
             lookback=lookback,
         )
         days = setting(self.config, self.window_setting, self.default_window_days)

@@ -223,7 +223,9 @@ def _account_problems(config: Mapping[str, t.Any]) -> list[str]:
         elif account.account_id in seen:
             found.append(f"CleverTap account {account.account_id} is configured twice")
         seen.add(account.account_id)
-        if account.explicit_url and (problem := url_problem(account.api_url, "clevertap_api_url")):
+        if account.explicit_url and (
+            problem := url_problem(account.api_url, "clevertap_api_url", config)
+        ):
             found.append(problem)
         if not _is_timezone(account.timezone):
             found.append(f"clevertap_timezone {account.timezone!r} is not an IANA time zone")

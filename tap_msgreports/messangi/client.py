@@ -7,7 +7,7 @@ import typing as t
 
 from tap_msgreports.client import WindowedReportStream
 from tap_msgreports.errors import SourceError, WindowTooLargeError
-from tap_msgreports.messangi import settings
+from tap_msgreports.messangi import lines, settings
 from tap_msgreports.settings import DateRange, setting
 from tap_msgreports.windows import Window, plan_windows, resume_point
 
@@ -59,11 +59,22 @@ class MessangiStream(WindowedReportStream):
         lookback_days = setting(self.config, "messangi_lookback_days", 3)
         start = resume_point(
             start=_midnight(first_day),
-            bookmark=dt.datetime.fromisoformat(stored.replace("Z", "+00:00")) if stored else None,
+            bookmark=stored,
             lookback=dt.timedelta(days=int(lookback_days)),
         )
         hours = int(setting(self.config, "messangi_window_hours", settings.DEFAULT_WINDOW_HOURS))
         return plan_windows(start.replace(microsecond=0), end, dt.timedelta(hours=hours))
+
+    def parse_bookmark(self, value: str) -> dt.datetime:
+        """A stored bookmark as a UTC time (one without a zone is taken as UTC).
+
+        Raises:
+            ValueError: when the value is not a time.
+        """
+        moment = lines.parse_utc(value)
+        if moment is None:
+            raise ValueError(value)
+        return moment
 
     # ----- requests and errors --------------------------------------------------------------
 

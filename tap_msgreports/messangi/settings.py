@@ -119,7 +119,7 @@ def problems(config: Mapping[str, t.Any]) -> list[str]:
     found = []
     if not config.get("messangi_api_key") or not config.get("messangi_api_url"):
         found.append("messangi_api_url and messangi_api_key must both be set")
-    elif problem := url_problem(str(config["messangi_api_url"]), "messangi_api_url"):
+    elif problem := url_problem(str(config["messangi_api_url"]), "messangi_api_url", config):
         found.append(problem)
     chosen = channels(config)
     if not chosen:

@@ -38,7 +38,6 @@ class MoEngageStream(WindowedReportStream):
     default_concurrency = settings.DEFAULT_MAX_CONCURRENCY
     http_method = "GET"
     path = "/campaign_reports/rest_api/{app_id}/{file}"  # the endpoint, for metrics
-    stream_response = True
 
     @property
     def url_base(self) -> str:
@@ -71,7 +70,7 @@ class MoEngageStream(WindowedReportStream):
         today = self.today()
         first_day, last_day = DateRange.from_config(self.config).resolve(today)
         stored = self.stored_bookmark(context)
-        wanted = dt.date.fromisoformat(stored) + ONE_DAY if stored else first_day
+        wanted = stored.date() + ONE_DAY if stored else first_day
         oldest = today - dt.timedelta(days=FILE_LIFE_DAYS - 1)
         if wanted < oldest:
             self.logger.warning(

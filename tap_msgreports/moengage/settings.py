@@ -112,7 +112,7 @@ def problems(config: Mapping[str, t.Any]) -> list[str]:
     if not config.get("moengage_app_id") or not config.get("moengage_secret_key"):
         found.append("moengage_app_id and moengage_secret_key must both be set")
     if config.get("moengage_api_url") and (
-        problem := url_problem(str(config["moengage_api_url"]), "moengage_api_url")
+        problem := url_problem(str(config["moengage_api_url"]), "moengage_api_url", config)
     ):
         found.append(problem)
     names = reports(config)

@@ -1,0 +1,124 @@
+"""Hostile or broken answers end in a clear error or a documented fallback, never a hang."""
+
+from __future__ import annotations
+
+import contextlib
+import http.server
+import threading
+import typing as t
+
+import pytest
+
+from tap_msgreports.errors import SourceError
+from tap_msgreports.tap import TapMsgReports
+from tests.harness import run_tap
+
+CONFIG = {
+    "messangi_api_key": "k-1234567890",
+    "messangi_channels": ["S"],
+    "start_date": "2026-01-19",
+    "end_date": "2026-01-19",
+    "max_retries": 1,
+    "backoff_initial_seconds": 0.01,
+    "request_timeout": 5,
+}
+
+
+class Answer(http.server.BaseHTTPRequestHandler):
+    """Answers every GET with ``self.server.answer(handler)``."""
+
+    def do_GET(self) -> None:
+        self.server.answer(self)  # type: ignore[attr-defined]
+
+    def log_message(self, *args: t.Any) -> None:
+        """Quiet."""
+
+
+@pytest.fixture
+def server() -> t.Iterator[http.server.ThreadingHTTPServer]:
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Answer)
+    httpd.daemon_threads = True
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    yield httpd
+    httpd.shutdown()
+    httpd.server_close()
+    thread.join(timeout=5)
+
+
+def serve(
+    httpd: http.server.ThreadingHTTPServer, body: bytes, headers: dict[str, str] | None = None
+) -> dict[str, t.Any]:
+    def answer(handler: Answer) -> None:
+        handler.send_response(200)
+        handler.send_header("Content-Type", "application/json")
+        for name, value in (headers or {"Content-Length": str(len(body))}).items():
+            handler.send_header(name, value)
+        handler.end_headers()
+        with contextlib.suppress(OSError):  # the tap may stop reading: that is the point
+            handler.wfile.write(body)
+
+    httpd.answer = answer  # type: ignore[attr-defined]
+    return {**CONFIG, "messangi_api_url": f"http://127.0.0.1:{httpd.server_address[1]}"}
+
+
+def test_a_body_declared_too_large_is_refused_unread(
+    server: http.server.ThreadingHTTPServer,
+) -> None:
+    config = serve(server, b"{}", {"Content-Length": str(5 << 30)})
+    with pytest.raises(SourceError, match="declares 5120 MB, over the 1 MB limit"):
+        run_tap({**config, "max_response_mb": 1})
+
+
+def test_a_body_growing_too_large_is_refused(server: http.server.ThreadingHTTPServer) -> None:
+    config = serve(
+        server, b'{"items": ["' + b"x" * (3 << 20) + b'"]}', {"Transfer-Encoding": "identity"}
+    )
+    with pytest.raises(SourceError, match="grew beyond the 1 MB limit"):
+        run_tap({**config, "max_response_mb": 1})
+
+
+@pytest.mark.parametrize(
+    ("body", "why"),
+    [
+        (b"[" * 200_000 + b"]" * 200_000, "nested"),
+        (b'{"items": [{"channel": "\xff"}], "pagination": {"total": 1}}', "invalid UTF-8"),
+        (b'{"items": [', "truncated"),
+    ],
+)
+def test_bodies_that_are_not_json_fail_clearly(
+    server: http.server.ThreadingHTTPServer, body: bytes, why: str
+) -> None:
+    with pytest.raises(SourceError, match=r"gave up after 2 tries: malformed JSON body"):
+        run_tap(serve(server, body))
+
+
+def test_a_lying_total_fails_with_channel_range_and_counts(
+    server: http.server.ThreadingHTTPServer,
+) -> None:
+    body = (
+        b'{"meta": {}, "pagination": {"total": 1000000000}, '
+        b'"items": [{"channel": "S", "date": "2026-01-19T10:00:00.000Z"}]}'
+    )
+    with pytest.raises(SourceError) as caught:
+        run_tap(serve(server, body))
+    message = str(caught.value)
+    assert "Messangi channel S" in message
+    assert "1 of 1000000000 lines in one response" in message
+    assert "cannot be split further" in message
+
+
+@pytest.mark.parametrize(
+    ("url", "allowed"),
+    [
+        ("http://api.example.com", False),
+        ("http://127.0.0.1:8080", True),
+        ("http://localhost:8080", True),
+        ("https://api.example.com", True),
+    ],
+)
+def test_plain_http_is_refused_unless_local_or_allowed(url: str, allowed: bool) -> None:
+    config = {**CONFIG, "messangi_api_url": url}
+    problems = TapMsgReports.config_problems(config)
+    assert (problems == []) is allowed, problems
+    assert TapMsgReports.config_problems({**config, "allow_insecure_http": True}) == []
