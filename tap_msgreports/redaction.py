@@ -7,6 +7,7 @@ mistake (or a library's message) does not ship one to a log service either.
 from __future__ import annotations
 
 import logging
+import re
 import typing as t
 
 if t.TYPE_CHECKING:
@@ -14,6 +15,9 @@ if t.TYPE_CHECKING:
 
 MASK = "********"
 MIN_SECRET_LENGTH = 4  # shorter values would mask ordinary words
+#: Secrets made per request rather than configured: a MoEngage signature in a query string
+#: (which urllib3 logs at DEBUG with the URL).
+SECRET_PATTERNS = (re.compile(r"(?i)(signature=)[^&\s\"']+"),)
 
 
 def secret_values(config: Mapping[str, t.Any], schema: Mapping[str, t.Any]) -> set[str]:
@@ -45,12 +49,12 @@ class SecretFilter(logging.Filter):
         """``text`` with every secret masked."""
         for secret in self.secrets:
             text = text.replace(secret, MASK)
+        for pattern in SECRET_PATTERNS:
+            text = pattern.sub(rf"\g<1>{MASK}", text)
         return text
 
     def filter(self, record: logging.LogRecord) -> bool:
         """Render the message (and traceback) now, masked; always keep the record."""
-        if not self.secrets:
-            return True
         record.msg = self.redact(record.getMessage())
         record.args = None
         if record.exc_info and not record.exc_text:

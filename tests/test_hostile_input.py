@@ -3,15 +3,23 @@
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import http.server
+import logging
 import threading
 import typing as t
 
 import pytest
 
+from tap_msgreports.clevertap.streams import MessageReportsStream
 from tap_msgreports.errors import SourceError
 from tap_msgreports.tap import TapMsgReports
+from tap_msgreports.windows import Window
+from tests.conftest import tap_config
 from tests.harness import run_tap
+
+if t.TYPE_CHECKING:
+    from tap_msgreports.emulator import EmulatorServer
 
 CONFIG = {
     "messangi_api_key": "k-1234567890",
@@ -122,3 +130,34 @@ def test_plain_http_is_refused_unless_local_or_allowed(url: str, allowed: bool) 
     problems = TapMsgReports.config_problems(config)
     assert (problems == []) is allowed, problems
     assert TapMsgReports.config_problems({**config, "allow_insecure_http": True}) == []
+
+
+@pytest.mark.emulator
+def test_a_zip_bomb_is_refused_by_name(emulator: EmulatorServer) -> None:
+    emulator.moengage.zip_bomb_bytes = 5 << 30
+    config = tap_config(emulator, only="moengage", moengage_max_file_mb=64, max_retries=0)
+    with pytest.raises(SourceError, match=r"Daily_Push_Report_\d{8}\.zip.*moengage_max_file_mb"):
+        run_tap(config)
+
+
+@pytest.mark.emulator
+def test_a_ten_megabyte_field_is_kept_whole(emulator: EmulatorServer) -> None:
+    emulator.moengage.huge_field_bytes = 10 << 20
+    config = tap_config(emulator, only="moengage", moengage_reports=["Daily Push Report"])
+    rows = run_tap(config).records["moengage_campaign_rows"]
+    assert max(len(row.get("message") or "") for row in rows) >= 10 << 20
+
+
+def test_a_start_date_in_an_unknown_format_is_kept_raw(caplog: pytest.LogCaptureFixture) -> None:
+    stream = MessageReportsStream(
+        TapMsgReports(config={"clevertap_account_id": "A-1", "clevertap_passcode": "p-12345678"})
+    )
+    day = dt.date(2026, 1, 20)
+    body = {
+        "status": "success",
+        "messages": [{"message id": 1, "start_date": "yesterday-ish", "data": []}],
+    }
+    with caplog.at_level(logging.WARNING):
+        (record,) = stream.records_from(body, {"account_id": "A-1"}, Window.of_days(day, day))
+    assert (record["start_date"], record["started_at"]) == ("yesterday-ish", None)
+    assert "unknown format" in caplog.text

@@ -36,3 +36,19 @@ def test_filter_masks_message_arguments_and_traceback() -> None:
     assert record.getMessage() == f"got {MASK}"
     assert record.exc_text is not None
     assert "hunter2-secret" not in record.exc_text
+
+
+def test_signatures_in_query_strings_are_masked() -> None:
+    secret_filter = SecretFilter(set())
+    record = logging.LogRecord(
+        "urllib3",
+        logging.DEBUG,
+        __file__,
+        1,
+        '"GET /x/A_20260101.zip?Signature=%s HTTP/1.1" 200',
+        ("ab12" * 16,),
+        None,
+    )
+    secret_filter.filter(record)
+    assert "ab12" not in record.getMessage()
+    assert f"Signature={MASK}" in record.getMessage()
