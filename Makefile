@@ -35,6 +35,12 @@ $(MELTANO_INSTALLED):
 	$(MELTANO_VENV)/bin/python -m pip install --quiet --disable-pip-version-check "meltano==$(MELTANO_VERSION)"
 	touch $@
 
+# Every figure is a ratio of two measurements taken in this run (bench/run_all.py); the
+# table also goes to bench/RESULTS.md. About 5 minutes on 2 cores; loopback only.
+bench: export MELTANO_SEND_ANONYMOUS_USAGE_STATS := false
+bench: $(INSTALLED) $(MELTANO_INSTALLED)
+	$(BIN)/python bench/run_all.py --write-results
+
 # Lint first (seconds), then the suite, whose end-to-end tests drive Meltano. pytest exits 5
 # when it collected nothing: that is a failure here, never a pass.
 test: lint $(MELTANO_INSTALLED)

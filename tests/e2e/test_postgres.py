@@ -198,12 +198,16 @@ def test_columns_have_the_types_a_user_expects(pipeline: Pipeline) -> None:
     assert {key: found.get(key) for key in EXPECTED_TYPES} == EXPECTED_TYPES
 
 
-def test_a_target_failure_leaves_state_at_the_last_loaded_point(pipeline: Pipeline) -> None:
+@pytest.mark.parametrize("channel", ["E", "W", "R"])
+def test_a_target_failure_leaves_state_at_the_last_loaded_point(
+    pipeline: Pipeline, channel: str
+) -> None:
     assert pipeline.run().returncode == 0
-    # The target fails when it reaches WhatsApp lines: after S, E and P were committed.
+    # The target fails when it reaches this channel's lines: after the channels before it
+    # (S, E, P, W, R) were committed. Three channels, three points of failure.
     pipeline.postgres.execute(
         f"""CREATE FUNCTION {SCHEMA}.refuse_w() RETURNS trigger LANGUAGE plpgsql AS
-        $$ BEGIN IF NEW.channel = 'W' THEN RAISE EXCEPTION 'refused on purpose'; END IF;
+        $$ BEGIN IF NEW.channel = '{channel}' THEN RAISE EXCEPTION 'refused on purpose'; END IF;
         RETURN NEW; END $$;
         CREATE TRIGGER refuse_w BEFORE INSERT OR UPDATE ON {SCHEMA}.mlog_items
         FOR EACH ROW EXECUTE FUNCTION {SCHEMA}.refuse_w()"""
@@ -217,7 +221,7 @@ def test_a_target_failure_leaves_state_at_the_last_loaded_point(pipeline: Pipeli
         for p in pipeline.state()["singer_state"]["bookmarks"]["mlog_items"]["partitions"]
     }
     today_end = (pipeline.emulator.world.today + dt.timedelta(days=1)).isoformat()
-    assert channels["W"] < today_end  # not moved past what the target refused
+    assert channels[channel] < today_end  # not moved past what the target refused
     pipeline.postgres.execute(f"DROP TRIGGER refuse_w ON {SCHEMA}.mlog_items")
     assert pipeline.run().returncode == 0
     pipeline.assert_equal_to_truth()
