@@ -510,6 +510,25 @@ def load_capped(response: requests.Response, limit: int, what: str) -> None:
     response._content = bytes(body)  # noqa: SLF001 - what requests does when it reads a body
 
 
+def vendor_message(response: requests.Response, *paths: tuple[str, ...]) -> str:
+    """The vendor's error text: the first field found at ``paths`` in a JSON body.
+
+    Each vendor keeps it elsewhere (CleverTap ``error``, Messangi ``meta.explain``, MoEngage
+    ``error.message``); without one, the start of the body is the message.
+    """
+    try:
+        body = response.json()
+    except ValueError:
+        return _short_text(response)
+    for path in paths:
+        value: t.Any = body
+        for key in path:
+            value = value.get(key) if isinstance(value, dict) else None
+        if value:
+            return str(value)
+    return _short_text(response)
+
+
 def _short_text(response: requests.Response, limit: int = 300) -> str:
     """The start of a response body, on one line, for error messages."""
     text = response.text.replace("\n", " ").strip()

@@ -30,6 +30,20 @@ def write_config(tmp_path: Path, config: dict[str, t.Any]) -> Path:
     return path
 
 
+def run_cli(
+    tmp_path: Path, config: dict[str, t.Any], env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run the tap as a process on ``config``, to its end."""
+    return subprocess.run(
+        [*TAP, "--config", str(write_config(tmp_path, config))],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        env={**os.environ, **(env or {})},
+    )
+
+
 def run_until_killed(config: Path, kill_after_states: int) -> tuple[Warehouse, dict[str, t.Any]]:
     """Run the tap, SIGKILL it after some STATE messages; keep what a target would commit.
 
@@ -79,13 +93,7 @@ def test_refused_passcode_is_one_clear_line(emulator: EmulatorServer, tmp_path: 
     account = config["clevertap_accounts"][1]
     real_passcode = account["passcode"]
     account["passcode"] = "wrong-passcode-123"
-    done = subprocess.run(
-        [*TAP, "--config", str(write_config(tmp_path, config))],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = run_cli(tmp_path, config)
     assert done.returncode == 1
     errors = [line for line in done.stderr.splitlines() if "refused the credentials" in line]
     assert len(errors) == 1
@@ -104,14 +112,7 @@ def test_refused_passcode_is_one_clear_line(emulator: EmulatorServer, tmp_path: 
 def test_secrets_never_appear_in_output_or_logs(emulator: EmulatorServer, tmp_path: Path) -> None:
     emulator.faults = FaultPlan(rates={"429": 0.2, "500": 0.1, "drop": 0.05, "malformed": 0.05})
     config = tap_config(emulator, only="clevertap", max_retries=10)
-    done = subprocess.run(
-        [*TAP, "--config", str(write_config(tmp_path, config))],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        env={**os.environ, "TAP_MSGREPORTS_LOGLEVEL": "DEBUG"},
-    )
+    done = run_cli(tmp_path, config, {"TAP_MSGREPORTS_LOGLEVEL": "DEBUG"})
     assert done.returncode == 0, done.stderr[-2000:]
     assert "retrying in" in done.stderr  # the faults were logged, so the scan means something
     passcodes = [account["passcode"] for account in config["clevertap_accounts"]]

@@ -7,8 +7,6 @@ import datetime as dt
 import io
 import json
 import logging
-import subprocess
-import sys
 import typing as t
 
 import pytest
@@ -18,7 +16,7 @@ from tap_msgreports.errors import SourceError
 from tap_msgreports.tap import TapMsgReports
 from tests.conftest import TODAY, tap_config
 from tests.harness import Warehouse, assert_equal_to_truth, differences, run_tap
-from tests.test_cli_runs import run_until_killed, write_config
+from tests.test_cli_runs import run_cli, run_until_killed, write_config
 
 if t.TYPE_CHECKING:
     from pathlib import Path
@@ -171,19 +169,7 @@ def test_killed_run_resumes_without_a_gap(emulator: EmulatorServer, tmp_path: Pa
 @pytest.mark.slow
 def test_a_refused_signature_is_one_clear_line(emulator: EmulatorServer, tmp_path: Path) -> None:
     config = moengage_config(emulator, moengage_secret_key="wrong-secret-12345")
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "tap_msgreports.tap",
-            "--config",
-            str(write_config(tmp_path, config)),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = run_cli(tmp_path, config)
     assert done.returncode == 1
     (line,) = [line for line in done.stderr.splitlines() if "refused the signature" in line]
     assert "MoEngage" in line

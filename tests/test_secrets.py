@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
-import subprocess
-import sys
 import typing as t
 
 import pytest
@@ -14,7 +11,7 @@ from tap_msgreports.emulator import FaultPlan
 from tap_msgreports.moengage.files import file_name
 from tap_msgreports.tap import TapMsgReports
 from tests.conftest import TODAY, tap_config
-from tests.test_cli_runs import write_config
+from tests.test_cli_runs import run_cli
 
 if t.TYPE_CHECKING:
     from pathlib import Path
@@ -51,20 +48,7 @@ def test_no_secret_in_any_output_even_at_debug_with_faults(
         max_retries=10,
         moengage_signature_in=place,
     )
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "tap_msgreports.tap",
-            "--config",
-            str(write_config(tmp_path, config)),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-        env={**os.environ, "TAP_MSGREPORTS_LOGLEVEL": "DEBUG"},
-    )
+    done = run_cli(tmp_path, config, {"TAP_MSGREPORTS_LOGLEVEL": "DEBUG"})
     assert done.returncode == 0, done.stderr[-2000:]
     assert "retrying in" in done.stderr  # faults were logged: the scan covers retry lines
     secrets = secrets_of(config, emulator)

@@ -12,7 +12,7 @@ from functools import cached_property
 
 from tap_msgreports.clevertap import settings
 from tap_msgreports.clevertap.parsing import zone
-from tap_msgreports.client import WindowedReportStream
+from tap_msgreports.client import WindowedReportStream, vendor_message
 from tap_msgreports.errors import SourceError, WindowTooLargeError
 from tap_msgreports.settings import DateRange, setting
 from tap_msgreports.windows import Window, plan_day_windows, resume_point
@@ -122,7 +122,7 @@ class CleverTapStream(WindowedReportStream):
         window: Window,
     ) -> Exception:
         """A range refusal splits the window; other 4xx stop with the vendor's message."""
-        message = _error_text(response)
+        message = vendor_message(response, ("error",))
         if response.status_code == 400 and RANGE_ERROR.lower() in message.lower():  # noqa: PLR2004
             return WindowTooLargeError(message)
         return SourceError(
@@ -157,14 +157,3 @@ class CleverTapStream(WindowedReportStream):
 
 def _midnight(day: dt.date) -> dt.datetime:
     return dt.datetime.combine(day, dt.time())
-
-
-def _error_text(response: requests.Response) -> str:
-    """CleverTap's ``error`` field when the body has one, else the start of the body."""
-    try:
-        body = response.json()
-    except ValueError:
-        return response.text[:300] or "(empty body)"
-    if isinstance(body, dict) and body.get("error"):
-        return str(body["error"])
-    return response.text[:300]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import typing as t
 
-from tap_msgreports.client import WindowedReportStream
+from tap_msgreports.client import WindowedReportStream, vendor_message
 from tap_msgreports.errors import SourceError, WindowTooLargeError
 from tap_msgreports.messangi import lines, settings
 from tap_msgreports.settings import DateRange, setting
@@ -96,7 +96,7 @@ class MessangiStream(WindowedReportStream):
         window: Window,
     ) -> Exception:
         """A "report too big" splits the window; any other ``explain`` is shown verbatim."""
-        explain = _explain(response)
+        explain = vendor_message(response, ("meta", "explain"), ("explain",))
         if TOO_BIG in explain.lower():
             return WindowTooLargeError(explain)
         return SourceError(
@@ -107,17 +107,3 @@ class MessangiStream(WindowedReportStream):
 
 def _midnight(day: dt.date) -> dt.datetime:
     return dt.datetime.combine(day, dt.time(), tzinfo=UTC)
-
-
-def _explain(response: requests.Response) -> str:
-    """``meta.explain`` (or a top-level ``explain``), else the start of the body."""
-    try:
-        body = response.json()
-    except ValueError:
-        return response.text[:300] or "(empty body)"
-    if isinstance(body, dict):
-        meta = body.get("meta")
-        explain = (meta.get("explain") if isinstance(meta, dict) else None) or body.get("explain")
-        if explain:
-            return str(explain)
-    return response.text[:300]

@@ -16,7 +16,7 @@ import requests
 from singer_sdk.exceptions import RetriableAPIError
 from singer_sdk.streams.rest import HTTPRequest
 
-from tap_msgreports.client import AUTH_STATUSES, WindowedReportStream
+from tap_msgreports.client import AUTH_STATUSES, WindowedReportStream, vendor_message
 from tap_msgreports.errors import SourceError, WindowUnavailableError
 from tap_msgreports.moengage import files, settings
 from tap_msgreports.settings import DateRange, setting
@@ -183,7 +183,7 @@ class MoEngageStream(WindowedReportStream):
         window: Window,
     ) -> Exception:
         """A 400 for a date: not generated yet (today), or no file (skipped); else an error."""
-        message = _error_message(response)
+        message = vendor_message(response, ("error", "message"))
         name = self.file_name(context, window)
         if "app id" in message.lower():
             return SourceError(f"{SOURCE} {name}: {message}: check moengage_app_id")
@@ -205,15 +205,3 @@ def _first_bytes(response: requests.Response) -> bytes:
         if len(prefix) >= files.HEADER_PREFIX_BYTES:
             break
     return prefix
-
-
-def _error_message(response: requests.Response) -> str:
-    """``error.message`` of MoEngage's 400 body, else the start of the body."""
-    try:
-        body = response.json()
-    except ValueError:
-        return response.text[:300] or "(empty body)"
-    error = body.get("error") if isinstance(body, dict) else None
-    if isinstance(error, dict) and error.get("message"):
-        return str(error["message"])
-    return response.text[:300]
