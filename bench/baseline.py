@@ -6,7 +6,7 @@ PLAN.json: ``{"stream": ..., "records_key": ..., "requests": [{"method", "url", 
 "headers", "json"}, ...]}`` (bench/common.py writes it). Each response is read with
 ``requests`` (one keep-alive Session) and parsed with ``json``; each item of
 ``body[records_key]`` becomes a minimal Singer RECORD line written with ``json.dumps``, as
-baseline (a) of /work/shared/sdk-notes.md section 2 does. Nothing else: no SDK, no
+baseline (a) of the shared SDK notes (section 2) does. Nothing else: no SDK, no
 threads, no retries; any failure stops it with a non-zero status.
 """
 

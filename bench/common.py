@@ -5,7 +5,7 @@
   asked, it answers a request it has answered before from a cache of encoded replies, so that
   generating and encoding the data (which the real vendor does on its own machines) is not
   charged to whichever side of a benchmark comes first, and the server is not the bottleneck
-  (as in /work/shared/sdk-notes.md section 2, where every page was pre-encoded).
+  (as in the shared SDK notes, section 2, where every page was pre-encoded).
 - :func:`run_process` runs one command in a session of its own with stdout to /dev/null or a
   file, times it, and takes its peak RSS from the kernel (``os.wait4``, in bench/rusage.py, a
   small parent of its own). A watchdog kills the command's process group (and only it) when

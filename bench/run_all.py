@@ -90,7 +90,7 @@ def machine() -> str:
         pass
     return (
         f"{os.cpu_count()} CPUs (nproc {len(os.sched_getaffinity(0))}), {model}, "
-        f"Python {platform.python_version()} ({sys.executable}), {platform.platform()}"
+        f"Python {platform.python_version()} ({_interpreter()}), {platform.platform()}"
     )
 
 
