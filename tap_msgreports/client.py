@@ -50,7 +50,7 @@ if t.TYPE_CHECKING:
     from tap_msgreports.concurrency import ThrottleRegistry
     from tap_msgreports.tap import TapMsgReports
 
-#: Failures worth another try: the SDK's list, plus our own malformed-body error.
+#: Failures worth another try: the SDK's list (a malformed body is a RetriableAPIError).
 RETRIABLE_ERRORS = (
     ConnectionResetError,
     RetriableAPIError,
@@ -202,6 +202,15 @@ class WindowedReportStream(RESTStream[None], metaclass=abc.ABCMeta):
             _failure_reason(details.get("exception")),
             details.get("wait", 0.0),
         )
+
+    def generate_child_contexts(
+        self,
+        record: dict[str, t.Any],
+        context: Context | None,
+    ) -> Iterable[Context | None]:
+        """No child streams here: nothing to generate, and nothing to filter per record."""
+        del record, context
+        return ()
 
     @cached_property
     def _every_property_selected(self) -> bool:
