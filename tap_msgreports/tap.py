@@ -47,8 +47,8 @@ class TapMsgReports(Tap):
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:  # noqa: ANN401
         """Set up the tap, and mask its secrets in every log line from now on."""
         redaction.install(())  # per-request secrets (signatures) from the first request on
+        self.throttles = ThrottleRegistry()  # before the SDK makes the streams
         super().__init__(*args, **kwargs)
-        self.throttles = ThrottleRegistry()
         redaction.install(redaction.secret_values(self.config, self.config_jsonschema))
 
     def discover_streams(self) -> list[Stream]:
