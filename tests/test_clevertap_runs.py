@@ -61,11 +61,24 @@ def test_bookmarks_are_per_account_and_the_last_day_read(emulator: EmulatorServe
 
 
 def test_without_lookback_figures_go_stale(emulator: EmulatorServer) -> None:
-    """The negative control: the lookback is what keeps changing figures true."""
-    warehouse, _ = daily_runs(emulator, days=3, clevertap_lookback_days=0)
+    """The negative control: without the lookback (or open days), figures go stale."""
+    warehouse, _ = daily_runs(
+        emulator, days=3, clevertap_lookback_days=0, clevertap_track_open_days=False
+    )
     report = differences(warehouse, emulator, START, emulator.world.today)
     assert report["message_reports"]["stale"] > 0
     assert report["campaigns"]["stale"] > 0
+
+
+def test_rows_still_running_after_the_lookback_stay_current(emulator: EmulatorServer) -> None:
+    """Campaigns and messages run up to 3 weeks; with a 1-day lookback, the days of rows
+    still running are read again (open days) until they end."""
+    warehouse, runs = daily_runs(emulator, days=4, clevertap_lookback_days=1)
+    assert_equal_to_truth(differences(warehouse, emulator, START, emulator.world.today))
+    partitions = runs[-1].final_state["bookmarks"]["message_reports"]["partitions"]
+    open_days = [day for p in partitions for day in p.get("open_days", [])]
+    lookback_start = (emulator.world.today - dt.timedelta(days=1)).isoformat()
+    assert any(day < lookback_start for day in open_days)  # running beyond the lookback
 
 
 def test_day_wise_figures_and_filters(emulator: EmulatorServer) -> None:

@@ -7,6 +7,7 @@ days: windows, ``start_date``/``end_date`` and "today" are taken in its time zon
 from __future__ import annotations
 
 import datetime as dt
+import threading
 import typing as t
 from functools import cached_property
 
@@ -21,9 +22,15 @@ if t.TYPE_CHECKING:
     import requests
     from singer_sdk.helpers.types import Context
 
+    from tap_msgreports.tap import TapMsgReports
+
 
 SOURCE = "CleverTap"
 RANGE_ERROR = "Invalid date range"
+#: Statuses after which a campaign's or message's row no longer changes.
+FINAL_STATUSES = frozenset({"completed", "stopped"})
+#: Where the start days of rows still changing are kept, in the partition's state.
+OPEN_DAYS = "open_days"
 
 
 class CleverTapStream(WindowedReportStream):
@@ -37,6 +44,12 @@ class CleverTapStream(WindowedReportStream):
     #: Setting that gives this stream's window size in days, and its default.
     window_setting: t.ClassVar[str]
     default_window_days: t.ClassVar[int]
+
+    def __init__(self, tap: TapMsgReports) -> None:
+        """Set up the stream, and the open days its windows find (filled by workers)."""
+        super().__init__(tap)
+        self._open_lock = threading.Lock()
+        self._open_found: dict[tuple[str, Window], set[dt.date]] = {}
 
     @cached_property
     def accounts(self) -> dict[str, settings.CleverTapAccount]:
@@ -91,7 +104,61 @@ class CleverTapStream(WindowedReportStream):
             lookback=lookback,
         )
         days = setting(self.config, self.window_setting, self.default_window_days)
-        return plan_day_windows(start.date(), last_day, int(days))
+        return self.open_day_windows(context, first_day, start.date()) + plan_day_windows(
+            start.date(), last_day, int(days)
+        )
+
+    # ----- rows that still change after the lookback ----------------------------------------
+
+    def open_day_windows(
+        self,
+        context: Context,
+        first_day: dt.date,
+        before: dt.date,
+    ) -> list[Window]:
+        """One-day windows for days older than the lookback whose rows were still changing.
+
+        A campaign can run for months while the lookback re-reads a few weeks; the days of
+        rows last seen running are kept in the state and read again every run until their
+        rows are final (completed or stopped).
+        """
+        if not setting(self.config, "clevertap_track_open_days", True):  # noqa: FBT003
+            return []
+        days = sorted(
+            day
+            for day in (_day(text) for text in self.get_context_state(context).get(OPEN_DAYS, []))
+            if day is not None and first_day <= day < before
+        )
+        return [Window.of_days(day, day) for day in days]
+
+    def note_open_days(
+        self, context: Context, window: Window, records: list[dict[str, t.Any]]
+    ) -> None:
+        """Remember (on the worker) the days of this window's rows that still change."""
+        days = {day for record in records if (day := self.open_day_of(record, context))}
+        with self._open_lock:
+            self._open_found[context["account_id"], window] = days
+
+    def open_day_of(self, record: dict[str, t.Any], context: Context) -> dt.date | None:
+        """The account-local day of a row that is not final yet, else None."""
+        raise NotImplementedError
+
+    def advance_bookmark(self, context: Context, window: Window) -> None:
+        """Store the open days the window found (replacing its old ones), then the bookmark."""
+        with self._open_lock:
+            found = self._open_found.pop((context["account_id"], window), set())
+        state = self.get_context_state(context)
+        kept = {
+            text
+            for text in state.get(OPEN_DAYS, [])
+            if not window.first_day.isoformat() <= str(text) <= window.last_day.isoformat()
+        }
+        days = sorted(kept | {day.isoformat() for day in found})
+        if days != state.get(OPEN_DAYS, []):
+            state[OPEN_DAYS] = days
+            self.state_manager.is_flushed = False
+            self._write_state_message()
+        super().advance_bookmark(context, window)
 
     def bookmark_value(self, window: Window, context: Context) -> str:  # noqa: ARG002
         """The last day read, in the account's time zone."""
@@ -153,6 +220,13 @@ class CleverTapStream(WindowedReportStream):
             )
             raise SourceError(msg)
         return [item for item in items if isinstance(item, dict)]
+
+
+def _day(text: object) -> dt.date | None:
+    try:
+        return dt.date.fromisoformat(str(text))
+    except ValueError:
+        return None
 
 
 def _midnight(day: dt.date) -> dt.datetime:

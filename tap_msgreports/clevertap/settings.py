@@ -96,6 +96,16 @@ PROPERTIES = th.PropertiesList(
         ),
     ),
     th.Property(
+        "clevertap_track_open_days",
+        th.BooleanType,
+        default=True,
+        title="Follow long-running campaigns",
+        description=(
+            "Keep re-reading, every run, the days of campaigns and messages older than the "
+            "lookback that were still running, until they are completed or stopped."
+        ),
+    ),
+    th.Property(
         "clevertap_campaign_window_days",
         th.IntegerType,
         default=MAX_CAMPAIGN_WINDOW_DAYS,

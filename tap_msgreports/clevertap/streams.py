@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import typing as t
 
 from singer_sdk import SchemaDirectory, StreamSchema
 from singer_sdk.streams.rest import HTTPRequest
 
 from tap_msgreports.clevertap import settings
-from tap_msgreports.clevertap.client import CleverTapStream
+from tap_msgreports.clevertap.client import FINAL_STATUSES, CleverTapStream
 from tap_msgreports.clevertap.parsing import (
     parse_scheduled_on,
     parse_start_date,
@@ -63,7 +64,18 @@ class CampaignsStream(CleverTapStream):
                     "scheduled_at": utc_text(scheduled_at),
                 },
             )
+        self.note_open_days(context, window, records)
         return records
+
+    def open_day_of(self, record: dict[str, t.Any], context: Context) -> dt.date | None:  # noqa: ARG002
+        """The scheduled day (its local date is the first 8 digits of ``scheduled_on``)."""
+        if record["status"] in FINAL_STATUSES:
+            return None
+        text = str(record["scheduled_on"] or "")[:8]
+        try:
+            return dt.datetime.strptime(text, "%Y%m%d").date()  # noqa: DTZ007 - a local day
+        except ValueError:
+            return None
 
 
 class MessageReportsStream(CleverTapStream):
@@ -114,7 +126,15 @@ class MessageReportsStream(CleverTapStream):
                     message.get("start_date"),
                 )
             records.append(self._record(message, context, started_at))
+        self.note_open_days(context, window, records)
         return records
+
+    def open_day_of(self, record: dict[str, t.Any], context: Context) -> dt.date | None:
+        """The start day, in the account's zone, of a message still running."""
+        if record["status"] in FINAL_STATUSES or not record["started_at"]:
+            return None
+        started = dt.datetime.fromisoformat(record["started_at"])
+        return started.astimezone(zone(self.account(context).timezone)).date()
 
     @staticmethod
     def _record(message: dict[str, t.Any], context: Context, started_at: t.Any) -> dict[str, t.Any]:  # noqa: ANN401
