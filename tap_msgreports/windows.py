@@ -35,6 +35,10 @@ class Window:
             dt.datetime.combine(last_day + ONE_DAY, midnight),
         )
 
+    def __contains__(self, other: object) -> bool:
+        """Whether ``other`` (a window) lies within this one."""
+        return isinstance(other, Window) and self.start <= other.start and other.end <= self.end
+
     @property
     def length(self) -> dt.timedelta:
         """How long the window is."""

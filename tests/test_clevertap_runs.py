@@ -81,6 +81,17 @@ def test_rows_still_running_after_the_lookback_stay_current(emulator: EmulatorSe
     assert any(day < lookback_start for day in open_days)  # running beyond the lookback
 
 
+def test_open_days_survive_split_windows(emulator: EmulatorServer) -> None:
+    """Open days found in the pieces of a split window are kept like those of whole ones."""
+    emulator.clevertap.reports_max_span_days = 3
+    warehouse, runs = daily_runs(
+        emulator, days=3, clevertap_lookback_days=1, clevertap_report_window_days=14
+    )
+    assert_equal_to_truth(differences(warehouse, emulator, START, emulator.world.today))
+    partitions = runs[-1].final_state["bookmarks"]["message_reports"]["partitions"]
+    assert all(p.get("open_days") for p in partitions)
+
+
 def test_day_wise_figures_and_filters(emulator: EmulatorServer) -> None:
     run = run_tap(
         tap_config(

@@ -145,8 +145,10 @@ class CleverTapStream(WindowedReportStream):
 
     def advance_bookmark(self, context: Context, window: Window) -> None:
         """Store the open days the window found (replacing its old ones), then the bookmark."""
-        with self._open_lock:
-            found = self._open_found.pop((context["account_id"], window), set())
+        account = context["account_id"]
+        with self._open_lock:  # the window itself, or the pieces it was split into
+            read = [key for key in self._open_found if key[0] == account and key[1] in window]
+            found = set().union(*(self._open_found.pop(key) for key in read))
         state = self.get_context_state(context)
         kept = {
             text
