@@ -79,39 +79,26 @@ class Pipeline:
             "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
         }
 
-    def run(self) -> subprocess.CompletedProcess[str]:
+    def meltano_command(
+        self, *args: str, env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        """``meltano --environment=emulator ARGS`` with this pipeline's settings (and ``env``)."""
         return subprocess.run(
-            [
-                str(self.meltano),
-                "--environment=emulator",
-                "run",
-                "tap-msgreports",
-                "target-postgres",
-            ],
+            [str(self.meltano), "--environment=emulator", *args],
             cwd=ROOT,
-            env=self.env(),
+            env={**self.env(), **(env or {})},
             capture_output=True,
             text=True,
             timeout=600,
             check=False,
         )
 
+    def run(self, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+        return self.meltano_command("run", "tap-msgreports", "target-postgres", env=env)
+
     def state(self) -> dict[str, t.Any]:
-        done = subprocess.run(
-            [
-                str(self.meltano),
-                "--environment=emulator",
-                "state",
-                "get",
-                "emulator:tap-msgreports-to-target-postgres",
-            ],
-            cwd=ROOT,
-            env=self.env(),
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=True,
-        )
+        done = self.meltano_command("state", "get", "emulator:tap-msgreports-to-target-postgres")
+        assert done.returncode == 0, done.stderr[-2000:]
         return json.loads(done.stdout)
 
     def rows(self, stream: str) -> list[dict[str, t.Any]]:
@@ -230,22 +217,7 @@ def test_a_target_failure_leaves_state_at_the_last_loaded_point(
 def test_an_unreachable_database_gives_the_target_error_not_a_tap_traceback(
     pipeline: Pipeline,
 ) -> None:
-    env = {**pipeline.env(), "TARGET_POSTGRES_PORT": "1"}  # nothing listens there
-    done = subprocess.run(
-        [
-            str(pipeline.meltano),
-            "--environment=emulator",
-            "run",
-            "tap-msgreports",
-            "target-postgres",
-        ],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
+    done = pipeline.run({"TARGET_POSTGRES_PORT": "1"})  # nothing listens there
     assert done.returncode != 0
     assert "connection" in done.stderr.lower()
     assert "tap_msgreports" not in done.stderr  # no frame of the tap's code
