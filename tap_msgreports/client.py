@@ -28,7 +28,7 @@ import requests
 from singer_sdk import RESTStream, metrics
 from singer_sdk.exceptions import RetriableAPIError
 from singer_sdk.helpers.conform import TypeConformanceLevel
-from singer_sdk.singerlib import RecordMessage
+from singer_sdk.mapper import SameRecordTransform
 
 from tap_msgreports.concurrency import fetch_ahead
 from tap_msgreports.errors import (
@@ -40,6 +40,7 @@ from tap_msgreports.errors import (
 from tap_msgreports.retries import retry_waits
 from tap_msgreports.settings import HttpSettings, setting
 from tap_msgreports.windows import ONE_DAY, Window
+from tap_msgreports.writer import BufferedMsgSpecWriter, RecordEnvelope
 
 if t.TYPE_CHECKING:
     from collections.abc import Generator, Iterable
@@ -89,6 +90,7 @@ class WindowedReportStream(RESTStream[None], metaclass=abc.ABCMeta):
         self.http_settings = HttpSettings.from_config(self.config)
         self._requests_lock = threading.Lock()
         self._requests: metrics.Counter | None = None
+        self._envelope = RecordEnvelope(self.name, version=None)  # made again per sync
 
     # ----- what a vendor stream provides -------------------------------------------------
 
@@ -213,32 +215,31 @@ class WindowedReportStream(RESTStream[None], metaclass=abc.ABCMeta):
         return ()
 
     @cached_property
-    def _every_property_selected(self) -> bool:
-        """Whether the catalog selects every property (the usual case)."""
-        return all(self.mask.values())
+    def _writes_records_itself(self) -> bool:
+        """Whether records go out as read: every property selected, no stream map.
 
-    def _generate_record_messages(
-        self,
-        record: dict[str, t.Any],
-    ) -> Generator[RecordMessage, None, None]:
-        """The SDK's per-record step, minus a walk that changes nothing here.
-
-        With every property selected, dropping deselected properties walks each record
-        for nothing: a third of the SDK's per-record time once type conformance is off.
-        Stream maps still apply; a catalog that deselects properties takes the SDK's path.
+        Then a RECORD line is the record between two fixed byte strings
+        (:class:`~tap_msgreports.writer.RecordEnvelope`), and the SDK's per-record message
+        objects, selection walk and mapping, which would change nothing, are skipped. Any
+        deselected property, alias, filter or flattening takes the SDK's path.
         """
-        if not self._every_property_selected:
-            yield from super()._generate_record_messages(record)
+        maps = self.stream_maps
+        return (
+            len(maps) == 1
+            and type(maps[0]) is SameRecordTransform
+            and not maps[0].flattening_enabled
+            and all(self.mask.values())
+            and isinstance(self._tap.message_writer, BufferedMsgSpecWriter)
+        )
+
+    def _write_record_message(self, record: dict[str, t.Any]) -> None:
+        """Write one RECORD: directly when records go out as read, else the SDK's way."""
+        if not self._writes_records_itself:
+            super()._write_record_message(record)
             return
-        for stream_map in self.stream_maps:
-            mapped = stream_map.transform(record)
-            if mapped is not None:
-                yield RecordMessage(
-                    stream=stream_map.stream_alias,
-                    record=mapped,
-                    version=self._stream_version,
-                    time_extracted=dt.datetime.now(dt.timezone.utc),
-                )
+        writer = t.cast("BufferedMsgSpecWriter", self._tap.message_writer)
+        writer.write_record(self._envelope, record)
+        self.state_manager.is_flushed = False
 
     def get_replication_key_signpost(self, context: Context | None = None) -> None:  # noqa: ARG002
         """No signpost: bookmarks are window ends, not record values."""
@@ -267,6 +268,7 @@ class WindowedReportStream(RESTStream[None], metaclass=abc.ABCMeta):
             Window(windows[0].start, windows[-1].end).describe(),
             len(windows),
         )
+        self._envelope = RecordEnvelope(self.name, self._stream_version)
         with self.get_http_request_counter() as counter:
             counter.with_context(partition)
             self._requests = counter
@@ -295,6 +297,7 @@ class WindowedReportStream(RESTStream[None], metaclass=abc.ABCMeta):
                 self.advance_bookmark(partition, window)
                 continue
             records, seconds = read
+            self._envelope.stamp(dt.datetime.now(dt.timezone.utc))  # the window's records
             count = 0
             for count, record in enumerate(records, start=1):  # noqa: B007 - counted for the log
                 yield record

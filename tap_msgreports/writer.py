@@ -4,6 +4,10 @@ The SDK's writers flush stdout after every message: a system call per record. He
 are buffered and stdout is flushed with every other message (STATE, SCHEMA), so a target
 never sees a STATE before the records it vouches for, and a killed tap loses at most records
 whose STATE was never written either.
+
+Records of a stream without stream maps skip the SDK's message objects too: the bytes
+around a record (:class:`RecordEnvelope`) are made once per window, and only the record is
+encoded per line, with the same encoder and the same fields the SDK's writer would use.
 """
 
 from __future__ import annotations
@@ -11,11 +15,27 @@ from __future__ import annotations
 import sys
 import typing as t
 
-from singer_sdk.contrib.msgspec import MsgSpecWriter
+from singer_sdk.contrib.msgspec import MsgSpecWriter, encoder
 from singer_sdk.singerlib.encoding.simple import RecordMessage
 
 if t.TYPE_CHECKING:
+    import datetime as dt
+
     from singer_sdk.singerlib.encoding.simple import Message
+
+
+class RecordEnvelope:
+    """The bytes before and after a record in a RECORD line of one stream."""
+
+    def __init__(self, stream: str, version: int | None) -> None:
+        """The head is fixed per stream; the tail waits for :meth:`stamp`."""
+        self.head = b'{"type":"RECORD","stream":' + encoder.encode(stream) + b',"record":'
+        self._version = b"" if version is None else b',"version":' + encoder.encode(version)
+        self.tail = self._version + b"}\n"
+
+    def stamp(self, time_extracted: dt.datetime) -> None:
+        """Give the records written from now on this ``time_extracted`` (an aware time)."""
+        self.tail = self._version + b',"time_extracted":' + encoder.encode(time_extracted) + b"}\n"
 
 
 class BufferedMsgSpecWriter(MsgSpecWriter):
@@ -23,12 +43,22 @@ class BufferedMsgSpecWriter(MsgSpecWriter):
 
     def write_message(self, message: Message) -> None:
         """Write a message, flushing unless it is a record."""
-        line = self.format_message(message)
-        stdout = sys.stdout
-        binary = getattr(stdout, "buffer", None)
-        if binary is not None:
-            binary.write(line)
-        else:  # stdout replaced by a text stream (tests, embedding)
-            stdout.write(line.decode())
+        _write(self.format_message(message))
         if not isinstance(message, RecordMessage):
-            stdout.flush()
+            sys.stdout.flush()
+
+    def write_record(self, envelope: RecordEnvelope, record: dict[str, t.Any]) -> None:
+        """Write one RECORD line: the envelope around the encoded record (not flushed)."""
+        line = bytearray(envelope.head)
+        encoder.encode_into(record, line, -1)  # -1: append
+        line += envelope.tail
+        _write(line)
+
+
+def _write(line: bytes | bytearray) -> None:
+    stdout = sys.stdout
+    binary = getattr(stdout, "buffer", None)
+    if binary is not None:
+        binary.write(line)
+    else:  # stdout replaced by a text stream (tests, embedding)
+        stdout.write(line.decode())

@@ -57,14 +57,21 @@ PRETTY_FIELDS = (
 )
 RAW_ONLY_FIELDS = tuple(name for name in RAW_KEYS.values() if name not in PRETTY_FIELDS)
 ALL_FIELDS = (*PRETTY_FIELDS, *RAW_ONLY_FIELDS)
+_PRETTY_FIELD_SET = frozenset(PRETTY_FIELDS)
 _RAW_BY_NAME = {name: key for key, name in RAW_KEYS.items()}
 _RAW_KEYS_IN_ORDER = tuple(_RAW_BY_NAME[name] for name in ALL_FIELDS)
 
 
 def readable(item: Mapping[str, t.Any], *, raw: bool) -> dict[str, t.Any]:
-    """The line under readable names: the fields of its mode, and no key the schema lacks."""
+    """The line under readable names: the fields of its mode, and no key the schema lacks.
+
+    A readable item that holds exactly those fields (the usual case) is returned itself,
+    not copied: this runs for every line.
+    """
     if raw:
         return dict(zip(ALL_FIELDS, map(item.get, _RAW_KEYS_IN_ORDER), strict=True))
+    if isinstance(item, dict) and item.keys() == _PRETTY_FIELD_SET:
+        return item
     return dict(zip(PRETTY_FIELDS, map(item.get, PRETTY_FIELDS), strict=True))
 
 
