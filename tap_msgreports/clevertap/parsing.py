@@ -9,11 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import typing as t
 import zoneinfo
-
-if t.TYPE_CHECKING:
-    from collections.abc import Iterable
 
 MONTHS = {
     name: number
@@ -46,24 +42,34 @@ def parse_start_date(
     """The start time of a message, aware in the account's zone, or None if unknown.
 
     CleverTap matches messages by start date, so a message listed for a window started
-    inside it: when the year is missing, the year that puts the date inside the window
-    is taken (this also works across a year boundary).
+    inside it: when the year is missing, the year that puts the date inside the window,
+    or nearest to it, is taken (this also works across a year boundary).
     """
     text = (raw or "").strip()
     if match := _WITH_YEAR.match(text):
         return _build(match, int(match["year"]), tz, hour=int(match["h"]))
     if match := _NO_YEAR.match(text):
         hour = int(match["h"]) % TWELVE + (TWELVE if match["ampm"].lower() == "pm" else 0)
-        for year in _candidate_years(first_day, last_day):
-            found = _build(match, year, tz, hour=hour)
-            if found and first_day <= found.date() <= last_day:
-                return found
-        return _build(match, last_day.year, tz, hour=hour)
+        candidates = [
+            found
+            for year in range(first_day.year - 1, last_day.year + 2)
+            if (found := _build(match, year, tz, hour=hour))
+        ]
+        return min(
+            candidates,
+            key=lambda found: _days_outside(found.date(), first_day, last_day),
+            default=None,
+        )
     return None
 
 
-def _candidate_years(first_day: dt.date, last_day: dt.date) -> Iterable[int]:
-    return range(last_day.year, first_day.year - 1, -1)
+def _days_outside(day: dt.date, first_day: dt.date, last_day: dt.date) -> int:
+    """How far ``day`` lies outside ``first_day..last_day``: 0 inside.
+
+    The vendor's day boundary may differ from the account's time zone by a few hours, so
+    a start date can fall just outside the window read; the nearest year is still right.
+    """
+    return max((first_day - day).days, (day - last_day).days, 0)
 
 
 def _build(match: re.Match[str], year: int, tz: dt.tzinfo, *, hour: int) -> dt.datetime | None:

@@ -75,6 +75,38 @@ def test_any_start_inside_its_window_parses_back(
     assert parse(raw, first, last) == moment.replace(tzinfo=UTC)
 
 
+def test_a_start_just_outside_the_window_takes_the_nearest_year() -> None:
+    # The vendor's day boundary can differ from the account's zone by a few hours.
+    first, last = dt.date(2025, 12, 29), dt.date(2026, 1, 4)
+    assert parse("Dec 28, 11:30 PM", first, last) == dt.datetime(2025, 12, 28, 23, 30, tzinfo=UTC)
+    day = dt.date(2026, 1, 1)
+    assert parse("Dec 31, 11:45 PM", day, day) == dt.datetime(2025, 12, 31, 23, 45, tzinfo=UTC)
+    assert parse("Jan 1, 0:15 AM", dt.date(2025, 12, 31), dt.date(2025, 12, 31)) == dt.datetime(
+        2026, 1, 1, 0, 15, tzinfo=UTC
+    )
+
+
+@given(
+    moment=st.datetimes(dt.datetime(2000, 1, 1), dt.datetime(2040, 12, 31)),
+    days_before_window=st.integers(-3, 3),
+    length=st.integers(0, 40),
+)
+def test_a_start_near_its_window_gets_its_own_year(
+    moment: dt.datetime, days_before_window: int, length: int
+) -> None:
+    moment = moment.replace(second=0, microsecond=0)
+    hour12 = moment.hour % 12 or 12
+    meridiem = "AM" if moment.hour < 12 else "PM"
+    raw = f"{MONTHS[moment.month - 1]} {moment.day}, {hour12}:{moment.minute:02d} {meridiem}"
+    if days_before_window >= 0:  # the window starts a few days after the start date
+        first = moment.date() + dt.timedelta(days=days_before_window)
+        last = first + dt.timedelta(days=length)
+    else:  # the window ends a few days before it
+        last = moment.date() + dt.timedelta(days=days_before_window)
+        first = last - dt.timedelta(days=length)
+    assert parse(raw, first, last) == moment.replace(tzinfo=UTC)
+
+
 def test_scheduled_on_gets_the_account_offset() -> None:
     found = parse_scheduled_on(202601011508, KOLKATA)
     assert found is not None
