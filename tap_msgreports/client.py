@@ -426,6 +426,13 @@ class WindowedReportStream(RESTStream[None], metaclass=abc.ABCMeta):
                 f"gave up after {self.backoff_max_tries()} tries: {_failure_reason(exc)}"
             )
             raise SourceError(msg) from None
+        except requests.exceptions.RequestException as exc:  # e.g. a header it cannot send
+            msg = (
+                f"{self.describe_partition(context)}, {self.name} {window.describe()}: "
+                f"the request could not be sent ({type(exc).__name__}): check this "
+                "source's settings"  # the exception's text may quote a header: not shown
+            )
+            raise SourceError(msg) from None
         return self.records_from(body, context, window)
 
     def _prepare(self, request: HTTPRequest) -> requests.PreparedRequest:

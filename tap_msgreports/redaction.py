@@ -34,7 +34,17 @@ def secret_values(config: Mapping[str, t.Any], schema: Mapping[str, t.Any]) -> s
             for item in value:
                 if isinstance(item, dict):
                     found |= secret_values(item, spec.get("items", {}))
-    return {value for value in found if len(value) >= MIN_SECRET_LENGTH}
+    return {
+        form for value in found for form in _written_forms(value) if len(form) >= MIN_SECRET_LENGTH
+    }
+
+
+def _written_forms(secret: str) -> set[str]:
+    """A secret as a message may show it: as is, trimmed, and escaped the way repr writes it.
+
+    A library that refuses a value (a header with a pasted newline, say) quotes its repr.
+    """
+    return {secret, secret.strip(), repr(secret)[1:-1]}
 
 
 class SecretFilter(logging.Filter):

@@ -19,7 +19,7 @@ from singer_sdk import typing as th
 if t.TYPE_CHECKING:
     from collections.abc import Mapping
 
-DEFAULT_LOOKBACK_START_DAYS = 30
+DEFAULT_START_DAYS_AGO = 30
 
 COMMON_PROPERTIES = th.PropertiesList(
     th.Property(
@@ -174,16 +174,43 @@ class DateRange:
     def resolve(self, today: dt.date) -> tuple[dt.date, dt.date]:
         """The first and last date to read, given what "today" is where the data lives."""
         end = self.end_date or today
-        start = self.start_date or (today - dt.timedelta(days=DEFAULT_LOOKBACK_START_DAYS))
+        start = self.start_date or (today - dt.timedelta(days=DEFAULT_START_DAYS_AGO))
         return start, end
 
     def problems(self) -> list[str]:
-        """One line per inconsistency."""
-        if self.start_date and self.end_date and self.start_date > self.end_date:
+        """One line per inconsistency, a default (relative to today) included.
+
+        "Today" depends on the zone the data lives in; a range is refused only when it is
+        empty in every zone, so that no account's valid range is refused.
+        """
+        now = dt.datetime.now(dt.timezone.utc)
+        latest_today = (now + dt.timedelta(hours=14)).date()  # UTC+14 is the first to a day
+        earliest_today = (now - dt.timedelta(hours=12)).date()  # UTC-12 the last
+        start, end = self.start_date, self.end_date
+        if start and end and start > end:
+            return [f"start_date ({start}) is after end_date ({end})"]
+        if start and not end and start > latest_today:
+            return [f"start_date ({start}) is after today, the default end_date: set end_date"]
+        default_start = earliest_today - dt.timedelta(days=DEFAULT_START_DAYS_AGO)
+        if end and not start and end < default_start:
             return [
-                f"start_date ({self.start_date}) is after end_date ({self.end_date})",
+                f"end_date ({end}) is before the default start_date ({DEFAULT_START_DAYS_AGO} "
+                "days before today): set start_date",
             ]
         return []
+
+
+def credential_problem(value: str, name: str) -> str | None:
+    """Why a credential cannot be sent as it is, or None; the message never shows the value.
+
+    A value pasted with a trailing newline or a space would be refused by the HTTP library
+    (whose error quotes the header, secret included) or by the vendor as a wrong credential.
+    """
+    if value != value.strip():
+        return f"{name} has leading or trailing whitespace (a pasted newline?): remove it"
+    if any(not character.isprintable() for character in value):
+        return f"{name} contains a control character: check how it was pasted"
+    return None
 
 
 def url_problem(value: str, name: str, config: Mapping[str, t.Any]) -> str | None:

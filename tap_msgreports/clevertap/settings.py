@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from singer_sdk import typing as th
 
-from tap_msgreports.settings import setting, url_problem
+from tap_msgreports.settings import credential_problem, setting, url_problem
 
 if t.TYPE_CHECKING:
     from collections.abc import Mapping
@@ -230,7 +230,16 @@ def _account_problems(config: Mapping[str, t.Any]) -> list[str]:
     for account in accounts(config):
         if not account.account_id or not account.passcode:
             found.append("clevertap_account_id and clevertap_passcode must both be set")
-        elif account.account_id in seen:
+            continue
+        found += [
+            problem
+            for value, name in (
+                (account.account_id, "clevertap_account_id"),
+                (account.passcode, f"clevertap_passcode of account {account.account_id.strip()}"),
+            )
+            if (problem := credential_problem(value, name))
+        ]
+        if account.account_id in seen:
             found.append(f"CleverTap account {account.account_id} is configured twice")
         seen.add(account.account_id)
         if account.explicit_url and (

@@ -18,6 +18,15 @@ def test_secret_values_include_nested_account_passcodes() -> None:
     assert found == {"first-passcode", "second-passcode"}
 
 
+def test_secrets_are_also_masked_trimmed_and_as_repr_quotes_them() -> None:
+    config = {"clevertap_account_id": "ACC-1", "clevertap_passcode": "pasted-passcode\n"}
+    found = secret_values(config, TapMsgReports.config_jsonschema)
+    secret_filter = SecretFilter(found)
+    # What requests says of a header it refuses, and a trimmed copy of the value.
+    text = "Invalid return character(s) in header value: 'pasted-passcode\\n'; pasted-passcode"
+    assert "pasted-passcode" not in secret_filter.redact(text)
+
+
 def test_filter_masks_message_arguments_and_traceback() -> None:
     secret_filter = SecretFilter({"hunter2-secret"})
     try:

@@ -49,6 +49,12 @@ def test_a_valid_config_has_no_problem() -> None:
         ({"request_timeout": 0}, "request_timeout"),
         ({"max_retries": -1}, "max_retries"),
         ({"clevertap_accounts": [{"account_id": "ACC-1", "passcode": "x-passcode"}]}, "twice"),
+        ({"clevertap_passcode": "pasted-passcode\n"}, "clevertap_passcode"),
+        ({"clevertap_passcode": " spaced-passcode"}, "clevertap_passcode"),
+        ({"clevertap_passcode": "tab\tpasscode"}, "clevertap_passcode"),
+        ({"clevertap_account_id": "ACC-1 "}, "clevertap_account_id"),
+        ({"start_date": "2999-01-01", "end_date": None}, "start_date"),
+        ({"start_date": None, "end_date": "2001-01-01"}, "end_date"),
     ],
 )
 def test_each_bad_setting_is_named(changes: dict[str, t.Any], named: str) -> None:
@@ -56,6 +62,19 @@ def test_each_bad_setting_is_named(changes: dict[str, t.Any], named: str) -> Non
     assert len(found) == 1, found
     assert named in found[0]
     assert "\n" not in found[0]
+
+
+def test_a_problem_never_shows_the_credential() -> None:
+    for bad in ("pasted-passcode\n", " spaced-passcode", "tab\tpasscode"):
+        (found,) = problems(clevertap_passcode=bad)
+        assert bad.strip() not in found
+        assert "passcode" not in found.replace("clevertap_passcode", "")
+
+
+def test_a_range_with_one_default_is_refused_only_when_empty_everywhere() -> None:
+    assert problems(start_date=None, end_date=None) == []
+    assert problems(start_date=None, end_date="2999-01-01") == []  # a future end is allowed
+    assert problems(start_date="2001-01-01", end_date=None) == []
 
 
 def test_no_source_names_the_settings_to_set() -> None:
