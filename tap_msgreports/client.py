@@ -416,10 +416,9 @@ class WindowedReportStream(RESTStream[None], metaclass=abc.ABCMeta):
             ]
 
     def _read_once(self, context: Context, window: Window) -> Iterable[dict[str, t.Any]]:
-        prepared = self._prepare(self.window_request(context, window))
         send = self.request_decorator(self._send)
         try:
-            body = send(prepared, context, window)
+            body = send(self._prepare(self.window_request(context, window)), context, window)
         except RETRIABLE_ERRORS as exc:
             msg = (
                 f"{self.describe_partition(context)}, {self.name} {window.describe()}: "

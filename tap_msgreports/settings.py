@@ -193,10 +193,8 @@ class DateRange:
             return [f"start_date ({start}) is after today, the default end_date: set end_date"]
         default_start = earliest_today - dt.timedelta(days=DEFAULT_START_DAYS_AGO)
         if end and not start and end < default_start:
-            return [
-                f"end_date ({end}) is before the default start_date ({DEFAULT_START_DAYS_AGO} "
-                "days before today): set start_date",
-            ]
+            days = DEFAULT_START_DAYS_AGO
+            return [f"end_date ({end}) is before the default start_date ({days} days ago)"]
         return []
 
 

@@ -210,6 +210,15 @@ class CleverTapStream(WindowedReportStream):
         )
         raise SourceError(msg)
 
+    def require_key(self, value: object, what: str, context: Context, window: Window) -> None:
+        """Refuse a row without its key: a null key cannot be upserted, or told apart."""
+        if value is None:
+            msg = (
+                f"{self.describe_partition(context)}, {self.name} {window.describe()}: "
+                f"CleverTap sent {what}"
+            )
+            raise SourceError(msg)
+
     def list_field(
         self, body: dict[str, t.Any], field: str, context: Context, window: Window
     ) -> list[dict[str, t.Any]]:

@@ -53,6 +53,7 @@ class CampaignsStream(CleverTapStream):
         tz = zone(self.account(context).timezone)
         records = []
         for target in self.list_field(body, "targets", context, window):
+            self.require_key(target.get("id"), "a campaign without an id", context, window)
             scheduled_at = parse_scheduled_on(target.get("scheduled_on"), tz)
             records.append(
                 {
@@ -111,6 +112,8 @@ class MessageReportsStream(CleverTapStream):
         tz = zone(self.account(context).timezone)
         records = []
         for message in self.list_field(body, "messages", context, window):
+            message_id = message.get("message id", message.get("message_id"))
+            self.require_key(message_id, "a message without a message id", context, window)
             started_at = parse_start_date(
                 message.get("start_date"),
                 first_day=window.first_day,
