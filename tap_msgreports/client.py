@@ -159,7 +159,7 @@ class WindowedReportStream(RESTStream[None], metaclass=abc.ABCMeta):
 
     @property
     def timeout(self) -> int:
-        """Seconds per request, from ``request_timeout``."""
+        """Seconds per request, from ``request_timeout`` (an integer setting)."""
         return int(self.http_settings.request_timeout)
 
     def backoff_wait_generator(self) -> Generator[float, t.Any, None]:

@@ -94,6 +94,12 @@ COMMON_PROPERTIES = th.PropertiesList(
 )
 
 
+#: The defaults declared above, so that code reading a setting cannot disagree with them.
+COMMON_DEFAULTS = {
+    name: spec.get("default") for name, spec in COMMON_PROPERTIES.to_dict()["properties"].items()
+}
+
+
 def setting(config: Mapping[str, t.Any], name: str, default: t.Any) -> t.Any:  # noqa: ANN401
     """A setting's value; unset and null both mean the default."""
     value = config.get(name)
@@ -113,12 +119,15 @@ class HttpSettings:
     @classmethod
     def from_config(cls, config: Mapping[str, t.Any]) -> HttpSettings:
         """Read the HTTP settings, with their defaults."""
+        def value(name: str) -> t.Any:  # noqa: ANN401
+            return setting(config, name, COMMON_DEFAULTS[name])
+
         return cls(
-            request_timeout=float(setting(config, "request_timeout", 300)),
-            max_retries=int(setting(config, "max_retries", 8)),
-            backoff_initial_seconds=float(setting(config, "backoff_initial_seconds", 1.0)),
-            backoff_max_seconds=float(setting(config, "backoff_max_seconds", 120.0)),
-            max_response_mb=int(setting(config, "max_response_mb", 256)),
+            request_timeout=float(value("request_timeout")),
+            max_retries=int(value("max_retries")),
+            backoff_initial_seconds=float(value("backoff_initial_seconds")),
+            backoff_max_seconds=float(value("backoff_max_seconds")),
+            max_response_mb=int(value("max_response_mb")),
         )
 
     def problems(self) -> list[str]:

@@ -155,6 +155,8 @@ class CleverTapAccount:
     timezone: str
     #: Whether api_url was configured (else it comes from the region, checked as such).
     explicit_url: bool = False
+    #: The setting api_url came from, for messages.
+    url_setting: str = "clevertap_api_url"
 
     def __repr__(self) -> str:
         """Never show the passcode."""
@@ -190,6 +192,11 @@ def accounts(config: Mapping[str, t.Any]) -> list[CleverTapAccount]:
     for raw in _raw_accounts(config):
         region = raw.get("region") or setting(config, "clevertap_region", "")
         explicit_url = raw.get("api_url") or config.get("clevertap_api_url")
+        url_setting = (
+            f"api_url of account {raw.get('account_id')} in clevertap_accounts"
+            if raw.get("api_url")
+            else "clevertap_api_url"
+        )
         found.append(
             CleverTapAccount(
                 account_id=str(raw.get("account_id") or ""),
@@ -197,6 +204,7 @@ def accounts(config: Mapping[str, t.Any]) -> list[CleverTapAccount]:
                 api_url=str(explicit_url or host_for_region(region)).rstrip("/"),
                 timezone=str(raw.get("timezone") or setting(config, "clevertap_timezone", "UTC")),
                 explicit_url=bool(explicit_url),
+                url_setting=url_setting,
             ),
         )
     return found
@@ -243,7 +251,7 @@ def _account_problems(config: Mapping[str, t.Any]) -> list[str]:
             found.append(f"CleverTap account {account.account_id} is configured twice")
         seen.add(account.account_id)
         if account.explicit_url and (
-            problem := url_problem(account.api_url, "clevertap_api_url", config)
+            problem := url_problem(account.api_url, account.url_setting, config)
         ):
             found.append(problem)
         if not _is_timezone(account.timezone):

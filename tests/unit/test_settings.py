@@ -44,6 +44,10 @@ def test_a_valid_config_has_no_problem() -> None:
         ({"clevertap_timezone": "Mars/Olympus"}, "clevertap_timezone"),
         ({"clevertap_max_concurrency": 4}, "clevertap_max_concurrency"),
         ({"clevertap_api_url": "ftp://example.com"}, "clevertap_api_url"),
+        (
+            {"clevertap_accounts": [{"account_id": "B", "passcode": "pw-b1", "api_url": "x"}]},
+            "api_url of account B in clevertap_accounts",
+        ),
         ({"clevertap_passcode": ""}, "clevertap_passcode"),
         ({"clevertap_lookback_days": -1}, "clevertap_lookback_days"),
         ({"request_timeout": 0}, "request_timeout"),
