@@ -17,14 +17,17 @@ from __future__ import annotations
 
 import abc
 import datetime as dt
+import http.client
 import threading
 import time
 import typing as t
 from functools import cached_property
+from urllib.parse import urlsplit
 
 import backoff
 import msgspec
 import requests
+import urllib3
 from singer_sdk import RESTStream, metrics
 from singer_sdk.exceptions import RetriableAPIError
 from singer_sdk.helpers.conform import TypeConformanceLevel
@@ -43,7 +46,7 @@ from tap_msgreports.windows import ONE_DAY, Window
 from tap_msgreports.writer import BufferedMsgSpecWriter, RecordEnvelope
 
 if t.TYPE_CHECKING:
-    from collections.abc import Generator, Iterable
+    from collections.abc import Generator, Iterable, Iterator
 
     from singer_sdk.helpers.types import Context
     from singer_sdk.streams.rest import HTTPRequest
@@ -66,6 +69,9 @@ HTTP_CLIENT_ERROR = 400
 READ_CHUNK = 1 << 20
 ERROR_BODY_BYTES = 1 << 20  # an error message is short; more is not read
 AUTH_STATUSES = frozenset({401, 403})
+TIMED_OUT = "timed out"
+BROKEN_MID_BODY = "connection broken mid-body"
+UNDECODABLE = "the body does not decode (Content-Encoding)"
 
 
 class WindowedReportStream(RESTStream[None], metaclass=abc.ABCMeta):
@@ -454,8 +460,11 @@ class WindowedReportStream(RESTStream[None], metaclass=abc.ABCMeta):
         response = self._send_throttled(prepared, context)
         self._count_request()
         status = response.status_code
+        if response.is_redirect:
+            response.close()
+            raise SourceError(self.redirect_message(context, response))
         if status >= HTTP_CLIENT_ERROR:
-            load_capped(response, ERROR_BODY_BYTES, "an error body")
+            load_capped(response, ERROR_BODY_BYTES, "an error body", self.timeout)
         if status == HTTP_TOO_MANY_REQUESTS or status >= HTTP_SERVER_ERROR:
             msg = f"HTTP {status}: {_short_text(response)}"
             raise RetriableAPIError(msg, response)
@@ -477,7 +486,21 @@ class WindowedReportStream(RESTStream[None], metaclass=abc.ABCMeta):
                 prepared,
                 timeout=self.timeout,
                 stream=True,  # bodies are read within a size limit (see parse_body)
+                allow_redirects=False,  # see redirect_message
             )
+
+    def redirect_message(self, context: Context, response: requests.Response) -> str:
+        """Why a redirect stops the run: it is not followed, credentials stay where set.
+
+        requests drops only ``Authorization`` when a redirect changes host; a passcode or
+        a signature in other headers would go with it, maybe over plain http.
+        """
+        return (
+            f"{self.describe_partition(context)}, {self.name}: HTTP {response.status_code} "
+            f"redirect to {_origin(response.headers.get('Location', ''))}, not followed (the "
+            f"credentials stay with the configured host): set the {self.source_name} base "
+            "URL setting to the final address"
+        )
 
     def parse_body(self, response: requests.Response) -> t.Any:  # noqa: ANN401
         """Read the body within ``max_response_mb`` and parse it once, with msgspec.
@@ -485,7 +508,8 @@ class WindowedReportStream(RESTStream[None], metaclass=abc.ABCMeta):
         A body that is not JSON, not UTF-8 or absurdly nested is worth another try.
         """
         limit = self.http_settings.max_response_mb << 20
-        load_capped(response, limit, f"a {self.source_name} response (max_response_mb)")
+        what = f"a {self.source_name} response (max_response_mb)"
+        load_capped(response, limit, what, self.timeout)
         try:
             return msgspec.json.decode(response.content)
         except (msgspec.DecodeError, UnicodeDecodeError, RecursionError) as exc:
@@ -507,25 +531,58 @@ class WindowedReportStream(RESTStream[None], metaclass=abc.ABCMeta):
         return row
 
 
-def load_capped(response: requests.Response, limit: int, what: str) -> None:
-    """Read a streamed body into ``response.content``, refusing more than ``limit`` bytes.
+def load_capped(response: requests.Response, limit: int, what: str, seconds: float) -> None:
+    """Read a streamed body into ``response.content``: at most ``limit`` bytes, ``seconds`` long.
 
-    A hostile or broken server could declare or send a body of any size; reading stops at
-    the limit, so memory stays bounded whatever is sent.
+    A hostile or broken server could declare or send a body of any size, or drip it a byte
+    at a time (the HTTP timeout bounds each wait, not the whole body): reading stops at the
+    limit, and a body still arriving after ``seconds`` is a timeout, retried like one.
+
+    Raises:
+        SourceError: when the body is (or declares to be) too large.
+        SlowBodyError: when it takes longer than ``seconds``.
     """
     declared = response.headers.get("Content-Length", "")
     if declared.isdigit() and int(declared) > limit:
         response.close()
         msg = f"{what} declares {int(declared) >> 20} MB, over the {limit >> 20} MB limit"
         raise SourceError(msg)
+    deadline = time.monotonic() + seconds
     body = bytearray()
     with response:
-        for chunk in response.iter_content(READ_CHUNK):
+        for chunk in arriving_chunks(response):
             body += chunk
             if len(body) > limit:
                 msg = f"{what} grew beyond the {limit >> 20} MB limit"
                 raise SourceError(msg)
+            if time.monotonic() > deadline:
+                msg = f"{what} was still arriving after {seconds:g} s (request_timeout)"
+                raise SlowBodyError(msg)
     response._content = bytes(body)  # noqa: SLF001 - what requests does when it reads a body
+
+
+def arriving_chunks(response: requests.Response) -> Iterator[bytes]:
+    """A streamed body, decoded, in the pieces it arrives in (up to ``READ_CHUNK`` each).
+
+    ``iter_content`` waits until a whole chunk is there, so a body sent a byte at a time
+    would hold it for ever; each read here returns what the connection has. Failures are
+    those ``iter_content`` raises, so retries treat both alike.
+
+    Raises:
+        requests.exceptions.ChunkedEncodingError: the connection broke mid-body.
+        requests.exceptions.ContentDecodingError: the body does not decode.
+        requests.exceptions.ReadTimeout: no data within the request timeout.
+    """
+    raw = response.raw
+    try:
+        while chunk := raw.read1(READ_CHUNK, decode_content=True):
+            yield chunk
+    except urllib3.exceptions.ReadTimeoutError:
+        raise requests.exceptions.ReadTimeout(TIMED_OUT) from None
+    except (urllib3.exceptions.ProtocolError, http.client.IncompleteRead):
+        raise requests.exceptions.ChunkedEncodingError(BROKEN_MID_BODY) from None
+    except urllib3.exceptions.DecodeError:
+        raise requests.exceptions.ContentDecodingError(UNDECODABLE) from None
 
 
 def vendor_message(response: requests.Response, *paths: tuple[str, ...]) -> str:
@@ -547,25 +604,45 @@ def vendor_message(response: requests.Response, *paths: tuple[str, ...]) -> str:
     return _short_text(response)
 
 
+def _origin(url: str) -> str:
+    """Scheme and host of a URL, without its path and query (which may hold a signature)."""
+    parts = urlsplit(url)
+    if not parts.hostname:
+        return "another address"
+    try:
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:  # not a number
+        port = ""
+    return f"{parts.scheme}://{parts.hostname}{port}"
+
+
 def _short_text(response: requests.Response, limit: int = 300) -> str:
     """The start of a response body, on one line, for error messages."""
     text = response.text.replace("\n", " ").strip()
     return text[:limit] + ("..." if len(text) > limit else "") if text else "(empty body)"
 
 
+#: Failures whose text may hold a URL or a header: the reason shown instead, first match.
+_REASONS: tuple[tuple[type[BaseException] | tuple[type[BaseException], ...], str], ...] = (
+    (requests.exceptions.Timeout, TIMED_OUT),
+    (requests.exceptions.ChunkedEncodingError, BROKEN_MID_BODY),
+    (requests.exceptions.ContentDecodingError, UNDECODABLE),
+    ((requests.exceptions.ConnectionError, ConnectionResetError), "connection failed or dropped"),
+)
+
+
 def _failure_reason(exception: BaseException | None) -> str:
     """A one-line reason for a failed try, free of URLs and headers."""
-    if exception is None:
-        return "unknown error"
-    if isinstance(exception, RetriableAPIError):
-        return str(exception)
-    if isinstance(exception, requests.exceptions.Timeout):
-        return "timed out"
-    if isinstance(exception, requests.exceptions.ChunkedEncodingError):
-        return "connection broken mid-body"
-    if isinstance(exception, requests.exceptions.ConnectionError | ConnectionResetError):
-        return "connection failed or dropped"
-    return type(exception).__name__
+    if isinstance(exception, RetriableAPIError | SlowBodyError):
+        return str(exception)  # our own text
+    for kinds, reason in _REASONS:
+        if isinstance(exception, kinds):
+            return reason
+    return type(exception).__name__ if exception is not None else "unknown error"
+
+
+class SlowBodyError(requests.exceptions.ReadTimeout):
+    """A body still arriving when the request timeout is over: a timeout, retried as one."""
 
 
 class _Progress:

@@ -41,7 +41,10 @@ COMMON_PROPERTIES = th.PropertiesList(
         "request_timeout",
         th.IntegerType,
         default=300,
-        description="Seconds to wait for one HTTP response before retrying.",
+        description=(
+            "Seconds to wait for one HTTP response before retrying: a JSON body must arrive "
+            "whole within it, a report file's download must not stall for longer."
+        ),
         title="Request timeout",
     ),
     th.Property(
@@ -119,6 +122,7 @@ class HttpSettings:
     @classmethod
     def from_config(cls, config: Mapping[str, t.Any]) -> HttpSettings:
         """Read the HTTP settings, with their defaults."""
+
         def value(name: str) -> t.Any:  # noqa: ANN401
             return setting(config, name, COMMON_DEFAULTS[name])
 

@@ -8,6 +8,7 @@ import typing as t
 
 import pytest
 import requests
+import urllib3
 
 from tap_msgreports.clevertap.streams import CampaignsStream, MessageReportsStream
 from tap_msgreports.errors import SourceAuthError, SourceError
@@ -67,7 +68,8 @@ def test_message_reports_without_filters_send_only_the_dates_and_daily() -> None
 def answer(status: int) -> requests.Response:
     response = requests.Response()
     response.status_code = status
-    response.raw = io.BytesIO(b'{"status":"fail","error":"Invalid Credentials","code":%d}' % status)
+    body = b'{"status":"fail","error":"Invalid Credentials","code":%d}' % status
+    response.raw = urllib3.HTTPResponse(io.BytesIO(body), preload_content=False)
     return response
 
 
