@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import json
 import sys
 import typing as t
 
@@ -13,6 +15,7 @@ from singer_sdk.helpers.capabilities import PluginCapabilities, TapCapabilities
 from tap_msgreports import clevertap, messangi, moengage, redaction, settings
 from tap_msgreports.concurrency import ThrottleRegistry
 from tap_msgreports.errors import SourceError
+from tap_msgreports.state import StateFileError, parse_state_text, usable_state
 from tap_msgreports.writer import BufferedMsgSpecWriter
 
 if t.TYPE_CHECKING:
@@ -88,12 +91,27 @@ class TapMsgReports(Tap):
             found.append(NO_SOURCE)
         return found
 
+    def load_state(self, state: dict[str, t.Any]) -> None:
+        """Load the parts of the state that have a state's shape; warn of the others."""
+        super().load_state(self.usable_state(state))
+
+    @classmethod
+    def usable_state(cls, state: object) -> dict[str, t.Any]:
+        """The parts of ``state`` the SDK can read; one warning per part left out."""
+        usable, dropped = usable_state(state)
+        for problem in dropped:
+            cls.logger.warning("Ignoring part of the state: %s", problem)
+        return usable
+
     @classmethod
     def invoke(cls, **kwargs: t.Any) -> None:  # noqa: ANN401
-        """Run the CLI; a source's refusal becomes one clear line and exit status 1."""
+        """Run the CLI; a refusal (a source's, an unreadable state) is one line, status 1."""
         try:
+            if (state := kwargs.get("state")) is not None:  # read here to say what is wrong
+                usable = cls.usable_state(parse_state_text(state.read()))
+                kwargs["state"] = io.StringIO(json.dumps(usable))
             super().invoke(**kwargs)
-        except SourceError as exc:
+        except (SourceError, StateFileError) as exc:
             cls.logger.error("%s", exc)  # noqa: TRY400 - the message says it all
             sys.exit(1)
 

@@ -1,18 +1,28 @@
-"""A corrupted or foreign state is ignored with a warning, never a crash or a skipped day."""
+"""A corrupted or foreign state is ignored with a warning, never a crash or a skipped day.
+
+A state file that is not JSON at all is refused with one line: nothing in it can be trusted.
+"""
 
 from __future__ import annotations
 
+import json
 import logging
+import subprocess
+import sys
 import typing as t
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tap_msgreports.state import usable_state
+from tap_msgreports.tap import TapMsgReports
 from tests.conftest import START, tap_config
 from tests.harness import Warehouse, assert_equal_to_truth, differences, run_tap
 
 if t.TYPE_CHECKING:
+    from pathlib import Path
+
     from tap_msgreports.emulator import EmulatorServer
 
 pytestmark = pytest.mark.emulator
@@ -69,3 +79,107 @@ def test_any_bookmark_value_runs_to_completion(emulator: EmulatorServer, value: 
     )
     run = run_tap(config, state_with(value))  # no exception: that is the property
     assert run.final_state is not None  # (a bookmark after end_date rightly reads nothing)
+
+
+#: States whose shape the SDK cannot read: each crashed the tap before it was checked.
+MISSHAPEN = [
+    {"bookmarks": "x"},
+    {"bookmarks": {"campaigns": "x"}},
+    {"bookmarks": {"campaigns": {"partitions": "x"}}},
+    {"bookmarks": {"campaigns": {"partitions": [1, {"context": "x"}]}}},
+    {"bookmarks": {"campaigns": {"progress_markers": "x"}}},
+    {
+        "bookmarks": {
+            "message_reports": {
+                "partitions": [
+                    {
+                        "context": {"account_id": "EMU-ACCT-0001"},
+                        "open_days": 5,
+                        "progress_markers": [1],
+                    },
+                ]
+            }
+        }
+    },
+]
+
+
+@pytest.mark.parametrize("state", MISSHAPEN)
+def test_a_misshapen_state_is_ignored_with_a_warning_and_nothing_is_lost(
+    emulator: EmulatorServer, caplog: pytest.LogCaptureFixture, state: object
+) -> None:
+    with caplog.at_level(logging.WARNING):
+        run = run_tap(tap_config(emulator, only="clevertap"), state)  # type: ignore[arg-type]
+    assert "Ignoring part of the state" in caplog.text or "open_days" in json.dumps(state)
+    warehouse = Warehouse()
+    warehouse.load(run)
+    assert_equal_to_truth(differences(warehouse, emulator, START, emulator.world.today))
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=8),
+    lambda children: (
+        st.lists(children, max_size=3)
+        | st.dictionaries(
+            st.sampled_from(
+                [
+                    "bookmarks",
+                    "campaigns",
+                    "mlog_items",
+                    "partitions",
+                    "context",
+                    "progress_markers",
+                    "replication_key_value",
+                    "open_days",
+                    "x",
+                ]
+            ),
+            children,
+            max_size=4,
+        )
+    ),
+    max_leaves=12,
+)
+OFFLINE = {  # plans need no request
+    "clevertap_account_id": "ACC-1",
+    "clevertap_passcode": "p-12345678",
+    "messangi_api_url": "https://api.example.com",
+    "messangi_api_key": "k-12345678",
+}
+
+
+@settings(max_examples=300, deadline=None)
+@given(state=JSON)
+def test_any_state_loads_and_every_partition_can_plan(state: object) -> None:
+    usable, dropped = usable_state(state)
+    assert all("\n" not in line for line in dropped)
+    tap = TapMsgReports(config=OFFLINE, state=usable, setup_mapper=False)
+    tap._reset_state_progress_markers()  # what sync_all does first
+    for stream in tap.streams.values():
+        for context in stream.partitions or [{}]:
+            stream.plan(context)  # type: ignore[attr-defined]
+
+
+def test_a_state_file_that_is_not_json_is_refused_in_one_line(tmp_path: Path) -> None:
+    config, state = tmp_path / "config.json", tmp_path / "state.json"
+    config.write_text(json.dumps(OFFLINE))
+    state.write_text('{"bookmarks": {"campaigns": {"partitions": [')  # cut off
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tap_msgreports.tap",
+            "--config",
+            str(config),
+            "--state",
+            str(state),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 1
+    assert "the state file is not valid JSON" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert done.stdout == ""  # nothing was extracted

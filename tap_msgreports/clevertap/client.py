@@ -126,7 +126,7 @@ class CleverTapStream(WindowedReportStream):
             return []
         days = sorted(
             day
-            for day in (_day(text) for text in self.get_context_state(context).get(OPEN_DAYS, []))
+            for day in (_day(text) for text in _open_days(self.get_context_state(context)))
             if day is not None and first_day <= day < before
         )
         return [Window.of_days(day, day) for day in days]
@@ -151,12 +151,12 @@ class CleverTapStream(WindowedReportStream):
             found = set().union(*(self._open_found.pop(key) for key in read))
         state = self.get_context_state(context)
         kept = {
-            text
-            for text in state.get(OPEN_DAYS, [])
-            if not window.first_day.isoformat() <= str(text) <= window.last_day.isoformat()
+            day
+            for day in map(_day, _open_days(state))
+            if day is not None and not window.first_day <= day <= window.last_day
         }
-        days = sorted(kept | {day.isoformat() for day in found})
-        if days != state.get(OPEN_DAYS, []):
+        days = sorted(day.isoformat() for day in kept | found)
+        if days != _open_days(state):
             state[OPEN_DAYS] = days
             self.state_manager.is_flushed = False
             self._write_state_message()
@@ -231,6 +231,12 @@ class CleverTapStream(WindowedReportStream):
             )
             raise SourceError(msg)
         return [item for item in items if isinstance(item, dict)]
+
+
+def _open_days(state: t.Mapping[str, t.Any]) -> list[object]:
+    """The open days kept in a partition's state (a corrupted value counts as none)."""
+    days = state.get(OPEN_DAYS, [])
+    return days if isinstance(days, list) else []
 
 
 def _day(text: object) -> dt.date | None:
