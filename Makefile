@@ -5,13 +5,14 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help venv test lint format typecheck demo bench clean
+.PHONY: help venv test lint format typecheck demo bench about clean
 
 help:
 	@echo "make demo   run the emulator, Meltano and DuckDB end to end, twice"
 	@echo "make test   set up and run the whole test suite"
 	@echo "make lint   ruff check, ruff format --check, mypy"
 	@echo "make bench  benchmarks (ratios measured in one run)"
+	@echo "make about  rewrite the README's settings table from --about"
 
 $(INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -52,6 +53,14 @@ lint: $(INSTALLED)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+
+# The README's settings table is what `--about --format=markdown` prints (a test checks it).
+about: $(INSTALLED)
+	$(BIN)/tap-msgreports --about --format=markdown | $(BIN)/python -c 'import re, sys; \
+	table = sys.stdin.read(); table = table[table.index("## Settings"):].strip(); \
+	readme = open("README.md", encoding="utf-8").read(); \
+	done = re.sub(r"(<!-- about:start -->\n).*?(\n<!-- about:end -->)", lambda m: m[1] + table + m[2], readme, flags=re.S); \
+	open("README.md", "w", encoding="utf-8").write(done)'
 
 format: $(INSTALLED)
 	$(BIN)/ruff format .

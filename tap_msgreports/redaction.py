@@ -26,8 +26,8 @@ def secret_values(config: Mapping[str, t.Any], schema: Mapping[str, t.Any]) -> s
     properties = schema.get("properties", {})
     for key, value in config.items():
         spec = properties.get(key, {})
-        if spec.get("secret") and isinstance(value, str):
-            found.add(value)
+        if spec.get("secret") and isinstance(value, str | int | float) and value is not True:
+            found.add(str(value))  # a number where text belongs is still the secret
         elif isinstance(value, dict):
             found |= secret_values(value, spec)
         elif isinstance(value, list):

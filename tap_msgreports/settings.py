@@ -20,6 +20,10 @@ if t.TYPE_CHECKING:
     from collections.abc import Mapping
 
 DEFAULT_START_DAYS_AGO = 30
+MAX_WAIT_SECONDS = 3600  # an hour: a longer timeout or backoff is a typo, not a plan
+MAX_RETRIES = 100
+MAX_RESPONSE_MB = 4096
+MAX_LOOKBACK_DAYS = 3650  # ten years
 
 COMMON_PROPERTIES = th.PropertiesList(
     th.Property(
@@ -135,17 +139,26 @@ class HttpSettings:
         )
 
     def problems(self) -> list[str]:
-        """One line per invalid value."""
-        found = []
-        if self.request_timeout <= 0:
-            found.append("request_timeout must be a positive number of seconds")
-        if self.max_retries < 0:
-            found.append("max_retries must be 0 or more")
-        if self.max_response_mb < 1:
-            found.append("max_response_mb must be 1 or more")
-        if self.backoff_initial_seconds < 0 or self.backoff_max_seconds < 0:
-            found.append("backoff_initial_seconds and backoff_max_seconds must not be negative")
-        return found
+        """One line per value outside its range (huge values would overflow, not just wait)."""
+        ranges = {
+            "request_timeout": (self.request_timeout, 1, MAX_WAIT_SECONDS),
+            "max_retries": (self.max_retries, 0, MAX_RETRIES),
+            "backoff_initial_seconds": (self.backoff_initial_seconds, 0, MAX_WAIT_SECONDS),
+            "backoff_max_seconds": (self.backoff_max_seconds, 0, MAX_WAIT_SECONDS),
+            "max_response_mb": (self.max_response_mb, 1, MAX_RESPONSE_MB),
+        }
+        return [
+            problem
+            for name, (value, low, high) in ranges.items()
+            if (problem := range_problem(name, value, low, high))
+        ]
+
+
+def range_problem(name: str, value: float, low: float, high: float) -> str | None:
+    """``name must be low to high, got value``, or None when it is in range."""
+    if low <= value <= high:
+        return None
+    return f"{name} must be {low:g} to {high:g}, got {value:g}"
 
 
 def parse_date(value: object, setting: str) -> dt.date:

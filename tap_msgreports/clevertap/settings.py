@@ -8,7 +8,13 @@ from dataclasses import dataclass
 
 from singer_sdk import typing as th
 
-from tap_msgreports.settings import credential_problem, setting, url_problem
+from tap_msgreports.settings import (
+    MAX_LOOKBACK_DAYS,
+    credential_problem,
+    range_problem,
+    setting,
+    url_problem,
+)
 
 if t.TYPE_CHECKING:
     from collections.abc import Mapping
@@ -269,8 +275,9 @@ def _window_problems(config: Mapping[str, t.Any]) -> list[str]:
         days = int(setting(config, name, default))
         if not 1 <= days <= limit:
             found.append(f"{name} must be 1 to {limit} days, got {days}")
-    if int(setting(config, "clevertap_lookback_days", DEFAULT_LOOKBACK_DAYS)) < 0:
-        found.append("clevertap_lookback_days must be 0 or more")
+    lookback = int(setting(config, "clevertap_lookback_days", DEFAULT_LOOKBACK_DAYS))
+    if problem := range_problem("clevertap_lookback_days", lookback, 0, MAX_LOOKBACK_DAYS):
+        found.append(problem)
     return found
 
 

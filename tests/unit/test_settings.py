@@ -101,16 +101,40 @@ OUR_SETTINGS = [
     for name in part.to_dict()["properties"]
 ]
 MESSANGI_VALID = {"messangi_api_url": "https://api.example.com", "messangi_api_key": "k-1234567"}
-SETTING_VALUES = st.one_of(
+#: Where MoEngage would discover its columns if a fuzzed config turns it on: a closed port.
+NOWHERE = {"moengage_api_url": "http://127.0.0.1:9"}
+SCALARS = st.one_of(
     st.none(),
     st.booleans(),
-    st.integers(-5, 200),
+    st.integers(),
+    st.floats(allow_nan=True, allow_infinity=True),
     st.text(max_size=12),
-    st.lists(st.text(max_size=5), max_size=2),
 )
+ACCOUNT_KEYS = st.sampled_from(["account_id", "passcode", "region", "api_url", "timezone", "x"])
+SETTING_VALUES = st.one_of(
+    SCALARS,
+    st.lists(st.text(max_size=5), max_size=2),
+    st.lists(st.dictionaries(ACCOUNT_KEYS, SCALARS, max_size=5), max_size=2),
+    st.dictionaries(st.text(max_size=3), SCALARS, max_size=2),
+)
+#: Bookmarks for every partition, so that planning exercises lookbacks from them.
+BOOKMARKS = {
+    "bookmarks": {
+        stream: {
+            "partitions": [
+                {"context": context, "replication_key_value": value} for context in contexts
+            ]
+        }
+        for stream, contexts, value in (
+            ("campaigns", [{"account_id": "ACC-1"}], "2026-01-20"),
+            ("message_reports", [{"account_id": "ACC-1"}], "2026-01-20"),
+            ("mlog_items", [{"channel": c} for c in "SEPWR"], "2026-01-20T00:00:00.000Z"),
+        )
+    }
+}
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     st.dictionaries(
         st.sampled_from(OUR_SETTINGS),
@@ -121,15 +145,20 @@ SETTING_VALUES = st.one_of(
 def test_any_config_validates_or_fails_with_named_one_line_errors(
     changes: dict[str, t.Any],
 ) -> None:
-    config = {**VALID, **MESSANGI_VALID, **changes}
+    """Refused with one line per problem naming a changed setting, or planned without error."""
+    config = {**VALID, **MESSANGI_VALID, **NOWHERE, **changes}
     try:
-        TapMsgReports(config=config, setup_mapper=False)
+        tap = TapMsgReports(config=config, state=BOOKMARKS, setup_mapper=False)
     except ConfigValidationError as exc:
         errors = exc.errors
         assert errors
         for error in errors:
             assert "\n" not in error
-            assert any(name in error for name in [*OUR_SETTINGS, "config["]), error
+            assert any(name in error for name in changes), (error, changes)
+        return
+    for stream in tap.streams.values():  # no overflow or crash from any accepted value
+        for context in stream.partitions or [{}]:
+            stream.plan(context)  # type: ignore[attr-defined]
 
 
 def test_cli_prints_one_line_and_exits_1(tmp_path: t.Any) -> None:
@@ -146,6 +175,30 @@ def test_cli_prints_one_line_and_exits_1(tmp_path: t.Any) -> None:
     assert "clevertap_report_window_days must be 1 to 92 days, got 120" in done.stderr
     assert "Traceback" not in done.stderr
     assert VALID["clevertap_passcode"] not in done.stderr + done.stdout
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"clevertap_passcode": 987654321},
+        {"clevertap_accounts": [{"account_id": "B", "passcode": 987654321}]},
+    ],
+)
+def test_a_secret_of_the_wrong_type_is_refused_without_being_shown(
+    tmp_path: t.Any, changes: dict[str, t.Any]
+) -> None:
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({**VALID, **changes}))
+    done = subprocess.run(
+        [sys.executable, "-m", "tap_msgreports.tap", "--config", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 1
+    assert "is not of type 'string'" in done.stderr
+    assert "987654321" not in done.stderr + done.stdout
 
 
 MESSANGI = {"messangi_api_url": "https://api.example.com/reporting", "messangi_api_key": "k-123456"}
