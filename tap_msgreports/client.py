@@ -33,6 +33,7 @@ from singer_sdk.exceptions import RetriableAPIError
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.mapper import SameRecordTransform
 
+from tap_msgreports import metrics as partition_metrics
 from tap_msgreports.concurrency import fetch_ahead
 from tap_msgreports.errors import (
     SourceAuthError,
@@ -211,6 +212,15 @@ class WindowedReportStream(RESTStream[None], metaclass=abc.ABCMeta):
             details.get("wait", 0.0),
         )
 
+    def get_record_counter(self, **kwargs: t.Any) -> metrics.Counter:  # noqa: ANN401
+        """Records counted per partition (see :mod:`tap_msgreports.metrics`)."""
+        del kwargs  # no endpoint tag: a stream has one
+        return partition_metrics.record_counter(self.name)
+
+    def get_sync_timer(self) -> metrics.Timer:
+        """Sync time per partition (see :mod:`tap_msgreports.metrics`)."""
+        return partition_metrics.sync_timer(self.name)
+
     def generate_child_contexts(
         self,
         record: dict[str, t.Any],
@@ -288,7 +298,7 @@ class WindowedReportStream(RESTStream[None], metaclass=abc.ABCMeta):
     ) -> Iterable[dict[str, t.Any]]:
         """Fetch ahead, yield each window's records in order, bookmark each window."""
         where = self.describe_partition(partition)
-        progress = _Progress(where, self.name, len(windows))
+        progress = _Progress(f"{where} {self.name}", len(windows), self._position(partition))
         fetched = fetch_ahead(
             windows,
             lambda window: self._timed_read(partition, window),
@@ -301,6 +311,7 @@ class WindowedReportStream(RESTStream[None], metaclass=abc.ABCMeta):
                     return  # later windows cannot be there either
                 self.logger.warning("%s %s: %s; skipped", where, self.name, read)
                 self.advance_bookmark(partition, window)
+                progress.skipped()
                 continue
             records, seconds = read
             self._envelope.stamp(dt.datetime.now(dt.timezone.utc))  # the window's records
@@ -308,7 +319,14 @@ class WindowedReportStream(RESTStream[None], metaclass=abc.ABCMeta):
             for count, record in enumerate(records, start=1):  # noqa: B007 - counted for the log
                 yield record
             self.advance_bookmark(partition, window)
-            self.logger.info(progress.line(window, count, seconds))
+            self.logger.info(progress.window_line(window, count, seconds))
+        self.logger.info(progress.summary())
+
+    def _position(self, partition: Context) -> tuple[int, int]:
+        """Which partition of the stream this is (1-based), and how many there are."""
+        partitions: list[Context] = list(self.partitions or [{}])
+        number = partitions.index(partition) + 1 if partition in partitions else 1
+        return number, len(partitions)
 
     # ----- bookmarks ---------------------------------------------------------------------
 
@@ -646,17 +664,31 @@ class SlowBodyError(requests.exceptions.ReadTimeout):
 
 
 class _Progress:
-    """The log line of each window: records, time, and how far the partition is."""
+    """How far a partition is: its windows, its records, and where it stands in the stream."""
 
-    def __init__(self, where: str, stream: str, windows: int) -> None:
-        self.where, self.stream, self.windows = where, stream, windows
-        self.done = 0
+    def __init__(self, label: str, windows: int, position: tuple[int, int]) -> None:
+        self.label, self.windows = label, windows
+        self.partition = f"partition {position[0]}/{position[1]}"
+        self.done = self.records = 0
         self.started = time.monotonic()
 
-    def line(self, window: Window, records: int, seconds: float) -> str:
+    def skipped(self) -> None:
         self.done += 1
+
+    def window_line(self, window: Window, records: int, seconds: float) -> str:
+        self.done += 1
+        self.records += records
         return (
-            f"{self.where} {self.stream}: window {window.describe()}: {records} records in "
-            f"{seconds:.2f} s ({self.done}/{self.windows} windows, "
-            f"{time.monotonic() - self.started:.1f} s elapsed)"
+            f"{self.label}: window {window.describe()}: {records} records in {seconds:.2f} s "
+            f"(window {self.done}/{self.windows}, {self.partition}, {self.elapsed:.1f} s)"
         )
+
+    def summary(self) -> str:
+        return (
+            f"{self.label}: {self.records} records from {self.done}/{self.windows} windows "
+            f"in {self.elapsed:.1f} s ({self.partition})"
+        )
+
+    @property
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started
