@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import sys
 import typing as t
 
@@ -119,6 +120,11 @@ class TapMsgReports(Tap):
             super().invoke(**kwargs)
         except (SourceError, StateFileError) as exc:
             cls.logger.error("%s", exc)  # noqa: TRY400 - the message says it all
+            sys.exit(1)
+        except BrokenPipeError:
+            # The target ended: its own error says why. Nothing more can be written.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            cls.logger.error("The target stopped reading this tap's output; see its error")  # noqa: TRY400
             sys.exit(1)
 
 
