@@ -30,6 +30,9 @@ class TapMsgReports(Tap):
     """Messaging-campaign reports from CleverTap, Messangi and MoEngage."""
 
     name = "tap-msgreports"
+    #: Which streams exist, and MoEngage's columns, depend on the settings: discovery
+    #: validates them first, so that a bad config is one line there too.
+    dynamic_catalog = True
     message_writer_class = BufferedMsgSpecWriter
     config_jsonschema = th.PropertiesList(
         *settings.COMMON_PROPERTIES.wrapped.values(),

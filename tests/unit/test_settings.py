@@ -178,6 +178,31 @@ def test_cli_prints_one_line_and_exits_1(tmp_path: t.Any) -> None:
 
 
 @pytest.mark.parametrize(
+    ("config", "said"),
+    [
+        ({}, "No source is configured"),
+        ({**VALID, "clevertap_region": "mars1"}, "clevertap_region 'mars1' is unknown"),
+    ],
+)
+def test_discovery_with_a_bad_config_is_one_line_too(
+    tmp_path: t.Any, config: dict[str, t.Any], said: str
+) -> None:
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(config))
+    done = subprocess.run(
+        [sys.executable, "-m", "tap_msgreports.tap", "--discover", "--config", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 1
+    assert said in done.stderr
+    assert "Traceback" not in done.stderr
+    assert done.stdout == ""
+
+
+@pytest.mark.parametrize(
     "changes",
     [
         {"clevertap_passcode": 987654321},
