@@ -1,0 +1,138 @@
+"""mlog_items against answers a test shapes: refusals of any status, broken items, strays.
+
+The emulator answers as api-notes.md assumes; where the notes say the real API is unknown
+(the status of a refusal, the field `from`/`to` filter on, new raw keys), a test rewrites the
+emulator's answers, and checks what the tap asked for.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import typing as t
+
+import pytest
+
+from tap_msgreports.emulator import EmulatorServer, MessangiAPI, World
+from tap_msgreports.emulator.messangi import TOO_BIG_EXPLAIN
+from tap_msgreports.emulator.vendor import json_response
+from tap_msgreports.errors import SourceError
+from tap_msgreports.messangi.lines import parse_utc
+from tests.conftest import TODAY, tap_config
+from tests.harness import Warehouse, assert_equal_to_truth, differences, run_tap
+
+if t.TYPE_CHECKING:
+    from collections.abc import Callable, Iterator, Mapping
+
+    from tap_msgreports.emulator.vendor import Request, Response
+
+pytestmark = pytest.mark.emulator
+MLOG = ("mlog_items",)
+
+
+class ShapedMessangi(MessangiAPI):
+    """The Messangi emulation, keeping every query; ``ask`` and ``answer`` may rewrite them.
+
+    ``ask(request)`` returns the request to serve instead; ``answer(request, status, body)``
+    returns ``(status, body)`` to send instead, or None to send the emulator's own answer.
+    """
+
+    def __init__(self, world: World) -> None:
+        super().__init__(world)
+        self.queries: list[dict[str, list[str]]] = []
+        self.ask: Callable[[Request], Request] | None = None
+        self.answer: Callable[[Request, int, t.Any], tuple[int, t.Any] | None] | None = None
+
+    def handle(self, request: Request) -> Response:
+        self.queries.append({name: list(values) for name, values in request.query.items()})
+        served = self.ask(request) if self.ask else request
+        response = super().handle(served)
+        if self.answer is None:
+            return response
+        shaped = self.answer(request, response.status, json.loads(response.body))
+        return response if shaped is None else json_response(*shaped)
+
+
+@pytest.fixture
+def server() -> Iterator[EmulatorServer]:
+    world = World(seed=7, today=TODAY, scale=6)
+    messangi = ShapedMessangi(world)
+    messangi.lines_per_day = 30
+    with EmulatorServer(world, vendors=[messangi], max_lifetime=300) as emulator:
+        yield emulator
+
+
+def shaped(server: EmulatorServer) -> ShapedMessangi:
+    return t.cast("ShapedMessangi", server.messangi)
+
+
+def config(server: EmulatorServer, **changes: t.Any) -> dict[str, t.Any]:
+    """Messangi over the last two days."""
+    day = (TODAY - dt.timedelta(days=1)).isoformat()
+    return tap_config(server, only="messangi", **{"start_date": day, **changes})
+
+
+def span(query: Mapping[str, list[str]]) -> dt.timedelta:
+    """How long the range of a query is."""
+    start, end = (parse_utc(query[name][0]) for name in ("from", "to"))
+    assert start is not None
+    assert end is not None
+    return end - start
+
+
+def assert_complete(server: EmulatorServer, run_config: dict[str, t.Any]) -> None:
+    warehouse = Warehouse()
+    warehouse.load(run_tap(run_config))
+    first = dt.date.fromisoformat(run_config["start_date"])
+    assert_equal_to_truth(differences(warehouse, server, first, TODAY, MLOG))
+
+
+# Refusals: the status is unknown (api-notes 4.2), the text decides.
+
+
+@pytest.mark.parametrize(
+    ("status", "where"), [(200, "meta"), (500, "meta"), (200, "top"), (400, "top")]
+)
+def test_report_too_big_splits_the_window_whatever_the_status(
+    server: EmulatorServer, status: int, where: str
+) -> None:
+    def too_big_over_six_hours(request: Request, _: int, body: t.Any) -> tuple[int, t.Any] | None:
+        if span(request.query) <= dt.timedelta(hours=6):
+            return None
+        explain = {"timestamp": 1, "explain": TOO_BIG_EXPLAIN}
+        return status, {"meta": explain} if where == "meta" else explain
+
+    shaped(server).answer = too_big_over_six_hours
+    assert_complete(server, config(server, max_retries=1))
+    asked = [span(query) for query in shaped(server).queries]
+    assert max(asked) == dt.timedelta(hours=24)
+    assert sum(span <= dt.timedelta(hours=6) for span in asked) >= 5 * 2 * 4  # split to fit
+
+
+@pytest.mark.parametrize("where", ["meta", "top"])
+def test_another_explain_in_a_200_body_fails_verbatim_with_channel_and_range(
+    server: EmulatorServer, where: str
+) -> None:
+    explain = "Invalid sender for channel"
+    refusal = {"timestamp": 1, "explain": explain}
+    body = {"meta": refusal} if where == "meta" else refusal
+    shaped(server).answer = lambda *_: (200, body)
+    with pytest.raises(SourceError) as caught:
+        run_tap(config(server, messangi_channels=["W"], max_retries=3))
+    message = str(caught.value)
+    assert message.startswith("Messangi channel W, mlog_items 2026-01-19T00:00:00+00:00..")
+    assert message.endswith(f": {explain}")
+    assert len(shaped(server).queries) <= 2  # not retried (two: one window fetched ahead)
+
+
+def test_a_5xx_with_another_explain_is_retried(server: EmulatorServer) -> None:
+    failures = iter(range(3))
+
+    def fail_thrice(request: Request, _: int, body: t.Any) -> tuple[int, t.Any] | None:
+        if next(failures, None) is None:
+            return None
+        return 503, {"meta": {"timestamp": 1, "explain": "Upstream unavailable"}}
+
+    shaped(server).answer = fail_thrice
+    assert_complete(server, config(server, messangi_max_concurrency=1))
+    assert len(shaped(server).queries) == 5 * 2 + 3
