@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import typing as t
 
 import pytest
@@ -136,3 +137,36 @@ def test_a_5xx_with_another_explain_is_retried(server: EmulatorServer) -> None:
     shaped(server).answer = fail_thrice
     assert_complete(server, config(server, messangi_max_concurrency=1))
     assert len(shaped(server).queries) == 5 * 2 + 3
+
+
+# Broken items
+
+
+def with_a_string_item(request: Request, status: int, body: t.Any) -> tuple[int, t.Any] | None:
+    if status != 200 or not body["items"]:
+        return None
+    body["items"][0] = "not an object"
+    return status, body
+
+
+def test_items_that_are_not_objects_are_retried(server: EmulatorServer) -> None:
+    broken = iter(range(2))
+
+    def twice(request: Request, status: int, body: t.Any) -> tuple[int, t.Any] | None:
+        return None if next(broken, None) is None else with_a_string_item(request, status, body)
+
+    shaped(server).answer = twice
+    assert_complete(server, config(server, messangi_max_concurrency=1))
+    assert len(shaped(server).queries) == 5 * 2 + 2  # no split: two tries more
+
+
+def test_items_that_stay_broken_fail_saying_so(server: EmulatorServer) -> None:
+    shaped(server).answer = with_a_string_item
+    with pytest.raises(SourceError) as caught:
+        run_tap(config(server, messangi_channels=["S"], max_retries=2))
+    assert re.fullmatch(
+        r"Messangi channel S, mlog_items \S+: gave up after 3 tries: malformed body: "
+        r"1 of \d+ items are not objects",
+        str(caught.value),
+    ), caught.value
+    assert "split" not in str(caught.value)

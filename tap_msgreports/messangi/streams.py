@@ -6,6 +6,7 @@ import math
 import typing as t
 
 from singer_sdk import SchemaDirectory, StreamSchema
+from singer_sdk.exceptions import RetriableAPIError
 from singer_sdk.streams.rest import HTTPRequest
 
 from tap_msgreports.errors import SourceError, WindowTooLargeError
@@ -59,9 +60,31 @@ class MlogItemsStream(MessangiStream):
         """The end of the last window read, in UTC."""
         return lines.iso_utc(window.end)
 
-    def records_from(self, body: t.Any, context: Context, window: Window) -> list[dict[str, t.Any]]:  # noqa: ANN401
-        """Lines of the window, keyed; a short page means the window must be split."""
-        items, total = self._page(body, context, window)
+    def check_body(self, body: t.Any, context: Context, window: Window) -> None:  # noqa: ANN401
+        """A page holds an items list of objects and ``pagination.total``.
+
+        Raises:
+            SourceError: when either is missing (after the refusals of ``explain``).
+            RetriableAPIError: when an item is not an object: a broken body, not fewer lines.
+        """
+        super().check_body(body, context, window)
+        pagination = body.get("pagination") if isinstance(body, dict) else None
+        items = body.get("items") if isinstance(body, dict) else None
+        total = pagination.get("total") if isinstance(pagination, dict) else None
+        if not isinstance(items, list) or not isinstance(total, int):
+            msg = (
+                f"{self.describe_partition(context)}, {self.name} {window.describe()}: "
+                "the response has no items list or no pagination.total"
+            )
+            raise SourceError(msg)
+        if not all(type(item) is dict for item in items):
+            others = sum(type(item) is not dict for item in items)
+            msg = f"malformed body: {others} of {len(items)} items are not objects"
+            raise RetriableAPIError(msg)
+
+    def records_from(self, body: t.Any, context: Context, window: Window) -> list[dict[str, t.Any]]:  # noqa: ANN401, ARG002
+        """Lines of the window, keyed (see :meth:`check_body`); a short page means a split."""
+        items, total = body["items"], body["pagination"]["total"]
         if len(items) < total:
             msg = f"{len(items)} of {total} lines in one response"
             # As many pieces as responses it would take if lines were spread evenly, plus a
@@ -90,20 +113,3 @@ class MlogItemsStream(MessangiStream):
             line["campaignid"] = lines.campaign_text(line["campaignid"])
             records.append(line)
         return records
-
-    def _page(
-        self,
-        body: t.Any,  # noqa: ANN401
-        context: Context,
-        window: Window,
-    ) -> tuple[list[dict[str, t.Any]], int]:
-        pagination = body.get("pagination") if isinstance(body, dict) else None
-        items = body.get("items") if isinstance(body, dict) else None
-        total = pagination.get("total") if isinstance(pagination, dict) else None
-        if not isinstance(items, list) or not isinstance(total, int):
-            msg = (
-                f"{self.describe_partition(context)}, {self.name} {window.describe()}: "
-                "the response has no items list or no pagination.total"
-            )
-            raise SourceError(msg)
-        return [item for item in items if isinstance(item, dict)], total
