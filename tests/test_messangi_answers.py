@@ -7,8 +7,10 @@ emulator's answers, and checks what the tap asked for.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
+import logging
 import re
 import typing as t
 
@@ -18,7 +20,7 @@ from tap_msgreports.emulator import EmulatorServer, MessangiAPI, World
 from tap_msgreports.emulator.messangi import TOO_BIG_EXPLAIN
 from tap_msgreports.emulator.vendor import json_response
 from tap_msgreports.errors import SourceError
-from tap_msgreports.messangi.lines import parse_utc
+from tap_msgreports.messangi.lines import iso_utc, parse_utc
 from tests.conftest import TODAY, tap_config
 from tests.harness import Warehouse, assert_equal_to_truth, differences, run_tap
 
@@ -170,3 +172,67 @@ def test_items_that_stay_broken_fail_saying_so(server: EmulatorServer) -> None:
         str(caught.value),
     ), caught.value
     assert "split" not in str(caught.value)
+
+
+# Lines the window should not hold
+
+
+def test_lines_outside_the_window_are_left_out_with_one_warning_per_window(
+    server: EmulatorServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    # As if `from`/`to` filtered on another field: each answer starts an hour early.
+    def an_hour_early(request: Request) -> Request:
+        start = parse_utc(request.query_value("from"))
+        assert start is not None
+        earlier = iso_utc(start - dt.timedelta(hours=1))
+        return dataclasses.replace(request, query={**request.query, "from": [earlier]})
+
+    shaped(server).ask = an_hour_early
+    with caplog.at_level(logging.WARNING):
+        assert_complete(server, config(server, start_date=TODAY.isoformat()))
+    warnings = [r.getMessage() for r in caplog.records if "dated outside" in r.getMessage()]
+    assert len(warnings) == 5  # one window per channel, one warning each
+    midnight = dt.datetime.combine(TODAY, dt.time(), tzinfo=dt.timezone.utc)
+    for channel in "SEPWR":
+        strays = server.messangi.lines(
+            int((midnight - dt.timedelta(hours=1)).timestamp() * 1000),
+            int(midnight.timestamp() * 1000),
+            [channel],
+        )
+        assert strays, "the hour before holds lines: the test proves something"
+        (warning,) = [w for w in warnings if w.startswith(f"Messangi channel {channel} ")]
+        assert f"window {midnight.isoformat()}.." in warning
+        assert f"left out {len(strays)} lines dated outside it" in warning
+
+
+def test_lines_at_the_window_end_are_the_next_window_s_without_a_warning(
+    server: EmulatorServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The emulator's `to` is inclusive: lines at a window's end come twice, both expected.
+    with caplog.at_level(logging.WARNING):
+        assert_complete(server, config(server, messangi_window_hours=1))
+    assert "dated outside" not in caplog.text
+
+
+# New raw keys
+
+
+def test_unknown_raw_keys_are_reported_once_per_run(
+    server: EmulatorServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    def with_new_keys(request: Request, status: int, body: t.Any) -> tuple[int, t.Any] | None:
+        for item in body.get("items", []):
+            item["x"] = "new"
+        if body.get("items"):
+            body["items"][-1]["y"] = 1
+        return status, body
+
+    shaped(server).answer = with_new_keys
+    warehouse = Warehouse()
+    with caplog.at_level(logging.WARNING):
+        warehouse.load(run_tap(config(server, messangi_raw_fields=True)))
+    report = differences(warehouse, server, TODAY - dt.timedelta(days=1), TODAY, MLOG)
+    assert report["mlog_items"]["missing"] == report["mlog_items"]["unexpected"] == 0
+    reported = [r for r in caplog.records if "keys the tap does not know" in r.getMessage()]
+    assert [r.levelno for r in reported] == [logging.WARNING]  # ten responses, one warning
+    assert reported[0].getMessage().endswith("left out: x, y")
