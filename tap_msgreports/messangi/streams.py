@@ -52,7 +52,7 @@ class MlogItemsStream(MessangiStream):
             "pretty": "false" if self.raw_fields else "true",
             "channel": context["channel"],
         }
-        if statuses := self.config.get("messangi_statuses"):
+        if statuses := settings.statuses(self.config):
             params["status"] = ",".join(statuses)
         for setting_name, parameter in settings.FILTERS.items():
             if value := self.config.get(setting_name):
