@@ -310,3 +310,12 @@ def test_a_status_filter_run_equals_the_filtered_truth(server: EmulatorServer, r
         for row in expected.values():
             row["recipient"] = None
     assert held == expected
+
+
+def test_a_window_of_exactly_92_days_is_sent_and_accepted(server: EmulatorServer) -> None:
+    server.messangi.lines_per_day = 2
+    first = TODAY - dt.timedelta(days=99)
+    run_config = config(server, start_date=first.isoformat(), messangi_window_hours=92 * 24)
+    assert_complete(server, run_config)
+    spans = [span(query) for query in shaped(server).queries]
+    assert sorted(spans) == [dt.timedelta(days=8)] * 5 + [dt.timedelta(days=92)] * 5
