@@ -73,10 +73,23 @@ def test_both_modes_give_the_same_keys_and_shared_values(emulator: EmulatorServe
     pretty = run_tap(mlog_config(emulator)).records["mlog_items"]
     raw = run_tap(mlog_config(emulator, messangi_raw_fields=True)).records["mlog_items"]
     assert [r["mlog_id"] for r in pretty] == [r["mlog_id"] for r in raw]
-    shared = ("channel", "sender", "date", "campaignid", "status", "statusdate", "direction")
+    shared = (
+        "channel", "sender", "date", "campaignid", "status", "statusdate", "direction",
+        "subject", "platform", "subscriberid",
+    )  # fmt: skip
     for left, right in zip(pretty, raw, strict=True):
         assert {f: left[f] for f in shared} == {f: right[f] for f in shared}
+        # As sent (README): the vendor writes "+" in one mode only, and no e-mail content
+        # in pretty mode.
         assert left["recipient"].removeprefix("+") == right["recipient"].removeprefix("+")
+        if left["channel"] == "E":
+            assert left["content"] is None
+            assert right["content"]
+        else:
+            assert left["content"] == right["content"]
+    assert any(r["subject"] for r in raw)
+    assert any(r["platform"] for r in raw)
+    assert any(r["subscriberid"] for r in raw)
     assert any(r["owner"] for r in raw)  # the extra fields arrive under readable names
     assert any(r["status_description"] for r in raw)
     assert not any(r.get("owner") for r in pretty)
