@@ -411,8 +411,8 @@ class WindowedReportStream(RESTStream[None], metaclass=abc.ABCMeta):
             if pieces is None:
                 msg = (
                     f"{self.describe_partition(context)}, {self.name} {window.describe()}: "
-                    f"the source refuses the window ({exc.reason}) and it cannot be split "
-                    "further"
+                    f"the window holds more than one response returns ({exc.reason}) and "
+                    "cannot be split further"
                 )
                 raise SourceError(msg) from None
             self.logger.info(

@@ -55,10 +55,16 @@ class MessangiStream(WindowedReportStream):
     def plan(self, context: Context) -> list[Window]:
         """UTC windows from ``bookmark - lookback`` to ``end_date``, never the newest minutes."""
         first_day, last_day = DateRange.from_config(self.config).resolve(self.now().date())
-        settle = dt.timedelta(minutes=int(setting(self.config, "messangi_settle_minutes", 10)))
+        settle = dt.timedelta(
+            minutes=int(
+                setting(self.config, "messangi_settle_minutes", settings.DEFAULT_SETTLE_MINUTES)
+            )
+        )
         end = min(_midnight(last_day + dt.timedelta(days=1)), self.now() - settle)
         stored = self.stored_bookmark(context)
-        lookback_days = setting(self.config, "messangi_lookback_days", 3)
+        lookback_days = setting(
+            self.config, "messangi_lookback_days", settings.DEFAULT_LOOKBACK_DAYS
+        )
         start = resume_point(
             start=_midnight(first_day),
             bookmark=stored,
