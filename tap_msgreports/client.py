@@ -143,6 +143,19 @@ class WindowedReportStream(RESTStream[None], metaclass=abc.ABCMeta):
             f"HTTP {response.status_code}: {_short_text(response)}",
         )
 
+    def refusal(
+        self,
+        response: requests.Response,  # noqa: ARG002
+        context: Context,  # noqa: ARG002
+        window: Window,  # noqa: ARG002
+    ) -> Exception | None:
+        """What an error body says whatever its status (400 and up), or None to go by status.
+
+        Called before 429 and 5xx are retried, for vendors whose refusals (e.g. a window too
+        large) come with no reliable status; the body is read already.
+        """
+        return None
+
     def check_body(self, body: t.Any, context: Context, window: Window) -> None:  # noqa: ANN401
         """Raise if a 200 body reports a failure (vendors that do this override it)."""
 
@@ -422,8 +435,8 @@ class WindowedReportStream(RESTStream[None], metaclass=abc.ABCMeta):
             if pieces is None:
                 msg = (
                     f"{self.describe_partition(context)}, {self.name} {window.describe()}: "
-                    f"the source refuses the window ({exc.reason}) and it cannot be split "
-                    "further"
+                    f"the window holds more than one response returns ({exc.reason}) and "
+                    "cannot be split further"
                 )
                 raise SourceError(msg) from None
             self.logger.info(
@@ -483,6 +496,8 @@ class WindowedReportStream(RESTStream[None], metaclass=abc.ABCMeta):
             raise SourceError(self.redirect_message(context, response))
         if status >= HTTP_CLIENT_ERROR:
             load_capped(response, ERROR_BODY_BYTES, "an error body", self.timeout)
+            if (refused := self.refusal(response, context, window)) is not None:
+                raise refused
         if status == HTTP_TOO_MANY_REQUESTS or status >= HTTP_SERVER_ERROR:
             msg = f"HTTP {status}: {_short_text(response)}"
             raise RetriableAPIError(msg, response)

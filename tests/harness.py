@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import io
 import json
 import typing as t
 from collections import Counter
 from dataclasses import dataclass, field
 
-from tap_msgreports.messangi.lines import with_keys
+from tap_msgreports.messangi.lines import iso_utc, keyed_lines
 from tap_msgreports.moengage.columns import column_names
 from tap_msgreports.tap import TapMsgReports
 
 if t.TYPE_CHECKING:
-    import datetime as dt
-
     from tap_msgreports.emulator.server import EmulatorServer
 
 PRIMARY_KEYS = {
@@ -96,10 +95,26 @@ def truth_rows(
     """The truth of a stream; Messangi lines get the key the tap gives them."""
     rows = emulator.truth(stream, first_day, last_day)
     if stream == "mlog_items":
-        return with_keys(rows)
+        return keyed_mlog_truth(rows, first_day, last_day)
     if stream == "moengage_campaign_rows":
         return [_as_record(row) for row in rows]
     return rows
+
+
+def keyed_mlog_truth(
+    rows: list[dict[str, t.Any]], first_day: dt.date, last_day: dt.date
+) -> list[dict[str, t.Any]]:
+    """Messangi truth rows with the ``mlog_id`` the tap gives them, keyed by the tap's code."""
+    start, end = (
+        iso_utc(dt.datetime.combine(day, dt.time(), tzinfo=dt.timezone.utc))
+        for day in (first_day, last_day + dt.timedelta(days=1))
+    )
+    keyed = keyed_lines(rows, raw=False, start=start, end=end)
+    assert (keyed.outside, len(keyed.records)) == (0, len(rows)), "truth outside its days"
+    return [
+        {"mlog_id": record["mlog_id"], **{name: record[name] for name in row}}
+        for row, record in zip(rows, keyed.records, strict=True)
+    ]
 
 
 def _as_record(row: dict[str, t.Any]) -> dict[str, t.Any]:

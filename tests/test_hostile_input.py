@@ -113,6 +113,7 @@ def test_a_lying_total_fails_with_channel_range_and_counts(
     message = str(caught.value)
     assert "Messangi channel S" in message
     assert "1 of 1000000000 lines in one response" in message
+    assert "holds more than one response returns" in message
     assert "cannot be split further" in message
 
 

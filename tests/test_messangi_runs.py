@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 import typing as t
 
 import pytest
-import requests
 
 from tap_msgreports.emulator import FaultPlan
 from tap_msgreports.errors import SourceError
-from tap_msgreports.messangi.streams import MlogItemsStream
-from tap_msgreports.tap import TapMsgReports
-from tap_msgreports.windows import Window
 from tests.conftest import TODAY, tap_config
 from tests.harness import Warehouse, assert_equal_to_truth, differences, run_tap
 from tests.test_cli_runs import run_cli, run_until_killed, write_config
@@ -76,10 +73,23 @@ def test_both_modes_give_the_same_keys_and_shared_values(emulator: EmulatorServe
     pretty = run_tap(mlog_config(emulator)).records["mlog_items"]
     raw = run_tap(mlog_config(emulator, messangi_raw_fields=True)).records["mlog_items"]
     assert [r["mlog_id"] for r in pretty] == [r["mlog_id"] for r in raw]
-    shared = ("channel", "sender", "date", "campaignid", "status", "statusdate", "direction")
+    shared = (
+        "channel", "sender", "date", "campaignid", "status", "statusdate", "direction",
+        "subject", "platform", "subscriberid",
+    )  # fmt: skip
     for left, right in zip(pretty, raw, strict=True):
         assert {f: left[f] for f in shared} == {f: right[f] for f in shared}
+        # As sent (README): the vendor writes "+" in one mode only, and no e-mail content
+        # in pretty mode.
         assert left["recipient"].removeprefix("+") == right["recipient"].removeprefix("+")
+        if left["channel"] == "E":
+            assert left["content"] is None
+            assert right["content"]
+        else:
+            assert left["content"] == right["content"]
+    assert any(r["subject"] for r in raw)
+    assert any(r["platform"] for r in raw)
+    assert any(r["subscriberid"] for r in raw)
     assert any(r["owner"] for r in raw)  # the extra fields arrive under readable names
     assert any(r["status_description"] for r in raw)
     assert not any(r.get("owner") for r in pretty)
@@ -113,22 +123,39 @@ def test_a_refused_key_is_one_clear_line(emulator: EmulatorServer, tmp_path: Pat
     assert emulator.messangi.api_key not in done.stderr + done.stdout
 
 
-def test_an_explain_is_shown_verbatim_with_channel_and_range() -> None:
+def test_a_report_too_big_is_split_until_it_fits(
+    emulator: EmulatorServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    emulator.messangi.lines_per_day = 400
+    # Under one channel's day, and under the per-response cap: only "too big" splits.
+    emulator.messangi.max_report_lines = 150
+    assert emulator.messangi.max_items_per_response > emulator.messangi.max_report_lines
+    with caplog.at_level(logging.INFO):
+        run = run_tap(mlog_config(emulator, start_date=TODAY.isoformat()))
+    warehouse = Warehouse()
+    warehouse.load(run)
+    report = differences(warehouse, emulator, TODAY, TODAY, MLOG)
+    assert_equal_to_truth(report)
+    assert report["mlog_items"]["truth"] > 5 * 150 * 2
+    splits = [r.getMessage() for r in caplog.records if "too large" in r.getMessage()]
+    assert splits
+    assert all("The size of the report is too big. Please contact support" in m for m in splits)
+    assert any("(split depth 2)" in m for m in splits)  # recursively
 
-    response = requests.Response()
-    response.status_code = 400
-    response._content = b'{"meta":{"timestamp":1,"explain":"Invalid sender for channel"}}'
-    stream = MlogItemsStream(
-        TapMsgReports(
-            config={"messangi_api_url": "https://x.example", "messangi_api_key": "k-1234"}
-        )
+
+def test_a_range_the_api_refuses_fails_with_its_explain(emulator: EmulatorServer) -> None:
+    # The tap never sends more than 92 days; an API stricter than assumed still says why.
+    emulator.messangi.max_range_days = 1
+    config = mlog_config(
+        emulator, messangi_window_hours=48, messangi_channels=["E"], messangi_max_concurrency=1
     )
-    window = Window.of_days(TODAY, TODAY)
-    error = stream.client_error(response, {"channel": "S"}, window)
-    assert isinstance(error, SourceError)
-    assert "Invalid sender for channel" in str(error)
-    assert "channel S" in str(error)
-    assert "2026-01-20" in str(error)
+    with pytest.raises(SourceError) as caught:
+        run_tap(config)
+    assert str(caught.value) == (
+        "Messangi channel E, mlog_items 2026-01-13T00:00:00+00:00..2026-01-15T00:00:00+00:00: "
+        "HTTP 400: The date range exceeds the allowed limit: 1"
+    )
+    assert emulator.status()["requests"]["messangi"] == 1  # not retried
 
 
 def test_bodies_that_stay_malformed_fail_clearly(emulator: EmulatorServer) -> None:

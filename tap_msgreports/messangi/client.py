@@ -18,6 +18,8 @@ if t.TYPE_CHECKING:
 
 SOURCE = "Messangi"
 TOO_BIG = "report is too big"
+#: Where an error text sits: under ``meta`` (api-notes assume it) or at the top level.
+EXPLAIN_PATHS = (("meta", "explain"), ("explain",))
 UTC = dt.timezone.utc
 
 
@@ -53,10 +55,16 @@ class MessangiStream(WindowedReportStream):
     def plan(self, context: Context) -> list[Window]:
         """UTC windows from ``bookmark - lookback`` to ``end_date``, never the newest minutes."""
         first_day, last_day = DateRange.from_config(self.config).resolve(self.now().date())
-        settle = dt.timedelta(minutes=int(setting(self.config, "messangi_settle_minutes", 10)))
+        settle = dt.timedelta(
+            minutes=int(
+                setting(self.config, "messangi_settle_minutes", settings.DEFAULT_SETTLE_MINUTES)
+            )
+        )
         end = min(_midnight(last_day + dt.timedelta(days=1)), self.now() - settle)
         stored = self.stored_bookmark(context)
-        lookback_days = setting(self.config, "messangi_lookback_days", 3)
+        lookback_days = setting(
+            self.config, "messangi_lookback_days", settings.DEFAULT_LOOKBACK_DAYS
+        )
         start = resume_point(
             start=_midnight(first_day),
             bookmark=stored,
@@ -89,20 +97,61 @@ class MessangiStream(WindowedReportStream):
             "revoked) and messangi_api_url"
         )
 
+    def refusal(
+        self,
+        response: requests.Response,
+        context: Context,  # noqa: ARG002
+        window: Window,  # noqa: ARG002
+    ) -> Exception | None:
+        """A "report too big" splits the window whatever the status (api-notes 4.2: unknown).
+
+        Any other error goes by its status: a 5xx is retried, a 4xx is :meth:`client_error`.
+        """
+        explain = vendor_message(response, *EXPLAIN_PATHS)
+        return WindowTooLargeError(explain) if TOO_BIG in explain.lower() else None
+
     def client_error(
         self,
         response: requests.Response,
         context: Context,
         window: Window,
     ) -> Exception:
-        """A "report too big" splits the window; any other ``explain`` is shown verbatim."""
-        explain = vendor_message(response, ("meta", "explain"), ("explain",))
-        if TOO_BIG in explain.lower():
-            return WindowTooLargeError(explain)
+        """A 4xx: its ``explain`` shown verbatim with the channel and the range."""
+        explain = vendor_message(response, *EXPLAIN_PATHS)
         return SourceError(
             f"{self.describe_partition(context)}, {self.name} {window.describe()}: "
             f"HTTP {response.status_code}: {explain}",
         )
+
+    def check_body(self, body: t.Any, context: Context, window: Window) -> None:  # noqa: ANN401
+        """A 200 body that refuses: "report too big" splits; another ``explain`` fails.
+
+        An ``explain`` beside an items list is not a refusal (the API sends notes too);
+        without one it is shown verbatim with the channel and the range.
+
+        Raises:
+            WindowTooLargeError: for a "report too big".
+            SourceError: for any other ``explain`` in a body without items.
+        """
+        explain = explain_of(body)
+        if explain is None:
+            return
+        if TOO_BIG in explain.lower():
+            raise WindowTooLargeError(explain)
+        if not isinstance(body.get("items"), list):
+            msg = f"{self.describe_partition(context)}, {self.name} {window.describe()}: {explain}"
+            raise SourceError(msg)
+
+
+def explain_of(body: t.Any) -> str | None:  # noqa: ANN401
+    """The ``explain`` of a parsed body (see :data:`EXPLAIN_PATHS`), or None."""
+    for path in EXPLAIN_PATHS:
+        value = body
+        for key in path:
+            value = value.get(key) if isinstance(value, dict) else None
+        if value:
+            return str(value)
+    return None
 
 
 def _midnight(day: dt.date) -> dt.datetime:

@@ -53,7 +53,10 @@ PROPERTIES = th.PropertiesList(
         "messangi_statuses",
         th.ArrayType(th.StringType),
         title="Messangi status filter",
-        description="Only lines with these statuses (sent comma-joined).",
+        description=(
+            "Only lines with these statuses (sent comma-joined, without spaces). A row "
+            "whose status moves out of the list is no longer updated."
+        ),
     ),
     th.Property("messangi_sender", th.StringType, title="Messangi sender filter"),
     th.Property("messangi_campaign_id", th.StringType, title="Messangi campaign id filter"),
@@ -112,6 +115,11 @@ def channels(config: Mapping[str, t.Any]) -> list[str]:
     return [str(c) for c in setting(config, "messangi_channels", list(CHANNELS))]
 
 
+def statuses(config: Mapping[str, t.Any]) -> list[str]:
+    """The status filter, each value stripped: the API wants them comma-joined, no spaces."""
+    return [str(status).strip() for status in setting(config, "messangi_statuses", [])]
+
+
 def problems(config: Mapping[str, t.Any]) -> list[str]:
     """One line per invalid Messangi setting; empty when Messangi is not configured."""
     if not is_configured(config):
@@ -128,6 +136,8 @@ def problems(config: Mapping[str, t.Any]) -> list[str]:
         found.append(f"messangi_channels has unknown channels {unknown}: use S, E, P, W, R")
     if len(set(chosen)) != len(chosen):
         found.append("messangi_channels names a channel twice")
+    if "" in statuses(config):
+        found.append("messangi_statuses has an empty value: name statuses such as SENT, READ")
     return found + _number_problems(config)
 
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import math
+import threading
 import typing as t
 
 from singer_sdk import SchemaDirectory, StreamSchema
+from singer_sdk.exceptions import RetriableAPIError
 from singer_sdk.streams.rest import HTTPRequest
 
 from tap_msgreports.errors import SourceError, WindowTooLargeError
@@ -18,6 +20,7 @@ SPLIT_MARGIN = 1.25  # lines are not spread evenly over a day
 if t.TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
 
+    from tap_msgreports.tap import TapMsgReports
     from tap_msgreports.windows import Window
 
 
@@ -29,6 +32,12 @@ class MlogItemsStream(MessangiStream):
     primary_keys = ("mlog_id",)
     replication_key = "date"
     schema = StreamSchema(SchemaDirectory(schema_directory()))
+
+    def __init__(self, tap: TapMsgReports, schema: dict[str, t.Any] | None = None) -> None:
+        """Set up the stream; no unknown raw key reported yet in this run."""
+        super().__init__(tap, schema=schema)
+        self._unknown_keys_lock = threading.Lock()
+        self._unknown_keys_reported: frozenset[str] = frozenset()
 
     @property
     def raw_fields(self) -> bool:
@@ -43,7 +52,7 @@ class MlogItemsStream(MessangiStream):
             "pretty": "false" if self.raw_fields else "true",
             "channel": context["channel"],
         }
-        if statuses := self.config.get("messangi_statuses"):
+        if statuses := settings.statuses(self.config):
             params["status"] = ",".join(statuses)
         for setting_name, parameter in settings.FILTERS.items():
             if value := self.config.get(setting_name):
@@ -59,44 +68,14 @@ class MlogItemsStream(MessangiStream):
         """The end of the last window read, in UTC."""
         return lines.iso_utc(window.end)
 
-    def records_from(self, body: t.Any, context: Context, window: Window) -> list[dict[str, t.Any]]:  # noqa: ANN401
-        """Lines of the window, keyed; a short page means the window must be split."""
-        items, total = self._page(body, context, window)
-        if len(items) < total:
-            msg = f"{len(items)} of {total} lines in one response"
-            # As many pieces as responses it would take if lines were spread evenly, plus a
-            # margin: one request per piece instead of a cascade of halvings.
-            raise WindowTooLargeError(
-                msg, parts=math.ceil(total * SPLIT_MARGIN / max(len(items), 1))
-            )
-        return self._keyed_lines(items, window)
+    def check_body(self, body: t.Any, context: Context, window: Window) -> None:  # noqa: ANN401
+        """A page holds an items list of objects and ``pagination.total``.
 
-    def _keyed_lines(
-        self,
-        items: list[dict[str, t.Any]],
-        window: Window,
-    ) -> list[dict[str, t.Any]]:
-        """One pass per line (this is the hot path): names, window check, key, campaign id."""
-        # Canonical dates compare as text. The API's bounds may include `to`: a line at the
-        # window's end belongs to the next window. A date that cannot be read is kept.
-        start, end = lines.iso_utc(window.start), lines.iso_utc(window.end)
-        raw, giver, records = self.raw_fields, lines.KeyGiver(), []
-        for item in items:
-            line = lines.readable(item, raw=raw)
-            date = lines.canonical_date(line["date"])
-            if date is not None and not start <= date < end:
-                continue
-            line["mlog_id"] = giver.key(line, date)
-            line["campaignid"] = lines.campaign_text(line["campaignid"])
-            records.append(line)
-        return records
-
-    def _page(
-        self,
-        body: t.Any,  # noqa: ANN401
-        context: Context,
-        window: Window,
-    ) -> tuple[list[dict[str, t.Any]], int]:
+        Raises:
+            SourceError: when either is missing (after the refusals of ``explain``).
+            RetriableAPIError: when an item is not an object: a broken body, not fewer lines.
+        """
+        super().check_body(body, context, window)
         pagination = body.get("pagination") if isinstance(body, dict) else None
         items = body.get("items") if isinstance(body, dict) else None
         total = pagination.get("total") if isinstance(pagination, dict) else None
@@ -106,4 +85,58 @@ class MlogItemsStream(MessangiStream):
                 "the response has no items list or no pagination.total"
             )
             raise SourceError(msg)
-        return [item for item in items if isinstance(item, dict)], total
+        if not all(type(item) is dict for item in items):
+            others = sum(type(item) is not dict for item in items)
+            msg = f"malformed body: {others} of {len(items)} items are not objects"
+            raise RetriableAPIError(msg)
+
+    def records_from(self, body: t.Any, context: Context, window: Window) -> list[dict[str, t.Any]]:  # noqa: ANN401
+        """Lines of the window, keyed (see :meth:`check_body`); a short page means a split."""
+        items, total = body["items"], body["pagination"]["total"]
+        if len(items) < total:
+            msg = f"{len(items)} of {total} lines in one response"
+            # As many pieces as responses it would take if lines were spread evenly, plus a
+            # margin: one request per piece instead of a cascade of halvings.
+            raise WindowTooLargeError(
+                msg, parts=math.ceil(total * SPLIT_MARGIN / max(len(items), 1))
+            )
+        return self._keyed_lines(items, context, window)
+
+    def _keyed_lines(
+        self,
+        items: list[dict[str, t.Any]],
+        context: Context,
+        window: Window,
+    ) -> list[dict[str, t.Any]]:
+        """The window's records; lines it should not hold and unknown raw keys are logged."""
+        keyed = lines.keyed_lines(
+            items,
+            raw=self.raw_fields,
+            start=lines.iso_utc(window.start),
+            end=lines.iso_utc(window.end),
+        )
+        where = f"{self.describe_partition(context)} {self.name}"
+        if keyed.outside:
+            self.logger.warning(
+                "%s: window %s: left out %d lines dated outside it (does the API filter on "
+                "another field than the send date?)",
+                where,
+                window.describe(),
+                keyed.outside,
+            )
+        if keyed.unknown_keys:
+            self._report_unknown_keys(keyed.unknown_keys)
+        return keyed.records
+
+    def _report_unknown_keys(self, keys: frozenset[str]) -> None:
+        """Warn once per run about each raw key without a name: a new vendor field."""
+        with self._unknown_keys_lock:
+            new = keys - self._unknown_keys_reported
+            self._unknown_keys_reported |= new
+        if new:
+            self.logger.warning(
+                "%s %s: the API sends pretty=false keys the tap does not know, left out: %s",
+                self.source_name,
+                self.name,
+                ", ".join(sorted(new)),
+            )

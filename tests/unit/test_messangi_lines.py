@@ -11,9 +11,9 @@ from tap_msgreports.messangi.lines import (
     RAW_KEYS,
     campaign_text,
     iso_utc,
+    keyed_lines,
     line_key,
     readable,
-    with_keys,
 )
 
 PRETTY = {
@@ -45,12 +45,21 @@ RAW = {
 }
 
 
+#: The keys documented for pretty=false (api-notes 4.5, vendor docs 002): a to w, no q, sd.
+DOCUMENTED_RAW_KEYS = {*"abcdefghijklmnoprstuvw", "sd"}
+START, END = "2023-07-31T23:00:00.000Z", "2023-08-01T00:00:00.000Z"
+
+
+def test_every_documented_raw_key_has_a_name_of_its_own() -> None:
+    assert set(RAW_KEYS) == DOCUMENTED_RAW_KEYS
+    assert len(set(RAW_KEYS.values())) == len(RAW_KEYS)
+
+
 def test_raw_keys_map_to_names_including_sd() -> None:
     line = readable(RAW, raw=True)
     assert line["channel"] == "W"
     assert line["owner"] == "dev"
     assert line["status_description"] == "window closed"
-    assert "q" not in RAW_KEYS
     assert set(line) == set(RAW_KEYS.values())
     assert set(readable(PRETTY, raw=False)) == set(PRETTY)  # pretty lines: the pretty fields
     assert set(readable({**PRETTY, "surprise": 1}, raw=False)) == set(PRETTY)  # nothing else
@@ -87,10 +96,38 @@ def test_key_ignores_plus_campaign_type_and_date_spelling(
 
 @given(st.lists(st.sampled_from(["a", "b", "c"]), min_size=1, max_size=20))
 def test_lines_sharing_a_key_get_ordered_suffixes(senders: list[str]) -> None:
-    lines = [{**PRETTY, "sender": sender} for sender in senders]
-    ids = [line["mlog_id"] for line in with_keys(lines)]
-    assert len(set(ids)) == len(ids)
-    assert ids == [line["mlog_id"] for line in with_keys([dict(line) for line in lines])]
+    items = [{**PRETTY, "sender": sender, "content": n} for n, sender in enumerate(senders)]
+    records = keyed_lines(items, raw=False, start=START, end=END).records
+    assert [r["content"] for r in records] == list(range(len(senders)))  # all kept, in order
+    for sender in set(senders):
+        ids = [r["mlog_id"] for r in records if r["sender"] == sender]
+        base = line_key({**PRETTY, "sender": sender})
+        assert ids == [base, *(f"{base}-{n}" for n in range(2, len(ids) + 1))]
+
+
+def test_only_the_window_s_lines_are_kept_and_strays_counted() -> None:
+    dates = [
+        "2023-07-31T22:59:59.999Z",  # before the window: unexplained
+        START,
+        "2023-07-31T23:30:00Z",  # another spelling, inside
+        END,  # `to` may be inclusive: the next window's, expected
+        "2023-08-01T00:00:00.001Z",  # after the window: unexplained
+        "not a date",  # kept: nothing says it is not the window's
+    ]
+    keyed = keyed_lines(
+        [{**PRETTY, "date": date} for date in dates], raw=False, start=START, end=END
+    )
+    assert [r["date"] for r in keyed.records] == [dates[1], dates[2], dates[5]]
+    assert keyed.outside == 2
+    assert all(r["campaignid"] == "12151" for r in keyed.records)
+
+
+def test_unknown_raw_keys_are_reported_and_left_out() -> None:
+    keyed = keyed_lines([{**RAW, "x": 1}, {**RAW, "zz": 2}, RAW], raw=True, start=START, end=END)
+    assert keyed.unknown_keys == {"x", "zz"}
+    assert all(set(r) == {"mlog_id", *RAW_KEYS.values()} for r in keyed.records)
+    pretty = keyed_lines([{**PRETTY, "x": 1}], raw=False, start=START, end=END)
+    assert pretty.unknown_keys == frozenset()  # readable mode has its own names
 
 
 def test_campaign_ids_are_text() -> None:

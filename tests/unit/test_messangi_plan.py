@@ -6,6 +6,7 @@ import datetime as dt
 
 import pytest
 
+from tap_msgreports.messangi.settings import MAX_WINDOW_HOURS
 from tap_msgreports.messangi.streams import MlogItemsStream
 from tap_msgreports.tap import TapMsgReports
 
@@ -65,3 +66,14 @@ def test_later_runs_start_lookback_days_before_the_bookmark(
     # The other channel has no bookmark yet: it starts at start_date.
     other = stream(state, messangi_lookback_days=lookback).plan({"channel": "E"})
     assert other[0].start == dt.datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def test_the_longest_window_allowed_is_exactly_92_days() -> None:
+    longest = {**CONFIG, "start_date": "2025-09-01", "messangi_window_hours": MAX_WINDOW_HOURS}
+    assert MAX_WINDOW_HOURS == 92 * 24
+    assert TapMsgReports.config_problems(longest) == []
+    assert stream(**longest).plan({"channel": "S"})[0].length == dt.timedelta(days=92)
+    (problem,) = TapMsgReports.config_problems(
+        {**longest, "messangi_window_hours": MAX_WINDOW_HOURS + 1}
+    )
+    assert problem == "messangi_window_hours must be 1 to 2208 (92 days), got 2209"

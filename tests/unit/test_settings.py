@@ -238,6 +238,8 @@ MESSANGI = {"messangi_api_url": "https://api.example.com/reporting", "messangi_a
         ({"messangi_api_key": ""}, "messangi_api_key"),
         ({"messangi_api_url": "not a url"}, "messangi_api_url"),
         ({"messangi_lookback_days": -2}, "messangi_lookback_days"),
+        ({"messangi_statuses": ["SENT", ""]}, "messangi_statuses"),
+        ({"messangi_statuses": ["  "]}, "messangi_statuses"),
     ],
 )
 def test_each_bad_messangi_setting_is_named(changes: dict[str, t.Any], named: str) -> None:
