@@ -68,6 +68,9 @@ HTTP_TOO_MANY_REQUESTS = 429
 HTTP_SERVER_ERROR = 500
 HTTP_CLIENT_ERROR = 400
 READ_CHUNK = 1 << 20
+#: Pieces one split makes at most, whatever the source suggests: a response that lies about
+#: its total could otherwise ask for millions of windows at once (pieces split again).
+MAX_SPLIT_PARTS = 64
 ERROR_BODY_BYTES = 1 << 20  # an error message is short; more is not read
 AUTH_STATUSES = frozenset({401, 403})
 TIMED_OUT = "timed out"
@@ -431,7 +434,7 @@ class WindowedReportStream(RESTStream[None], metaclass=abc.ABCMeta):
         try:
             return self._read_once(context, window)
         except WindowTooLargeError as exc:
-            pieces = window.split(self.split_resolution, exc.parts)
+            pieces = window.split(self.split_resolution, min(exc.parts, MAX_SPLIT_PARTS))
             if pieces is None:
                 msg = (
                     f"{self.describe_partition(context)}, {self.name} {window.describe()}: "

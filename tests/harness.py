@@ -59,7 +59,7 @@ class TapRun:
 
 
 def parse_messages(text: str) -> TapRun:
-    return TapRun([json.loads(line) for line in text.splitlines() if line.strip()])
+    return TapRun([json.loads(line) for line in text.split("\n") if line.strip()])
 
 
 def run_tap(

@@ -6,6 +6,7 @@ import contextlib
 import datetime as dt
 import http.server
 import logging
+import resource
 import threading
 import typing as t
 
@@ -115,6 +116,49 @@ def test_a_lying_total_fails_with_channel_range_and_counts(
     assert "1 of 1000000000 lines in one response" in message
     assert "holds more than one response returns" in message
     assert "cannot be split further" in message
+
+
+def test_a_lying_total_over_a_92_day_window_fails_fast_in_few_requests(
+    server: http.server.ThreadingHTTPServer,
+) -> None:
+    """A split makes at most 64 pieces: a total of a billion cannot ask for millions."""
+    body = (
+        b'{"meta": {}, "pagination": {"total": 1000000000}, '
+        b'"items": [{"channel": "S", "date": "2026-01-19T10:00:00.000Z"}]}'
+    )
+    config = serve(server, body)
+    config |= {"start_date": "2025-10-19", "messangi_window_hours": 92 * 24}
+    seen: list[str] = []
+    answer = server.answer  # type: ignore[attr-defined]
+
+    def counted(handler: Answer) -> None:
+        seen.append(handler.path)
+        answer(handler)
+
+    server.answer = counted  # type: ignore[attr-defined]
+    peak_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB
+    with pytest.raises(SourceError, match="cannot be split further"):
+        run_tap(config)
+    grown_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - peak_before) / 1024
+    assert grown_mb < 200  # uncapped, the first split alone made 8 million windows (1.3 GB)
+    assert len(seen) <= 10  # one piece per level, down to a second: 64**4 > 92 days
+
+
+def test_lines_with_a_date_in_an_unknown_format_are_kept_with_a_warning(
+    server: http.server.ThreadingHTTPServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    body = (
+        b'{"meta": {}, "pagination": {"total": 2}, "items": ['
+        b'{"channel": "S", "date": "19/01/2026 10:00", "recipient": "+1"},'
+        b'{"channel": "S", "date": "2026-01-19T10:00:00.000Z", "recipient": "+2"}]}'
+    )
+    with caplog.at_level(logging.WARNING):
+        records = run_tap(serve(server, body)).records["mlog_items"]
+    assert sorted(record["date"] for record in records) == [
+        "19/01/2026 10:00",
+        "2026-01-19T10:00:00.000Z",
+    ]
+    assert "1 lines have a date in an unknown format (e.g. '19/01/2026 10:00')" in caplog.text
 
 
 @pytest.mark.parametrize(

@@ -172,6 +172,9 @@ class KeyedLines(t.NamedTuple):
     outside: int
     #: ``pretty=false`` keys the tap has no name for (a new vendor field?).
     unknown_keys: frozenset[str]
+    #: Lines whose date is not ISO-8601 (kept as sent), and the first such date.
+    undated: int = 0
+    undated_example: str | None = None
 
 
 def keyed_lines(
@@ -189,18 +192,21 @@ def keyed_lines(
     and is left out. Any other line outside ``[start, end]`` is left out and counted: its
     window reads it. A date that cannot be read is kept.
     """
-    giver, records, outside = KeyGiver(), [], 0
+    giver, records, outside, undated = KeyGiver(), [], 0, []
     unknown: set[str] = set()
     for item in items:
         if raw and not item.keys() <= _RAW_KEY_SET:
             unknown.update(item.keys() - _RAW_KEY_SET)
         line = readable(item, raw=raw)
         date = canonical_date(line["date"])
-        if date is not None and not start <= date < end:
+        if date is None:
+            undated.append(line["date"])
+        elif not start <= date < end:
             if date != end:
                 outside += 1
             continue
         line["mlog_id"] = giver.key(line, date)
         line["campaignid"] = campaign_text(line["campaignid"])
         records.append(line)
-    return KeyedLines(records, outside, frozenset(unknown))
+    example = str(undated[0])[:40] if undated else None
+    return KeyedLines(records, outside, frozenset(unknown), len(undated), example)

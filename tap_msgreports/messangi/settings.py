@@ -6,7 +6,13 @@ import typing as t
 
 from singer_sdk import typing as th
 
-from tap_msgreports.settings import setting, url_problem
+from tap_msgreports.settings import (
+    MAX_LOOKBACK_DAYS,
+    credential_problem,
+    range_problem,
+    setting,
+    url_problem,
+)
 
 if t.TYPE_CHECKING:
     from collections.abc import Mapping
@@ -16,6 +22,7 @@ MAX_WINDOW_HOURS = 92 * 24  # the API refuses longer ranges
 DEFAULT_WINDOW_HOURS = 24
 DEFAULT_LOOKBACK_DAYS = 3
 DEFAULT_SETTLE_MINUTES = 10
+MAX_SETTLE_MINUTES = 7 * 24 * 60  # a week: the data is near real-time
 DEFAULT_MAX_CONCURRENCY = 4  # no limit is documented; stay polite
 MAX_CONCURRENCY = 16
 #: Filters: setting -> query parameter of GET /v3/mlog.
@@ -129,6 +136,8 @@ def problems(config: Mapping[str, t.Any]) -> list[str]:
         found.append("messangi_api_url and messangi_api_key must both be set")
     elif problem := url_problem(str(config["messangi_api_url"]), "messangi_api_url", config):
         found.append(problem)
+    if problem := credential_problem(str(config.get("messangi_api_key") or ""), "messangi_api_key"):
+        found.append(problem)
     chosen = channels(config)
     if not chosen:
         found.append("messangi_channels is empty: name at least one of S, E, P, W, R")
@@ -148,12 +157,12 @@ def _number_problems(config: Mapping[str, t.Any]) -> list[str]:
         found.append(
             f"messangi_window_hours must be 1 to {MAX_WINDOW_HOURS} (92 days), got {hours}"
         )
-    for name, default in (
-        ("messangi_lookback_days", DEFAULT_LOOKBACK_DAYS),
-        ("messangi_settle_minutes", DEFAULT_SETTLE_MINUTES),
+    for name, default, most in (
+        ("messangi_lookback_days", DEFAULT_LOOKBACK_DAYS, MAX_LOOKBACK_DAYS),
+        ("messangi_settle_minutes", DEFAULT_SETTLE_MINUTES, MAX_SETTLE_MINUTES),
     ):
-        if int(setting(config, name, default)) < 0:
-            found.append(f"{name} must be 0 or more")
+        if problem := range_problem(name, int(setting(config, name, default)), 0, most):
+            found.append(problem)
     concurrency = int(setting(config, "messangi_max_concurrency", DEFAULT_MAX_CONCURRENCY))
     if not 1 <= concurrency <= MAX_CONCURRENCY:
         found.append(f"messangi_max_concurrency must be 1 to {MAX_CONCURRENCY}, got {concurrency}")

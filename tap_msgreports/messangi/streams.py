@@ -124,6 +124,15 @@ class MlogItemsStream(MessangiStream):
                 window.describe(),
                 keyed.outside,
             )
+        if keyed.undated:
+            self.logger.warning(
+                "%s: window %s: %d lines have a date in an unknown format (e.g. %r): kept as "
+                "sent, keyed by it; a target typing date as a timestamp will refuse them",
+                where,
+                window.describe(),
+                keyed.undated,
+                keyed.undated_example,
+            )
         if keyed.unknown_keys:
             self._report_unknown_keys(keyed.unknown_keys)
         return keyed.records
