@@ -8,6 +8,8 @@ import typing as t
 import pytest
 
 from tap_msgreports.emulator import EmulatorServer, World
+from tap_msgreports.moengage.client import MoEngageStream
+from tests.clock import emulator_now
 
 #: A fixed simulated today, so that windows cross a year boundary (start dates without a
 #: year must take the right one) and runs are reproducible.
@@ -16,6 +18,12 @@ START = dt.date(2025, 11, 20)
 
 
 VENDOR_PREFIXES = ("clevertap_", "messangi_", "moengage_")
+
+
+@pytest.fixture(autouse=True)
+def _moengage_clock_is_the_emulators(monkeypatch: pytest.MonkeyPatch) -> None:
+    """MoEngage file life counts from the tap's today: make it the emulator's (tests/clock.py)."""
+    monkeypatch.setattr(MoEngageStream, "now", emulator_now)
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from tap_msgreports.emulator import FaultPlan
 from tap_msgreports.errors import SourceError
 from tap_msgreports.tap import TapMsgReports
 from tests.conftest import TODAY, tap_config
-from tests.harness import Warehouse, assert_equal_to_truth, differences, run_tap
+from tests.harness import TapRun, Warehouse, assert_equal_to_truth, differences, run_tap
 from tests.test_cli_runs import run_cli, run_until_killed, write_config
 
 if t.TYPE_CHECKING:
@@ -86,6 +86,57 @@ def test_today_is_left_for_the_next_run_and_weekly_gaps_are_skipped(
     }
     # Yesterday was the last date read: today stays open for the next run.
     assert set(bookmarks.values()) == {(TODAY - dt.timedelta(days=1)).isoformat()}
+
+
+def bookmarks(run: TapRun) -> dict[str, str]:
+    """The stored report date of each report, after a run."""
+    assert run.final_state is not None
+    partitions = run.final_state["bookmarks"]["moengage_campaign_rows"]["partitions"]
+    return {p["context"]["report_name"]: p["replication_key_value"] for p in partitions}
+
+
+def test_an_end_date_after_today_reads_to_yesterday_and_loses_nothing(
+    emulator: EmulatorServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Today is the clock's: a later end_date neither expires files nor moves bookmarks ahead."""
+    later = (TODAY + dt.timedelta(days=5)).isoformat()
+    with caplog.at_level(logging.INFO):
+        first = run_tap(moengage_config(emulator, end_date=later))
+    assert "have expired" not in caplog.text
+    assert max(bookmarks(first).values()) == (TODAY - dt.timedelta(days=1)).isoformat()
+    warehouse = Warehouse()
+    warehouse.load(first)
+    emulator.world.advance(1)  # today's file is generated now: the next run reads it
+    warehouse.load(run_tap(moengage_config(emulator, end_date=later), first.final_state))
+    assert_equal_to_truth(differences(warehouse, emulator, WEEK_AGO, TODAY, ROWS))
+
+
+def test_an_end_date_before_today_ends_there_and_file_life_counts_from_today(
+    emulator: EmulatorServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    end = TODAY - dt.timedelta(days=3)
+    config = moengage_config(
+        emulator, start_date=(TODAY - dt.timedelta(days=9)).isoformat(), end_date=end.isoformat()
+    )
+    with caplog.at_level(logging.INFO):
+        run = run_tap(config)
+    # Files older than today - 6 have expired: none is asked for (the vendor would refuse it).
+    assert "Report file has expired" not in caplog.text
+    warehouse = Warehouse()
+    warehouse.load(run)
+    assert_equal_to_truth(differences(warehouse, emulator, TODAY - dt.timedelta(days=6), end, ROWS))
+    assert bookmarks(run)["Daily Push Report"] == end.isoformat()
+
+
+def test_without_end_date_a_run_reads_every_file_up_to_yesterday(emulator: EmulatorServer) -> None:
+    config = moengage_config(emulator)
+    del config["end_date"]
+    run = run_tap(config)
+    warehouse = Warehouse()
+    warehouse.load(run)
+    yesterday = TODAY - dt.timedelta(days=1)
+    assert_equal_to_truth(differences(warehouse, emulator, WEEK_AGO, yesterday, ROWS))
+    assert bookmarks(run)["Daily Push Report"] == yesterday.isoformat()
 
 
 def test_a_late_run_says_which_dates_were_lost(

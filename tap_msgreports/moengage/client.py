@@ -56,19 +56,28 @@ class MoEngageStream(WindowedReportStream):
 
     # ----- dates and bookmarks ------------------------------------------------------------
 
-    def today(self) -> dt.date:
-        """The newest date a file may have: ``end_date``, else today in UTC.
+    def now(self) -> dt.datetime:
+        """The current time in UTC (a method so that tests can move it)."""
+        return dt.datetime.now(dt.timezone.utc)
 
-        Expiry is counted back from it, and a file of this date that is not there yet is
-        left for the next run.
+    def today(self) -> dt.date:
+        """Today in UTC, from the clock: file life and "not generated yet" count from it.
+
+        ``end_date`` never changes it (it only bounds the dates read): a future ``end_date``
+        must not make files look expired, nor move the bookmark past dates whose files are
+        still to come. Against the emulator, whose clock is simulated, today is
+        ``TAP_MSGREPORTS_EMULATOR_TODAY`` (see :func:`settings.emulator_today`).
         """
-        configured = DateRange.from_config(self.config).end_date
-        return configured or dt.datetime.now(dt.timezone.utc).date()
+        return settings.emulator_today(self.config) or self.now().date()
 
     def plan(self, context: Context) -> list[Window]:
-        """One window per date from the day after the bookmark to today, within 7 days."""
+        """One window per date from the day after the bookmark to today, within 7 days.
+
+        ``end_date`` is an upper bound only: no date after today is read.
+        """
         today = self.today()
         first_day, last_day = DateRange.from_config(self.config).resolve(today)
+        last_day = min(last_day, today)
         stored = self.stored_bookmark(context)
         wanted = stored.date() + ONE_DAY if stored else first_day
         oldest = today - dt.timedelta(days=FILE_LIFE_DAYS - 1)
@@ -78,11 +87,11 @@ class MoEngageStream(WindowedReportStream):
                 "the tap at least every %d days",
                 self.describe_partition(context),
                 wanted,
-                oldest - ONE_DAY,
+                min(oldest - ONE_DAY, last_day),
                 FILE_LIFE_DAYS,
                 FILE_LIFE_DAYS - 1,
             )
-        return plan_day_windows(max(wanted, oldest), min(last_day, today), 1)
+        return plan_day_windows(max(wanted, oldest), last_day, 1)
 
     def bookmark_value(self, window: Window, context: Context) -> str:  # noqa: ARG002
         """The last report date handled (downloaded, or known to have no file)."""

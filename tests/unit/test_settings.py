@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import subprocess
 import sys
@@ -13,6 +14,7 @@ from hypothesis import strategies as st
 from singer_sdk.exceptions import ConfigValidationError
 
 from tap_msgreports import settings as settings_module
+from tap_msgreports.moengage import settings as moengage_settings
 from tap_msgreports.tap import SOURCES, TapMsgReports
 
 VALID: dict[str, t.Any] = {
@@ -190,3 +192,19 @@ def test_moengage_choices_are_checked_before_any_request(setting: str, value: st
     with pytest.raises(ConfigValidationError) as caught:
         TapMsgReports(config={**MOENGAGE, setting: value}, setup_mapper=False)
     assert any(setting in error for error in caught.value.errors)
+
+
+def test_the_emulator_today_is_honoured_only_against_this_machine() -> None:
+    env = {"TAP_MSGREPORTS_EMULATOR_TODAY": "2026-01-20"}
+    emulator = {**MOENGAGE, "moengage_api_url": "http://127.0.0.1:8765"}
+    assert moengage_settings.emulator_today(emulator, env) == dt.date(2026, 1, 20)
+    vendor = {**MOENGAGE, "moengage_api_url": "https://api-03.moengage.com"}
+    assert moengage_settings.emulator_today(vendor, env) is None
+    assert moengage_settings.emulator_today(MOENGAGE, env) is None  # the data center's host
+
+
+def test_an_emulator_today_that_is_not_a_date_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TAP_MSGREPORTS_EMULATOR_TODAY", "yesterday")
+    config = {**MOENGAGE, "moengage_api_url": "http://127.0.0.1:8765"}
+    (found,) = TapMsgReports.config_problems(config)
+    assert "TAP_MSGREPORTS_EMULATOR_TODAY" in found
