@@ -139,6 +139,48 @@ def test_without_end_date_a_run_reads_every_file_up_to_yesterday(emulator: Emula
     assert bookmarks(run)["Daily Push Report"] == yesterday.isoformat()
 
 
+def test_a_file_that_comes_a_day_late_is_read_by_the_next_run(
+    emulator: EmulatorServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    emulator.moengage.late_days = 1  # yesterday's file is not there yet
+    with caplog.at_level(logging.INFO):
+        first = run_tap(moengage_config(emulator))
+    name = f"Daily_Push_Report_{TODAY - dt.timedelta(days=1):%Y%m%d}.zip"
+    assert f"{name} is not generated yet" in caplog.text
+    assert bookmarks(first)["Daily Push Report"] == (TODAY - dt.timedelta(days=2)).isoformat()
+    emulator.world.advance(1)
+    config = moengage_config(emulator, end_date=emulator.world.today.isoformat())
+    warehouse = Warehouse()
+    for run in (first, run_tap(config, first.final_state)):
+        warehouse.load(run)
+    assert_equal_to_truth(
+        differences(warehouse, emulator, WEEK_AGO, TODAY - dt.timedelta(days=1), ROWS)
+    )
+
+
+def test_a_weekly_report_moves_its_bookmark_every_run_and_every_file_is_read(
+    emulator: EmulatorServer,
+) -> None:
+    weekly = emulator.moengage.report("Weekly Email Summary")
+    emulator.moengage.reports = (weekly,)  # the truth, and the config, hold this one only
+    warehouse, state = Warehouse(), None
+    for day in range(10):
+        if day:
+            emulator.world.advance(1)
+        today = emulator.world.today
+        run = run_tap(moengage_config(emulator, end_date=today.isoformat()), state)
+        warehouse.load(run)
+        state = run.final_state
+        # Days without a file are skipped once they are two days old: never stuck.
+        assert bookmarks(run)[weekly.name] >= (today - dt.timedelta(days=2)).isoformat()
+    last = emulator.world.today - dt.timedelta(days=1)
+    assert_equal_to_truth(differences(warehouse, emulator, WEEK_AGO, last, ROWS))
+    read = {key[1] for key in warehouse.tables["moengage_campaign_rows"]}
+    days = [WEEK_AGO + dt.timedelta(days=n) for n in range((last - WEEK_AGO).days + 1)]
+    assert read == {day.isoformat() for day in days if weekly.generated_on(day)}
+    assert len(read) == 2  # two Mondays in these ten days
+
+
 def test_a_late_run_says_which_dates_were_lost(
     emulator: EmulatorServer, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -272,6 +272,18 @@ def test_a_file_appears_the_day_after_its_date_and_expires_seven_days_later(serv
     assert "7 days" in refusal(download(server, file_name))
 
 
+def test_a_late_file_comes_late_days_after_the_usual_day(server):
+    server.moengage.late_days = 1
+    yesterday = TODAY - timedelta(days=1)
+    assert refusal(download(server, name_of(PUSH, yesterday))) == "Invalid Report file name"
+    assert server.moengage.available_dates()[PUSH][-1] == TODAY - timedelta(days=2)
+    assert {
+        row["report_date"] for row in server.truth("moengage_campaign_rows", yesterday, TODAY)
+    } == set()
+    control(server, "advance", method="POST", json={"days": 1})
+    assert download(server, name_of(PUSH, yesterday)).status_code == 200
+
+
 def test_available_dates_are_exactly_what_downloads(server):
     available = server.moengage.available_dates()
     assert available[PUSH] == [TODAY - timedelta(days=back) for back in range(6, 0, -1)]
