@@ -69,6 +69,9 @@ def test_zip_gzip_and_plain_bodies_give_the_same_rows(
 def test_the_signature_goes_where_configured(emulator: EmulatorServer, place: str) -> None:
     run = run_tap(moengage_config(emulator, moengage_signature_in=place))
     assert run.records["moengage_campaign_rows"]
+    # Every download (discovery's probes too) carried it there, and only there.
+    assert len(emulator.moengage.signature_places) > 10
+    assert set(emulator.moengage.signature_places) == {place}
 
 
 def test_today_is_left_for_the_next_run_and_weekly_gaps_are_skipped(

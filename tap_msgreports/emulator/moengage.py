@@ -256,6 +256,8 @@ class MoEngageAPI(VendorAPI):
         late_days: Files come this many days later than the day after their date (a
             generation running late, or a workspace whose dates run ahead of UTC); 0 by
             default.
+        signature_places: Where each download carried its signature, in arrival order:
+            `header`, `query`, `both` or `none` (to check what the client sends).
     """
 
     name = "moengage"
@@ -312,6 +314,8 @@ class MoEngageAPI(VendorAPI):
         self.huge_field_bytes = huge_field_bytes
         self.header_drift = header_drift
         self.late_days = 0
+        self.signature_places: list[str] = []
+        self._places_lock = threading.Lock()
         self._files = _FileCache()
 
     @property
@@ -520,12 +524,18 @@ class MoEngageAPI(VendorAPI):
     def _signed(self, request: Request, file_name: str) -> bool:
         expected = self.signature(file_name).encode()
         given = (request.header(SIGNATURE_HEADER), request.query_value(SIGNATURE_QUERY))
+        self._note_place(in_header=given[0] is not None, in_query=given[1] is not None)
         # Either place will do; the hex is compared case-insensitively.
         return any(
             hmac.compare_digest(value.strip().lower().encode(), expected)
             for value in given
             if value is not None
         )
+
+    def _note_place(self, *, in_header: bool, in_query: bool) -> None:
+        place = {(True, True): "both", (True, False): "header", (False, True): "query"}
+        with self._places_lock:
+            self.signature_places.append(place.get((in_header, in_query), "none"))
 
     def _parse_file_name(self, file_name: str) -> tuple[ReportSpec, date]:
         match = FILE_NAME_PATTERN.fullmatch(file_name)

@@ -238,6 +238,13 @@ def test_file_names_that_match_no_file_are_invalid(server, file_name):
     assert refusal(download(server, file_name)) == "Invalid Report file name"
 
 
+def test_where_each_download_carried_its_signature_is_recorded(server):
+    file_name = name_of(PUSH, MONDAY)
+    for where in ("header", "query", "both", "neither"):
+        download(server, file_name, where=where)
+    assert server.moengage.signature_places == ["header", "query", "both", "none"]
+
+
 def test_no_path_of_the_vendor_answers_404(server):
     moengage = server.moengage
     for path in (PREFIX, PREFIX + moengage.app_id, PREFIX + moengage.app_id + "/a/b/c.zip"):
