@@ -96,6 +96,33 @@ def test_inflating_beyond_the_limit_is_refused() -> None:
             read_all(body(kind, "a\r\n" + "0\r\n" * 400_000), limit=100_000)
 
 
+def zip_of(members: dict[str, str]) -> io.BytesIO:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, text in members.items():
+            archive.writestr(name, text.encode())
+    return io.BytesIO(buffer.getvalue())
+
+
+def test_a_zip_whose_members_together_exceed_the_limit_is_refused_before_any_is_opened() -> None:
+    # Each member is below the limit; the three of them are not.
+    members = {f"part{n}.csv": "a\r\n" + "0\r\n" * 15_000 for n in range(3)}
+    streams = files.csv_streams(zip_of(members), 100_000, "f.zip")
+    with pytest.raises(
+        SourceError, match=r"f\.zip: its 3 member\(s\) declare .* moengage_max_file_mb"
+    ):
+        next(streams)
+
+
+def test_one_budget_is_shared_by_every_stream_of_a_file() -> None:
+    budget = files.ByteBudget(10, "f.zip")
+    first = files.SizeLimitedReader(io.BytesIO(b"123456"), budget)
+    second = files.SizeLimitedReader(io.BytesIO(b"123456"), budget)
+    assert first.read() == b"123456"
+    with pytest.raises(SourceError, match=r"f\.zip inflates beyond"):
+        second.read()
+
+
 def test_a_truncated_zip_fails_validation() -> None:
     whole = body("zip").getvalue()
     with tempfile.TemporaryFile() as cut:
