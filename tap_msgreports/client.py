@@ -127,12 +127,17 @@ class WindowedReportStream(RESTStream[None], metaclass=abc.ABCMeta):
     def auth_error_message(self, context: Context) -> str:
         """What to tell the user when the source refuses the credentials."""
 
+    def describe_window(self, context: Context, window: Window) -> str:  # noqa: ARG002
+        """What a window reads, for errors: its dates or times (a file, for MoEngage)."""
+        return window.describe()
+
     def client_error(
         self, response: requests.Response, context: Context, window: Window
     ) -> Exception:
         """The error for a 4xx other than 401/403 (vendors map their own)."""
         return SourceError(
-            f"{self.describe_partition(context)}, {self.name} {window.describe()}: "
+            f"{self.describe_partition(context)}, {self.name} "
+            f"{self.describe_window(context, window)}: "
             f"HTTP {response.status_code}: {_short_text(response)}",
         )
 
@@ -397,7 +402,8 @@ class WindowedReportStream(RESTStream[None], metaclass=abc.ABCMeta):
             pieces = window.split(self.split_resolution, exc.parts)
             if pieces is None:
                 msg = (
-                    f"{self.describe_partition(context)}, {self.name} {window.describe()}: "
+                    f"{self.describe_partition(context)}, {self.name} "
+                    f"{self.describe_window(context, window)}: "
                     f"the source refuses the window ({exc.reason}) and it cannot be split "
                     "further"
                 )
@@ -422,7 +428,8 @@ class WindowedReportStream(RESTStream[None], metaclass=abc.ABCMeta):
             body = send(prepared, context, window)
         except RETRIABLE_ERRORS as exc:
             msg = (
-                f"{self.describe_partition(context)}, {self.name} {window.describe()}: "
+                f"{self.describe_partition(context)}, {self.name} "
+                f"{self.describe_window(context, window)}: "
                 f"gave up after {self.backoff_max_tries()} tries: {_failure_reason(exc)}"
             )
             raise SourceError(msg) from None
