@@ -183,6 +183,10 @@ class MoEngageStream(WindowedReportStream):
         """``MoEngage report 'Daily Push'``."""
         return f"{SOURCE} report {context['report_name']!r}"
 
+    def describe_window(self, context: Context, window: Window) -> str:
+        """The file the window reads: ``Daily_Push_20260114.zip``."""
+        return self.file_name(context, window)
+
     def auth_error_message(self, context: Context) -> str:  # noqa: ARG002
         """Name the workspace and the setting, never the key or a signature."""
         return (
