@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from tap_msgreports.errors import SourceError
 from tap_msgreports.moengage import files
-from tap_msgreports.moengage.columns import FIXED_COLUMNS, column_names, snake
+from tap_msgreports.moengage.columns import FIXED_COLUMNS, RESERVED, column_names, snake
 
 CSV_TEXT = (
     "\ufeffDate,Campaign Name,Message,All Platform Sent,Sent,sent,1st Click Time,Order\r\n"
@@ -194,3 +194,38 @@ def test_camel_case_splits_but_acronyms_stay_whole() -> None:
         "ios_sent",
         "ios_sent_2",
     ]
+
+
+#: PostgreSQL's SQL Key Words appendix (Table C.1), category "reserved"; system_user since 16.
+POSTGRESQL_RESERVED = """
+    all analyse analyze and any array as asc asymmetric both case cast check collate column
+    constraint create current_catalog current_date current_role current_time current_timestamp
+    current_user default deferrable desc distinct do else end except false fetch for foreign
+    from grant group having in initially intersect into lateral leading limit localtime
+    localtimestamp not null offset on only or order placing primary references returning select
+    session_user some symmetric system_user table then to trailing true union unique user using
+    variadic when where window with
+""".split()  # noqa: SIM905 - word lists read better as text
+#: The same table, category "reserved (can be function or type)".
+POSTGRESQL_FUNCTION_OR_TYPE = """
+    authorization binary collation concurrently cross current_schema freeze full ilike inner is
+    isnull join left like natural notnull outer overlaps right similar tablesample verbose
+""".split()  # noqa: SIM905 - word lists read better as text
+#: Snowflake's "Reserved & limited keywords" table, every keyword of it.
+SNOWFLAKE_RESERVED = """
+    account all alter and any as between by case cast check column connect connection
+    constraint create cross current current_date current_time current_timestamp current_user
+    database delete distinct drop else exists false following for from full grant group
+    gscluster having ilike in increment inner insert intersect into is issue join lateral left
+    like localtime localtimestamp minus natural not null of on or order organization qualify
+    regexp revoke right rlike row rows sample schema select set some start table tablesample
+    then to trigger true try_cast union unique update using values view when whenever where with
+""".split()  # noqa: SIM905 - word lists read better as text
+
+
+def test_reserved_words_are_the_documented_ones() -> None:
+    documented = {*POSTGRESQL_RESERVED, *POSTGRESQL_FUNCTION_OR_TYPE, *SNOWFLAKE_RESERVED}
+    assert documented - RESERVED == set(), "documented, but not suffixed"
+    assert RESERVED - documented == set(), "suffixed, but documented by neither"
+    for word in ("collation", "concurrently", "current_catalog", "current_schema"):
+        assert snake(word.title()) == f"{word}_"
