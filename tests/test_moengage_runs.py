@@ -185,6 +185,20 @@ def test_a_weekly_report_moves_its_bookmark_every_run_and_every_file_is_read(
     assert len(read) == 2  # two Mondays in these ten days
 
 
+def test_a_first_run_from_an_old_start_date_loses_nothing_and_says_so_at_info(
+    emulator: EmulatorServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    config = moengage_config(emulator)
+    del config["start_date"]  # the default: 30 days back, older than any file lives
+    with caplog.at_level(logging.INFO):
+        run_tap(config)
+    assert [
+        r for r in caplog.records if r.levelno >= logging.WARNING and "expired" in r.message
+    ] == []
+    oldest = TODAY - dt.timedelta(days=6)
+    assert f"files older than 7 days cannot be fetched: reading from {oldest}" in caplog.text
+
+
 def test_a_late_run_says_which_dates_were_lost(
     emulator: EmulatorServer, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -87,16 +87,38 @@ class MoEngageStream(WindowedReportStream):
         wanted = stored.date() + ONE_DAY if stored else first_day
         oldest = today - dt.timedelta(days=FILE_LIFE_DAYS - 1)
         if wanted < oldest:
-            self.logger.warning(
-                "%s: files for %s..%s have expired (files live %d days) and are lost; run "
-                "the tap at least every %d days",
-                self.describe_partition(context),
-                wanted,
-                min(oldest - ONE_DAY, last_day),
-                FILE_LIFE_DAYS,
-                FILE_LIFE_DAYS - 1,
-            )
+            self.report_expired(context, wanted, min(oldest - ONE_DAY, last_day), stored)
         return plan_day_windows(max(wanted, oldest), last_day, 1)
+
+    def report_expired(
+        self, context: Context, first: dt.date, last: dt.date, stored: dt.datetime | None
+    ) -> None:
+        """Say that the files of ``first``..``last`` have expired.
+
+        After a bookmark they were lost because the tap did not run in time: a warning that
+        names them. Without one (a first run) nothing was lost: ``start_date`` only reaches
+        further back than files live.
+        """
+        where = self.describe_partition(context)
+        if stored is None:
+            self.logger.info(
+                "%s: files older than %d days cannot be fetched: reading from %s, not from "
+                "start_date %s",
+                where,
+                FILE_LIFE_DAYS,
+                last + ONE_DAY,
+                first,
+            )
+            return
+        self.logger.warning(
+            "%s: files for %s..%s have expired (files live %d days) and are lost; run the tap "
+            "at least every %d days",
+            where,
+            first,
+            last,
+            FILE_LIFE_DAYS,
+            FILE_LIFE_DAYS - 1,
+        )
 
     def bookmark_value(self, window: Window, context: Context) -> str:  # noqa: ARG002
         """The last report date handled (downloaded, or known to have no file)."""
