@@ -8,13 +8,16 @@ import io
 import json
 import logging
 import re
+import tempfile
 import typing as t
+import zipfile
 
 import pytest
 
 from tap_msgreports.emulator import FaultPlan
 from tap_msgreports.errors import SourceError
 from tap_msgreports.tap import TapMsgReports
+from tap_msgreports.windows import Window
 from tests.conftest import TODAY, tap_config
 from tests.harness import TapRun, Warehouse, assert_equal_to_truth, differences, run_tap
 from tests.test_cli_runs import run_cli, run_until_killed, write_config
@@ -289,3 +292,32 @@ def test_a_refused_signature_is_one_clear_line(emulator: EmulatorServer, tmp_pat
     assert "moengage_secret_key" in line
     for secret in ("wrong-secret-12345", emulator.moengage.secret_key):
         assert secret not in done.stderr + done.stdout
+
+
+def test_every_csv_member_of_a_zip_is_read_in_order_with_rows_numbered_across_them(
+    emulator: EmulatorServer,
+) -> None:
+    members = {
+        "part1.csv": "Campaign Name,Sent\r\nA,1\r\nB,2\r\n",
+        "notes.txt": "not a CSV: left out\r\n",
+        "part2.csv": "\ufeffCampaign Name,Sent,Clicks\r\nC,3,30\r\n",
+        "part3.csv": "Campaign Name,Sent\r\nD,4\r\nE,5\r\n",
+    }
+    body = tempfile.TemporaryFile()  # noqa: SIM115 - records_from closes it
+    with zipfile.ZipFile(body, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, text in members.items():
+            archive.writestr(name, text.encode())
+    stream = TapMsgReports(config=moengage_config(emulator)).streams["moengage_campaign_rows"]
+    window = Window.of_days(TODAY, TODAY)
+    with contextlib.redirect_stdout(io.StringIO()):
+        records = list(stream.records_from(body, {"report_name": "Daily Push Report"}, window))
+    assert [(r["row_number"], r["campaign_name"], r["sent"]) for r in records] == [
+        (1, "A", "1"),
+        (2, "B", "2"),
+        (3, "C", "3"),
+        (4, "D", "4"),
+        (5, "E", "5"),
+    ]
+    assert records[2]["clicks"] == "30"
+    assert "clicks" in stream.schema["properties"]
+    assert body.closed
