@@ -124,8 +124,21 @@ def _zip_members(file: t.IO[bytes], budget: ByteBudget) -> Iterator[t.IO[bytes]]
             )
             raise SourceError(msg)
         for member in csvs:
-            with archive.open(member) as inflated:
+            with _open_member(archive, member, budget.what) as inflated:
                 yield t.cast("t.IO[bytes]", SizeLimitedReader(inflated, budget))
+
+
+def _open_member(archive: zipfile.ZipFile, member: zipfile.ZipInfo, what: str) -> t.IO[bytes]:
+    """Open one member; one that cannot be read whatever the download is a clear error."""
+    try:
+        return archive.open(member)
+    except NotImplementedError as exc:  # e.g. Deflate64, which zipfile cannot inflate
+        msg = f"{what}: {member.filename} uses a compression the tap cannot read ({exc})"
+        raise SourceError(msg) from None
+    except RuntimeError as exc:  # an encrypted member, mostly
+        why = "is encrypted" if member.flag_bits & _ENCRYPTED else f"cannot be read ({exc})"
+        msg = f"{what}: {member.filename} {why}: export the report without a password"
+        raise SourceError(msg) from None
 
 
 def validate(file: t.IO[bytes], limit: int, what: str) -> None:
@@ -192,6 +205,7 @@ def _csv_errors(what: str, reader: t.Any) -> Iterator[None]:  # noqa: ANN401
 HEADER_PREFIX_BYTES = 256 << 10
 _LOCAL_HEADER = struct.Struct("<4s5H3I2H")  # the fixed part of a ZIP local file header
 _STORED, _DEFLATED = 0, 8
+_ENCRYPTED = 0x1  # bit 0 of a ZIP entry's general purpose flags
 
 
 def header_from_prefix(prefix: bytes) -> list[str] | None:

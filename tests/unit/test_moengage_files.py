@@ -123,6 +123,33 @@ def test_one_budget_is_shared_by_every_stream_of_a_file() -> None:
         second.read()
 
 
+def patched_zip(*, method: int | None = None, flags: int | None = None) -> io.BytesIO:
+    """A one-member ZIP whose compression method or flag bits are changed in both headers."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
+        archive.writestr("Daily_Push_20260120.csv", CSV_TEXT.encode())
+    data = bytearray(buffer.getvalue())
+    central = data.index(b"PK\x01\x02")
+    for flags_at in (6, central + 8):  # local header, central directory entry
+        if flags is not None:
+            data[flags_at : flags_at + 2] = flags.to_bytes(2, "little")
+        if method is not None:
+            data[flags_at + 2 : flags_at + 4] = method.to_bytes(2, "little")
+    return io.BytesIO(bytes(data))
+
+
+def test_a_member_in_a_compression_zipfile_cannot_read_is_a_clear_error() -> None:
+    with pytest.raises(SourceError, match=r"^f\.zip: Daily_Push_20260120\.csv uses a compression"):
+        files.validate(patched_zip(method=9), 1 << 20, "f.zip")  # 9: Deflate64
+
+
+def test_an_encrypted_member_is_a_clear_error() -> None:
+    with pytest.raises(
+        SourceError, match=r"^f\.zip: Daily_Push_20260120\.csv is encrypted: export"
+    ):
+        files.validate(patched_zip(flags=1), 1 << 20, "f.zip")  # bit 0: encrypted
+
+
 def test_a_truncated_zip_fails_validation() -> None:
     whole = body("zip").getvalue()
     with tempfile.TemporaryFile() as cut:
