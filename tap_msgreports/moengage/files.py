@@ -33,7 +33,6 @@ _UNSAFE_NAME = re.compile(r"[/\\?#%\x00-\x1f\x7f]")
 CHUNK = 1 << 20
 #: One field may be this large (the csv module's default is 128 KiB).
 FIELD_SIZE_LIMIT = 64 << 20
-csv.field_size_limit(FIELD_SIZE_LIMIT)
 
 
 def file_name(report: str, day: dt.date) -> str:
@@ -145,6 +144,10 @@ def validate(file: t.IO[bytes], limit: int, what: str) -> None:
     """Inflate the whole file once, so a corrupt download is caught (and retried) early.
 
     ZIP members are checked against their CRC, gzip against its trailer; nothing is parsed.
+    This happens before the file's first record, so that retries do too: a download found
+    corrupt half-way through its rows could not be fetched again without writing its first
+    rows twice. The price is inflating every file twice (here, then when its rows are read):
+    double the decompression CPU, never more memory.
 
     Raises:
         ValueError: the file is corrupt or truncated (worth downloading again).
@@ -168,6 +171,10 @@ def read_csv(stream: t.IO[bytes], what: str) -> tuple[list[str], Iterator[list[s
     shifted into the wrong columns.
     """
     text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
+    # The csv module has one field size limit per process, not one per reader: it is raised
+    # where the tap makes its readers rather than on import, and only raised (a larger field
+    # is let through, nothing the default accepts is refused).
+    csv.field_size_limit(max(csv.field_size_limit(), FIELD_SIZE_LIMIT))
     reader = csv.reader(text)
     with _csv_errors(what, reader):
         header = next(reader, [])

@@ -6,6 +6,8 @@ import datetime as dt
 import gzip
 import io
 import re
+import subprocess
+import sys
 import tempfile
 import zipfile
 
@@ -256,3 +258,14 @@ def test_reserved_words_are_the_documented_ones() -> None:
     assert RESERVED - documented == set(), "suffixed, but documented by neither"
     for word in ("collation", "concurrently", "current_catalog", "current_schema"):
         assert snake(word.title()) == f"{word}_"
+
+
+def test_fields_up_to_the_limit_are_read_and_importing_changes_no_csv_setting() -> None:
+    huge = "x" * (1 << 20)  # beyond the csv module's default of 128 KiB
+    ((_, rows),) = read_all(body("plain", f"a,b\r\n{huge},1\r\n"), limit=4 << 20)
+    assert rows == [[huge, "1"]]
+    code = (
+        "import csv; before = csv.field_size_limit(); import tap_msgreports.moengage.files; "
+        "assert csv.field_size_limit() == before"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
