@@ -13,6 +13,7 @@ import typing as t
 import zipfile
 
 import pytest
+import requests
 
 from tap_msgreports.emulator import FaultPlan
 from tap_msgreports.errors import SourceError
@@ -321,3 +322,34 @@ def test_every_csv_member_of_a_zip_is_read_in_order_with_rows_numbered_across_th
     assert records[2]["clicks"] == "30"
     assert "clicks" in stream.schema["properties"]
     assert body.closed
+
+
+class BrokenDownload(contextlib.AbstractContextManager["BrokenDownload"]):
+    """A response whose body breaks after its first chunk."""
+
+    url = "http://127.0.0.1/campaign_reports/rest_api/APP/Daily_Push_Report_20260119.zip"
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+    def iter_content(self, size: int) -> t.Iterator[bytes]:
+        yield b"PK\x03\x04" + b"\x00" * 100
+        raise requests.exceptions.ChunkedEncodingError
+
+
+def test_the_temporary_file_of_a_broken_download_is_closed(
+    emulator: EmulatorServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stream = TapMsgReports(config=moengage_config(emulator)).streams["moengage_campaign_rows"]
+    made: list[t.IO[bytes]] = []
+    real = tempfile.TemporaryFile
+
+    def temporary_file() -> t.IO[bytes]:
+        made.append(real())
+        return made[-1]
+
+    monkeypatch.setattr(tempfile, "TemporaryFile", temporary_file)
+    with pytest.raises(requests.exceptions.ChunkedEncodingError):
+        stream.parse_body(t.cast("requests.Response", BrokenDownload()))
+    (download,) = made
+    assert download.closed

@@ -157,19 +157,25 @@ class MoEngageStream(WindowedReportStream):
         """
         what = response.url.rsplit("/", 1)[-1].split("?", 1)[0]
         download = tempfile.TemporaryFile()  # noqa: SIM115 - handed on to the reader
-        with response:
-            for chunk in response.iter_content(files.CHUNK):
-                download.write(chunk)
-                if download.tell() > self.max_file_bytes:
-                    download.close()
-                    msg = f"{what} is larger than moengage_max_file_mb"
-                    raise SourceError(msg)
         try:
+            self._save_body(response, download, what)
             files.validate(download, self.max_file_bytes, what)
         except ValueError as exc:
             download.close()
             raise RetriableAPIError(str(exc), response) from None
+        except BaseException:
+            download.close()  # a dropped connection, a refusal: nothing will read it
+            raise
         return download
+
+    def _save_body(self, response: requests.Response, download: t.IO[bytes], what: str) -> None:
+        """Write the body to ``download`` as it arrives, within ``moengage_max_file_mb``."""
+        with response:
+            for chunk in response.iter_content(files.CHUNK):
+                download.write(chunk)
+                if download.tell() > self.max_file_bytes:
+                    msg = f"{what} is larger than moengage_max_file_mb"
+                    raise SourceError(msg)
 
     def probe_header(self, context: Context) -> list[str] | None:
         """The header of the report's newest file, reading only its first bytes.
