@@ -38,10 +38,14 @@ class CampaignRowsStream(MoEngageStream):
         """
         path = schema_directory() / f"{self.name}.json"
         super().__init__(tap, schema=json.loads(path.read_text(encoding="utf-8")))
+        #: Each report's columns in its newest file seen (probed, or read in this run).
+        self.report_columns: dict[str, list[str]] = {}
         if tap.input_catalog is None:
             for context in self.partitions:
                 if header := self.probe_header(context):
-                    self._schema = _with_columns(self.schema, columns.column_names(header))
+                    names = columns.column_names(header)
+                    self.report_columns[context["report_name"]] = names
+                    self._schema = _with_columns(self.schema, names)
 
     def records_from(
         self,
@@ -53,11 +57,13 @@ class CampaignRowsStream(MoEngageStream):
         what = self.file_name(context, window)
         fixed = {"report_name": context["report_name"], "report_date": window.first_day.isoformat()}
         row_number = 0
+        seen: list[str] = []  # the file's columns, over all its members
         with body:
             for stream in files.csv_streams(body, self.max_file_bytes, what):
                 header, rows = files.read_csv(stream, what)
                 names = columns.column_names(header)
                 self.declare_columns(names, what)
+                seen += [name for name in names if name not in seen]
                 for fields in rows:
                     row_number += 1
                     yield {
@@ -65,6 +71,22 @@ class CampaignRowsStream(MoEngageStream):
                         "row_number": row_number,
                         **dict(zip(names, fields, strict=True)),
                     }
+        self.note_lost_columns(context["report_name"], seen, what)
+
+    def note_lost_columns(self, report: str, names: list[str], what: str) -> None:
+        """Say, once per file, which columns of the report's previous file it lacks.
+
+        Their values are null in its rows; that is no error (the report was rebuilt), but
+        it is worth knowing. Compared per report: one schema holds every report's columns.
+        """
+        before = self.report_columns.get(report, [])
+        if lost := [name for name in before if name not in names]:
+            self.logger.info(
+                "%s lacks columns of the report's previous file: %s (null in its rows)",
+                what,
+                lost,
+            )
+        self.report_columns[report] = names
 
     def declare_columns(self, names: list[str], what: str) -> None:
         """Make sure the declared schema has these columns, before any row that uses them.
