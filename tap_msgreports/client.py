@@ -206,7 +206,7 @@ class WindowedReportStream(RESTStream[None], metaclass=abc.ABCMeta):
             self.source_name,
             self.name,
             details.get("tries", 0),
-            _failure_reason(details.get("exception")),
+            failure_reason(details.get("exception")),
             details.get("wait", 0.0),
         )
 
@@ -430,7 +430,7 @@ class WindowedReportStream(RESTStream[None], metaclass=abc.ABCMeta):
             msg = (
                 f"{self.describe_partition(context)}, {self.name} "
                 f"{self.describe_window(context, window)}: "
-                f"gave up after {self.backoff_max_tries()} tries: {_failure_reason(exc)}"
+                f"gave up after {self.backoff_max_tries()} tries: {failure_reason(exc)}"
             )
             raise SourceError(msg) from None
         return self.records_from(body, context, window)
@@ -554,7 +554,7 @@ def _short_text(response: requests.Response, limit: int = 300) -> str:
     return text[:limit] + ("..." if len(text) > limit else "") if text else "(empty body)"
 
 
-def _failure_reason(exception: BaseException | None) -> str:
+def failure_reason(exception: BaseException | None) -> str:
     """A one-line reason for a failed try, free of URLs and headers."""
     if exception is None:
         return "unknown error"
