@@ -357,3 +357,26 @@ def test_the_temporary_file_of_a_broken_download_is_closed(
         stream.parse_body(t.cast("requests.Response", BrokenDownload()))
     (download,) = made
     assert download.closed
+
+
+def test_discovery_retries_a_probe_refused_with_5xx_or_429(emulator: EmulatorServer) -> None:
+    # Every try fails but the last: answered "no file", these would lose the columns.
+    emulator.faults = FaultPlan(script=["503", "429", "500", "503", "429", "503", "500"])
+    catalog = TapMsgReports(config=moengage_config(emulator, max_retries=8)).catalog_dict
+    (entry,) = catalog["streams"]
+    assert "all_platform_sent" in entry["schema"]["properties"]
+
+
+def test_discovery_says_why_it_learnt_no_columns(
+    emulator: EmulatorServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    emulator.faults = FaultPlan(rates={"503": 1.0})
+    with caplog.at_level(logging.WARNING):
+        TapMsgReports(config=moengage_config(emulator, max_retries=1))
+    assert "no columns learnt at discovery (gave up after 2 tries: HTTP 503)" in caplog.text
+    emulator.faults = None
+    emulator.moengage.late_days = 7  # no file for a week
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        TapMsgReports(config=moengage_config(emulator))
+    assert "no columns learnt at discovery (no file in the last 7 days)" in caplog.text

@@ -13,17 +13,25 @@ import datetime as dt
 import tempfile
 import typing as t
 
-import requests
 from singer_sdk.exceptions import RetriableAPIError
 from singer_sdk.streams.rest import HTTPRequest
 
-from tap_msgreports.client import AUTH_STATUSES, WindowedReportStream, vendor_message
+from tap_msgreports.client import (
+    AUTH_STATUSES,
+    HTTP_SERVER_ERROR,
+    HTTP_TOO_MANY_REQUESTS,
+    RETRIABLE_ERRORS,
+    WindowedReportStream,
+    failure_reason,
+    vendor_message,
+)
 from tap_msgreports.errors import SourceError, WindowUnavailableError
 from tap_msgreports.moengage import files, settings
 from tap_msgreports.settings import DateRange, setting
 from tap_msgreports.windows import ONE_DAY, Window, plan_day_windows
 
 if t.TYPE_CHECKING:
+    import requests
     from singer_sdk.helpers.types import Context
 
 
@@ -180,30 +188,50 @@ class MoEngageStream(WindowedReportStream):
     def probe_header(self, context: Context) -> list[str] | None:
         """The header of the report's newest file, reading only its first bytes.
 
-        Best effort, for discovery: tries today and the six days before, once each, and
-        gives up quietly (with a warning) when nothing answers.
+        Best effort, for discovery: tries today and the six days before, each through the
+        workspace's throttle and retried like any request (429, 5xx, dropped connections),
+        and gives up with a warning that says why when no file answers.
         """
         today = self.today()
+        send = self.request_decorator(self._probe_once)
+        outcome = f"no file in the last {FILE_LIFE_DAYS} days"
         for back in range(FILE_LIFE_DAYS):
-            window = Window.of_days(
-                today - dt.timedelta(days=back), today - dt.timedelta(days=back)
-            )
-            prepared = self._prepare(self.window_request(context, window))
+            day = today - dt.timedelta(days=back)
+            window = Window.of_days(day, day)
             try:
-                with self.requests_session.send(
-                    prepared, timeout=self.timeout, stream=True
-                ) as answer:
-                    if answer.status_code in AUTH_STATUSES:
-                        break
-                    if answer.ok:
-                        return files.header_from_prefix(_first_bytes(answer))
-            except requests.RequestException:
+                status, prefix = send(self._prepare(self.window_request(context, window)), context)
+            except RETRIABLE_ERRORS as exc:
+                outcome = f"gave up after {self.backoff_max_tries()} tries: {failure_reason(exc)}"
+                break
+            if status in AUTH_STATUSES:
+                outcome = f"HTTP {status}: the signature was refused, check moengage_secret_key"
+                break
+            if prefix:
+                if header := files.header_from_prefix(prefix):
+                    return header
+                outcome = f"the start of {self.file_name(context, window)} is not readable CSV"
                 break
         self.logger.warning(
-            "%s: no file to learn the columns from yet; they are declared when a file is read",
+            "%s: no columns learnt at discovery (%s); they are declared when a file is read",
             self.describe_partition(context),
+            outcome,
         )
         return None
+
+    def _probe_once(
+        self, prepared: requests.PreparedRequest, context: Context
+    ) -> tuple[int, bytes]:
+        """One try of a probe: the status and, for a file, its first bytes.
+
+        Raises:
+            RetriableAPIError: on 429 or 5xx, worth another try.
+        """
+        with self._send_throttled(prepared, context) as response:
+            status = response.status_code
+            if status == HTTP_TOO_MANY_REQUESTS or status >= HTTP_SERVER_ERROR:
+                msg = f"HTTP {status}"
+                raise RetriableAPIError(msg, response)
+            return status, _first_bytes(response) if response.ok else b""
 
     # ----- errors --------------------------------------------------------------------------
 
