@@ -20,7 +20,14 @@ from tap_msgreports.errors import SourceError
 from tap_msgreports.tap import TapMsgReports
 from tap_msgreports.windows import Window
 from tests.conftest import TODAY, tap_config
-from tests.harness import TapRun, Warehouse, assert_equal_to_truth, differences, run_tap
+from tests.harness import (
+    TapRun,
+    Warehouse,
+    assert_equal_to_truth,
+    differences,
+    parse_messages,
+    run_tap,
+)
 from tests.test_cli_runs import run_cli, run_until_killed, write_config
 
 if t.TYPE_CHECKING:
@@ -245,6 +252,39 @@ def test_columns_follow_each_file_header(
             declared = set(message["schema"]["properties"])
         elif message["type"] == "RECORD":
             assert set(message["record"]) <= declared
+
+
+def test_a_header_growing_mid_run_is_declared_first_and_selection_and_maps_still_apply(
+    emulator: EmulatorServer,
+) -> None:
+    """The SDK internals ``redeclare_schema`` relies on still work (see its docstring)."""
+    emulator.moengage.reports = (emulator.moengage.report("Daily Push Report"),)
+    config = moengage_config(emulator, stream_maps={"moengage_campaign_rows": {"title": None}})
+    catalog = TapMsgReports(config=config).catalog_dict  # before the header grows
+    (entry,) = catalog["streams"]
+    assert "conversion_goal_2_event" not in entry["schema"]["properties"]
+    for item in entry["metadata"]:
+        if item["breadcrumb"] == ["properties", "campaign_name"]:
+            item["metadata"]["selected"] = False
+    emulator.moengage.header_drift = True  # from the second date on, every other file grows
+    tap, out = TapMsgReports(config=config, catalog=catalog), io.StringIO()
+    with contextlib.redirect_stdout(out):
+        tap.sync_all()
+    declared: set[str] = set()
+    grown = 0
+    for message in parse_messages(out.getvalue()).messages:
+        if message["type"] == "SCHEMA":
+            declared = set(message["schema"]["properties"])
+            assert "title" not in declared  # the stream map still applies
+        elif message["type"] == "RECORD":
+            record = message["record"]
+            assert set(record) <= declared  # declared before its first record
+            assert not {"campaign_name", "title"} & set(record)  # deselected, mapped away
+            grown += "conversion_goal_2_event" in record
+    assert grown
+    stream = tap.streams["moengage_campaign_rows"]
+    for schema in (stream.schema, stream.effective_schema):
+        assert "conversion_goal_2_event" in schema["properties"]
 
 
 def test_a_file_that_stays_truncated_fails_and_keeps_the_bookmark(emulator: EmulatorServer) -> None:

@@ -93,9 +93,8 @@ class CampaignRowsStream(MoEngageStream):
 
         The columns depend on how the report was built, so they are learnt from each
         file's header. A column the schema lacks (the first file, or a report whose
-        definition changed) extends it: a new SCHEMA message is written, and the SDK's
-        copies of the schema (catalog input, stream maps) are brought in step so that no
-        value is dropped. Rows are mapped by header name, never by position.
+        definition changed) extends it (:meth:`redeclare_schema`). Rows are mapped by header
+        name, never by position.
         """
         current = self.effective_schema  # the catalog's, when Meltano passed one
         new = [name for name in names if name not in current["properties"]]
@@ -103,7 +102,28 @@ class CampaignRowsStream(MoEngageStream):
             return
         if set(current["properties"]) - set(columns.FIXED_COLUMNS):
             self.logger.warning("%s has columns the schema did not have: %s", what, new)
-        schema = _with_columns(current, new)
+        self.redeclare_schema(_with_columns(current, new))
+
+    def redeclare_schema(self, schema: dict[str, t.Any]) -> None:
+        """Make ``schema`` the stream's schema in the middle of a sync, and write its SCHEMA.
+
+        singer-sdk 0.54 has no public way to change a stream's schema once the tap has set it
+        up, and here it grows with the files' headers. This relies on these SDK internals,
+        and on no other:
+
+        - ``Stream._schema``: what ``Stream.schema`` returns (the property has no setter);
+        - ``Stream._input_schema``: the catalog's schema (set by ``apply_catalog``), which
+          ``effective_schema`` returns instead when a catalog was given;
+        - ``Tap.mapper.register_raw_stream_schema`` and ``mapper.stream_maps[name]``: stream
+          maps (selection, aliases, flattening, filters) are built from the schema, and
+          ``Stream._stream_maps`` caches them (the ``stream_maps`` property builds them only
+          while it is empty), so the cache is replaced by maps built from the new schema;
+        - ``Stream._write_schema_message``: one SCHEMA message per stream map, from the maps.
+
+        ``test_a_header_growing_mid_run_...`` in tests/test_moengage_runs.py fails if one of
+        these changes: the new column must be in the SCHEMA before its first record, in both
+        schemas, and catalog selection and stream maps must still apply.
+        """
         self._schema = schema
         if self._input_schema is not None:
             self._input_schema = schema
