@@ -20,10 +20,22 @@ START = dt.date(2025, 11, 20)
 VENDOR_PREFIXES = ("clevertap_", "messangi_", "moengage_")
 
 
-@pytest.fixture(autouse=True)
-def _moengage_clock_is_the_emulators(monkeypatch: pytest.MonkeyPatch) -> None:
-    """MoEngage file life counts from the tap's today: make it the emulator's (tests/clock.py)."""
-    monkeypatch.setattr(MoEngageStream, "now", emulator_now)
+_CLOCK = pytest.MonkeyPatch()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """MoEngage file life counts from the tap's today: make it the emulator's (tests/clock.py).
+
+    From the start of the session: the SDK's standard tests discover at collection.
+    """
+    del config
+    _CLOCK.setattr(MoEngageStream, "now", emulator_now)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Give MoEngageStream its own clock back."""
+    del config
+    _CLOCK.undo()
 
 
 @pytest.fixture
