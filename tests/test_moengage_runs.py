@@ -206,8 +206,9 @@ def test_a_first_run_from_an_old_start_date_loses_nothing_and_says_so_at_info(
     assert [
         r for r in caplog.records if r.levelno >= logging.WARNING and "expired" in r.message
     ] == []
-    oldest = TODAY - dt.timedelta(days=6)
-    assert f"files older than 7 days cannot be fetched: reading from {oldest}" in caplog.text
+    start, oldest = TODAY - dt.timedelta(days=30), TODAY - dt.timedelta(days=6)
+    said = f"files older than 7 days cannot be fetched: start_date {start} is before {oldest}"
+    assert said in caplog.text
 
 
 def test_a_late_run_says_which_dates_were_lost(

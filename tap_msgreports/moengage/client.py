@@ -95,35 +95,35 @@ class MoEngageStream(WindowedReportStream):
         wanted = stored.date() + ONE_DAY if stored else first_day
         oldest = today - dt.timedelta(days=FILE_LIFE_DAYS - 1)
         if wanted < oldest:
-            self.report_expired(context, wanted, min(oldest - ONE_DAY, last_day), stored)
+            lost = Window.of_days(wanted, min(oldest - ONE_DAY, last_day))
+            self.report_expired(context, lost, oldest, bookmarked=stored is not None)
         return plan_day_windows(max(wanted, oldest), last_day, 1)
 
     def report_expired(
-        self, context: Context, first: dt.date, last: dt.date, stored: dt.datetime | None
+        self, context: Context, lost: Window, oldest: dt.date, *, bookmarked: bool
     ) -> None:
-        """Say that the files of ``first``..``last`` have expired.
+        """Say that the files of the ``lost`` dates have expired (``oldest`` has not).
 
         After a bookmark they were lost because the tap did not run in time: a warning that
         names them. Without one (a first run) nothing was lost: ``start_date`` only reaches
         further back than files live.
         """
         where = self.describe_partition(context)
-        if stored is None:
+        if not bookmarked:
             self.logger.info(
-                "%s: files older than %d days cannot be fetched: reading from %s, not from "
-                "start_date %s",
+                "%s: files older than %d days cannot be fetched: start_date %s is before %s, "
+                "the oldest date still available",
                 where,
                 FILE_LIFE_DAYS,
-                last + ONE_DAY,
-                first,
+                lost.first_day,
+                oldest,
             )
             return
         self.logger.warning(
-            "%s: files for %s..%s have expired (files live %d days) and are lost; run the tap "
-            "at least every %d days",
+            "%s: files for %s have expired (files live %d days) and are lost; run the tap at "
+            "least every %d days",
             where,
-            first,
-            last,
+            lost.describe(),
             FILE_LIFE_DAYS,
             FILE_LIFE_DAYS - 1,
         )
