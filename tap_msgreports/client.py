@@ -137,12 +137,17 @@ class WindowedReportStream(RESTStream[None], metaclass=abc.ABCMeta):
     def auth_error_message(self, context: Context) -> str:
         """What to tell the user when the source refuses the credentials."""
 
+    def describe_window(self, context: Context, window: Window) -> str:  # noqa: ARG002
+        """What a window reads, for errors: its dates or times (a file, for MoEngage)."""
+        return window.describe()
+
     def client_error(
         self, response: requests.Response, context: Context, window: Window
     ) -> Exception:
         """The error for a 4xx other than 401/403 (vendors map their own)."""
         return SourceError(
-            f"{self.describe_partition(context)}, {self.name} {window.describe()}: "
+            f"{self.describe_partition(context)}, {self.name} "
+            f"{self.describe_window(context, window)}: "
             f"HTTP {response.status_code}: {_short_text(response)}",
         )
 
@@ -224,7 +229,7 @@ class WindowedReportStream(RESTStream[None], metaclass=abc.ABCMeta):
             self.source_name,
             self.name,
             details.get("tries", 0),
-            _failure_reason(details.get("exception")),
+            failure_reason(details.get("exception")),
             details.get("wait", 0.0),
         )
 
@@ -437,7 +442,8 @@ class WindowedReportStream(RESTStream[None], metaclass=abc.ABCMeta):
             pieces = window.split(self.split_resolution, min(exc.parts, MAX_SPLIT_PARTS))
             if pieces is None:
                 msg = (
-                    f"{self.describe_partition(context)}, {self.name} {window.describe()}: "
+                    f"{self.describe_partition(context)}, {self.name} "
+                    f"{self.describe_window(context, window)}: "
                     f"the window holds more than one response returns ({exc.reason}) and "
                     "cannot be split further"
                 )
@@ -461,8 +467,9 @@ class WindowedReportStream(RESTStream[None], metaclass=abc.ABCMeta):
             body = send(self._prepare(self.window_request(context, window)), context, window)
         except RETRIABLE_ERRORS as exc:
             msg = (
-                f"{self.describe_partition(context)}, {self.name} {window.describe()}: "
-                f"gave up after {self.backoff_max_tries()} tries: {_failure_reason(exc)}"
+                f"{self.describe_partition(context)}, {self.name} "
+                f"{self.describe_window(context, window)}: "
+                f"gave up after {self.backoff_max_tries()} tries: {failure_reason(exc)}"
             )
             raise SourceError(msg) from None
         except requests.exceptions.RequestException as exc:  # e.g. a header it cannot send
@@ -667,7 +674,7 @@ _REASONS: tuple[tuple[type[BaseException] | tuple[type[BaseException], ...], str
 )
 
 
-def _failure_reason(exception: BaseException | None) -> str:
+def failure_reason(exception: BaseException | None) -> str:
     """A one-line reason for a failed try, free of URLs and headers."""
     if isinstance(exception, RetriableAPIError | SlowBodyError):
         return str(exception)  # our own text

@@ -12,7 +12,8 @@
 The emulator is stopped on exit, on Ctrl-C and on errors. Run this module from the project
 root with the project's interpreter (``make demo`` does). Besides the standard library it uses
 only the tap's own column naming (to map MoEngage's CSV headers as the tap does, so that the
-emulator's truth can be compared column by column). The DuckDB file is read by the
+emulator's truth can be compared column by column) and the variable that gives the tap the
+emulator's today (MoEngage file life counts from it). The DuckDB file is read by the
 target-duckdb plugin's own interpreter, so the duckdb version that reads the file is the one
 that wrote it.
 """
@@ -36,6 +37,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tap_msgreports.moengage.columns import column_names
+from tap_msgreports.moengage.settings import EMULATOR_TODAY_VARIABLE
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
@@ -257,8 +259,12 @@ def tap_settings_env(config: Mapping[str, Any]) -> dict[str, str]:
     return env
 
 
-def meltano_env(paths: Paths, tap_config: Mapping[str, Any]) -> dict[str, str]:
-    """The environment of every Meltano command of the demo."""
+def meltano_env(paths: Paths, tap_config: Mapping[str, Any], today: dt.date) -> dict[str, str]:
+    """The environment of every Meltano command of the demo, on the emulator's ``today``.
+
+    The tap counts MoEngage file life from its today, which must be the emulator's
+    (simulated) one, not the real clock's.
+    """
     env = {k: v for k, v in os.environ.items() if not k.startswith(FOREIGN_PREFIXES)}
     loopback = "127.0.0.1,localhost"
     env.update(
@@ -271,6 +277,7 @@ def meltano_env(paths: Paths, tap_config: Mapping[str, Any]) -> dict[str, str]:
         no_proxy=loopback,
     )
     env.update(tap_settings_env(tap_config))
+    env[EMULATOR_TODAY_VARIABLE] = today.isoformat()
     return env
 
 
@@ -876,7 +883,8 @@ def run_twice(
 ) -> tuple[list[Run], list[Check]]:
     """Run, compare, advance the emulator's clock one day, run again, compare."""
     config = {**emulator.config, "start_date": first_day.isoformat()}
-    env = meltano_env(paths, {**config, "end_date": emulator.today().isoformat()})
+    today = emulator.today()
+    env = meltano_env(paths, {**config, "end_date": today.isoformat()}, today)
     streams = selected_streams(paths, env)
     say(f"Streams: {', '.join(s.name for s in streams)}. start_date: {first_day}.")
     if missing := [name for name in EXPECTED_STREAMS if name not in {s.name for s in streams}]:
@@ -888,8 +896,8 @@ def run_twice(
     first_run_today = emulator.today()
     runs = [timed_run(1, paths, env, emulator)]
     checks = [check(1, paths, emulator, streams, first=first_day, first_run_today=first_run_today)]
-    emulator.advance(1)
-    env = meltano_env(paths, {**config, "end_date": emulator.today().isoformat()})
+    today = emulator.advance(1)
+    env = meltano_env(paths, {**config, "end_date": today.isoformat()}, today)
     runs.append(timed_run(2, paths, env, emulator))
     checks.append(
         check(2, paths, emulator, streams, first=first_day, first_run_today=first_run_today)

@@ -249,7 +249,7 @@ def url_problem(value: str, name: str, config: Mapping[str, t.Any]) -> str | Non
         parsed = urlparse("")
     if parsed.scheme not in {"http", "https"} or not parsed.netloc:
         return f"{name} must be a full http(s) URL such as https://api.example.com"
-    insecure_allowed = bool(config.get("allow_insecure_http")) or _is_loopback(parsed.hostname)
+    insecure_allowed = bool(config.get("allow_insecure_http")) or is_loopback(parsed.hostname)
     if parsed.scheme == "http" and not insecure_allowed:
         return (
             f"{name} uses plain http to a host that is not this machine: use https, or set "
@@ -258,7 +258,8 @@ def url_problem(value: str, name: str, config: Mapping[str, t.Any]) -> str | Non
     return None
 
 
-def _is_loopback(host: str | None) -> bool:
+def is_loopback(host: str | None) -> bool:
+    """Whether a URL's host is this machine (``localhost`` or a loopback address)."""
     if host == "localhost":
         return True
     try:

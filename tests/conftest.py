@@ -8,6 +8,8 @@ import typing as t
 import pytest
 
 from tap_msgreports.emulator import EmulatorServer, World
+from tap_msgreports.moengage.client import MoEngageStream
+from tests.clock import emulator_now
 
 #: A fixed simulated today, so that windows cross a year boundary (start dates without a
 #: year must take the right one) and runs are reproducible.
@@ -16,6 +18,24 @@ START = dt.date(2025, 11, 20)
 
 
 VENDOR_PREFIXES = ("clevertap_", "messangi_", "moengage_")
+
+
+_CLOCK = pytest.MonkeyPatch()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """MoEngage file life counts from the tap's today: make it the emulator's (tests/clock.py).
+
+    From the start of the session: the SDK's standard tests discover at collection.
+    """
+    del config
+    _CLOCK.setattr(MoEngageStream, "now", emulator_now)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Give MoEngageStream its own clock back."""
+    del config
+    _CLOCK.undo()
 
 
 @pytest.fixture

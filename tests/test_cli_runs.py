@@ -12,6 +12,7 @@ import typing as t
 import pytest
 
 from tap_msgreports.emulator import FaultPlan
+from tests.clock import clock_env
 from tests.conftest import START, tap_config
 from tests.harness import Warehouse, assert_equal_to_truth, differences, parse_messages, run_tap
 
@@ -40,7 +41,7 @@ def run_cli(
         text=True,
         timeout=300,
         check=False,
-        env={**os.environ, **(env or {})},
+        env={**os.environ, **clock_env(config), **(env or {})},
     )
 
 
@@ -57,6 +58,7 @@ def run_until_killed(config: Path, kill_after_states: int) -> tuple[Warehouse, d
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
+        env={**os.environ, **clock_env(json.loads(config.read_text()))},
     ) as process:
         assert process.stdout is not None
         for line in process.stdout:

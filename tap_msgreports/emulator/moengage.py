@@ -139,18 +139,19 @@ def signature(app_id: str, file_name: str, secret_key: str) -> str:
     return hashlib.sha256(f"{app_id}|{file_name}|{secret_key}".encode()).hexdigest()
 
 
-def is_generated(report: ReportSpec, day: date, today: date) -> bool:
+def is_generated(report: ReportSpec, day: date, today: date, late_days: int = 0) -> bool:
     """Say whether a report's file for a generation date has been made by today.
 
     Args:
         report: The report.
         day: The generation date.
         today: The emulator's today.
+        late_days: Days the file comes after the usual day (see `MoEngageAPI.late_days`).
 
     Returns:
-        True if the schedule makes a file that day and the day is over.
+        True if the schedule makes a file that day and the day (plus any delay) is over.
     """
-    return report.generated_on(day) and (today - day).days >= GENERATION_LAG_DAYS
+    return report.generated_on(day) and (today - day).days >= GENERATION_LAG_DAYS + late_days
 
 
 def is_expired(day: date, today: date) -> bool:
@@ -166,18 +167,19 @@ def is_expired(day: date, today: date) -> bool:
     return (today - day).days >= EXPIRY_DAYS
 
 
-def refusal(report: ReportSpec, day: date, today: date) -> str | None:
+def refusal(report: ReportSpec, day: date, today: date, late_days: int = 0) -> str | None:
     """Return why a file cannot be downloaded today, if it cannot.
 
     Args:
         report: The report.
         day: The generation date.
         today: The emulator's today.
+        late_days: Days the file comes after the usual day.
 
     Returns:
         None for an available file, else the 400 message.
     """
-    if not is_generated(report, day, today):
+    if not is_generated(report, day, today, late_days):
         # Assumed (api-notes 5.4): a file not made (yet) is an invalid file name.
         return INVALID_FILE_NAME
     return EXPIRED if is_expired(day, today) else None
@@ -251,6 +253,11 @@ class MoEngageAPI(VendorAPI):
         huge_field_bytes: 0, or give the middle row a text field this long
             (`moengage_data.HUGE_FIELD_BYTES` is 10 MB).
         header_drift: Headers differ from one date to the next (a column added, one removed).
+        late_days: Files come this many days later than the day after their date (a
+            generation running late, or a workspace whose dates run ahead of UTC); 0 by
+            default.
+        signature_places: Where each download carried its signature, in arrival order:
+            `header`, `query`, `both` or `none` (to check what the client sends).
     """
 
     name = "moengage"
@@ -306,6 +313,9 @@ class MoEngageAPI(VendorAPI):
         self.zip_bomb_bytes = zip_bomb_bytes
         self.huge_field_bytes = huge_field_bytes
         self.header_drift = header_drift
+        self.late_days = 0
+        self.signature_places: list[str] = []
+        self._places_lock = threading.Lock()
         self._files = _FileCache()
 
     @property
@@ -450,7 +460,9 @@ class MoEngageAPI(VendorAPI):
         today = self.world.today
         recent = [today - timedelta(days=back) for back in range(EXPIRY_DAYS, 0, -1)]
         return {
-            report.name: [day for day in recent if refusal(report, day, today) is None]
+            report.name: [
+                day for day in recent if refusal(report, day, today, self.late_days) is None
+            ]
             for report in self.reports
         }
 
@@ -469,7 +481,7 @@ class MoEngageAPI(VendorAPI):
             self.content(report.name, day)
             for report in self.reports
             for day in _days(start, end)
-            if is_generated(report, day, today)
+            if is_generated(report, day, today, self.late_days)
         ]
 
     def truth(
@@ -504,7 +516,7 @@ class MoEngageAPI(VendorAPI):
         if not self._signed(request, file_name):
             raise MoEngageError(UNAUTHORIZED)
         report, day = self._parse_file_name(file_name)
-        reason = refusal(report, day, self.world.today)
+        reason = refusal(report, day, self.world.today, self.late_days)
         if reason is not None:
             raise MoEngageError(400, reason)
         return self.content(report.name, day)
@@ -512,12 +524,18 @@ class MoEngageAPI(VendorAPI):
     def _signed(self, request: Request, file_name: str) -> bool:
         expected = self.signature(file_name).encode()
         given = (request.header(SIGNATURE_HEADER), request.query_value(SIGNATURE_QUERY))
+        self._note_place(in_header=given[0] is not None, in_query=given[1] is not None)
         # Either place will do; the hex is compared case-insensitively.
         return any(
             hmac.compare_digest(value.strip().lower().encode(), expected)
             for value in given
             if value is not None
         )
+
+    def _note_place(self, *, in_header: bool, in_query: bool) -> None:
+        place = {(True, True): "both", (True, False): "header", (False, True): "query"}
+        with self._places_lock:
+            self.signature_places.append(place.get((in_header, in_query), "none"))
 
     def _parse_file_name(self, file_name: str) -> tuple[ReportSpec, date]:
         match = FILE_NAME_PATTERN.fullmatch(file_name)

@@ -93,8 +93,11 @@ class MlogItemsStream(MessangiStream):
             raise RetriableAPIError(msg)
 
     def records_from(
-        self, body: t.Any, context: Context, window: Window
-    ) -> Iterator[dict[str, t.Any]]:  # noqa: ANN401, E501
+        self,
+        body: t.Any,  # noqa: ANN401 - the parsed page
+        context: Context,
+        window: Window,
+    ) -> Iterator[dict[str, t.Any]]:
         """Lines of the window, keyed (see :meth:`check_body`); a short page means a split.
 
         The page is checked at once (on the worker that fetched it); the lines are keyed as

@@ -3,7 +3,8 @@
 One request fetches one report file for one generation date. Files live 7 days: each run
 reads every date from the day after the bookmark to today that has not expired, says
 which dates were lost when the tap did not run in time, skips dates without a file (a
-weekly report), and leaves today for the next run if its file is not generated yet.
+weekly report), and leaves today and yesterday for the next run if their files are not
+there yet.
 """
 
 from __future__ import annotations
@@ -12,22 +13,34 @@ import datetime as dt
 import tempfile
 import typing as t
 
-import requests
 from singer_sdk.exceptions import RetriableAPIError
 from singer_sdk.streams.rest import HTTPRequest
 
-from tap_msgreports.client import AUTH_STATUSES, WindowedReportStream, vendor_message
+from tap_msgreports.client import (
+    AUTH_STATUSES,
+    HTTP_SERVER_ERROR,
+    HTTP_TOO_MANY_REQUESTS,
+    RETRIABLE_ERRORS,
+    WindowedReportStream,
+    failure_reason,
+    vendor_message,
+)
 from tap_msgreports.errors import SourceError, WindowUnavailableError
 from tap_msgreports.moengage import files, settings
 from tap_msgreports.settings import DateRange, setting
 from tap_msgreports.windows import ONE_DAY, Window, plan_day_windows
 
 if t.TYPE_CHECKING:
+    import requests
     from singer_sdk.helpers.types import Context
 
 
 SOURCE = "MoEngage"
 FILE_LIFE_DAYS = 7
+#: A missing file of today or of this many days before it may still come: the vendor advises
+#: a buffer after generation, and the time zone of the workspace's file dates is unknown
+#: (api-notes 5.4, 5.5). It is tried again next run; an older missing file is skipped.
+NOT_THERE_YET_DAYS = 1
 
 
 class MoEngageStream(WindowedReportStream):
@@ -56,33 +69,64 @@ class MoEngageStream(WindowedReportStream):
 
     # ----- dates and bookmarks ------------------------------------------------------------
 
-    def today(self) -> dt.date:
-        """The newest date a file may have: ``end_date``, else today in UTC.
+    def now(self) -> dt.datetime:
+        """The current time in UTC (a method so that tests can move it)."""
+        return dt.datetime.now(dt.timezone.utc)
 
-        Expiry is counted back from it, and a file of this date that is not there yet is
-        left for the next run.
+    def today(self) -> dt.date:
+        """Today in UTC, from the clock: file life and "not generated yet" count from it.
+
+        ``end_date`` never changes it (it only bounds the dates read): a future ``end_date``
+        must not make files look expired, nor move the bookmark past dates whose files are
+        still to come. Against the emulator, whose clock is simulated, today is
+        ``TAP_MSGREPORTS_EMULATOR_TODAY`` (see :func:`settings.emulator_today`).
         """
-        configured = DateRange.from_config(self.config).end_date
-        return configured or dt.datetime.now(dt.timezone.utc).date()
+        return settings.emulator_today(self.config) or self.now().date()
 
     def plan(self, context: Context) -> list[Window]:
-        """One window per date from the day after the bookmark to today, within 7 days."""
+        """One window per date from the day after the bookmark to today, within 7 days.
+
+        ``end_date`` is an upper bound only: no date after today is read.
+        """
         today = self.today()
         first_day, last_day = DateRange.from_config(self.config).resolve(today)
+        last_day = min(last_day, today)
         stored = self.stored_bookmark(context)
         wanted = stored.date() + ONE_DAY if stored else first_day
         oldest = today - dt.timedelta(days=FILE_LIFE_DAYS - 1)
         if wanted < oldest:
-            self.logger.warning(
-                "%s: files for %s..%s have expired (files live %d days) and are lost; run "
-                "the tap at least every %d days",
-                self.describe_partition(context),
-                wanted,
-                oldest - ONE_DAY,
+            lost = Window.of_days(wanted, min(oldest - ONE_DAY, last_day))
+            self.report_expired(context, lost, oldest, bookmarked=stored is not None)
+        return plan_day_windows(max(wanted, oldest), last_day, 1)
+
+    def report_expired(
+        self, context: Context, lost: Window, oldest: dt.date, *, bookmarked: bool
+    ) -> None:
+        """Say that the files of the ``lost`` dates have expired (``oldest`` has not).
+
+        After a bookmark they were lost because the tap did not run in time: a warning that
+        names them. Without one (a first run) nothing was lost: ``start_date`` only reaches
+        further back than files live.
+        """
+        where = self.describe_partition(context)
+        if not bookmarked:
+            self.logger.info(
+                "%s: files older than %d days cannot be fetched: start_date %s is before %s, "
+                "the oldest date still available",
+                where,
                 FILE_LIFE_DAYS,
-                FILE_LIFE_DAYS - 1,
+                lost.first_day,
+                oldest,
             )
-        return plan_day_windows(max(wanted, oldest), min(last_day, today), 1)
+            return
+        self.logger.warning(
+            "%s: files for %s have expired (files live %d days) and are lost; run the tap at "
+            "least every %d days",
+            where,
+            lost.describe(),
+            FILE_LIFE_DAYS,
+            FILE_LIFE_DAYS - 1,
+        )
 
     def bookmark_value(self, window: Window, context: Context) -> str:  # noqa: ARG002
         """The last report date handled (downloaded, or known to have no file)."""
@@ -121,53 +165,83 @@ class MoEngageStream(WindowedReportStream):
         """
         what = response.url.rsplit("/", 1)[-1].split("?", 1)[0]
         download = tempfile.TemporaryFile()  # noqa: SIM115 - handed on to the reader
-        with response:
-            for chunk in response.iter_content(files.CHUNK):
-                download.write(chunk)
-                if download.tell() > self.max_file_bytes:
-                    download.close()
-                    msg = f"{what} is larger than moengage_max_file_mb"
-                    raise SourceError(msg)
         try:
+            self._save_body(response, download, what)
             files.validate(download, self.max_file_bytes, what)
         except ValueError as exc:
             download.close()
             raise RetriableAPIError(str(exc), response) from None
+        except BaseException:
+            download.close()  # a dropped connection, a refusal: nothing will read it
+            raise
         return download
+
+    def _save_body(self, response: requests.Response, download: t.IO[bytes], what: str) -> None:
+        """Write the body to ``download`` as it arrives, within ``moengage_max_file_mb``."""
+        with response:
+            for chunk in response.iter_content(files.CHUNK):
+                download.write(chunk)
+                if download.tell() > self.max_file_bytes:
+                    msg = f"{what} is larger than moengage_max_file_mb"
+                    raise SourceError(msg)
 
     def probe_header(self, context: Context) -> list[str] | None:
         """The header of the report's newest file, reading only its first bytes.
 
-        Best effort, for discovery: tries today and the six days before, once each, and
-        gives up quietly (with a warning) when nothing answers.
+        Best effort, for discovery: tries today and the six days before, each through the
+        workspace's throttle and retried like any request (429, 5xx, dropped connections),
+        and gives up with a warning that says why when no file answers.
         """
         today = self.today()
+        send = self.request_decorator(self._probe_once)
+        outcome = f"no file in the last {FILE_LIFE_DAYS} days"
         for back in range(FILE_LIFE_DAYS):
-            window = Window.of_days(
-                today - dt.timedelta(days=back), today - dt.timedelta(days=back)
-            )
-            prepared = self._prepare(self.window_request(context, window))
+            day = today - dt.timedelta(days=back)
+            window = Window.of_days(day, day)
             try:
-                with self.requests_session.send(
-                    prepared, timeout=self.timeout, stream=True
-                ) as answer:
-                    if answer.status_code in AUTH_STATUSES:
-                        break
-                    if answer.ok:
-                        return files.header_from_prefix(_first_bytes(answer))
-            except requests.RequestException:
+                status, prefix = send(self._prepare(self.window_request(context, window)), context)
+            except RETRIABLE_ERRORS as exc:
+                outcome = f"gave up after {self.backoff_max_tries()} tries: {failure_reason(exc)}"
+                break
+            if status in AUTH_STATUSES:
+                outcome = f"HTTP {status}: the signature was refused, check moengage_secret_key"
+                break
+            if prefix:
+                if header := files.header_from_prefix(prefix):
+                    return header
+                outcome = f"the start of {self.file_name(context, window)} is not readable CSV"
                 break
         self.logger.warning(
-            "%s: no file to learn the columns from yet; they are declared when a file is read",
+            "%s: no columns learnt at discovery (%s); they are declared when a file is read",
             self.describe_partition(context),
+            outcome,
         )
         return None
+
+    def _probe_once(
+        self, prepared: requests.PreparedRequest, context: Context
+    ) -> tuple[int, bytes]:
+        """One try of a probe: the status and, for a file, its first bytes.
+
+        Raises:
+            RetriableAPIError: on 429 or 5xx, worth another try.
+        """
+        with self._send_throttled(prepared, context) as response:
+            status = response.status_code
+            if status == HTTP_TOO_MANY_REQUESTS or status >= HTTP_SERVER_ERROR:
+                msg = f"HTTP {status}"
+                raise RetriableAPIError(msg, response)
+            return status, _first_bytes(response) if response.ok else b""
 
     # ----- errors --------------------------------------------------------------------------
 
     def describe_partition(self, context: Context) -> str:
         """``MoEngage report 'Daily Push'``."""
         return f"{SOURCE} report {context['report_name']!r}"
+
+    def describe_window(self, context: Context, window: Window) -> str:
+        """The file the window reads: ``Daily_Push_20260114.zip``."""
+        return self.file_name(context, window)
 
     def auth_error_message(self, context: Context) -> str:  # noqa: ARG002
         """Name the workspace and the setting, never the key or a signature."""
@@ -182,12 +256,12 @@ class MoEngageStream(WindowedReportStream):
         context: Context,
         window: Window,
     ) -> Exception:
-        """A 400 for a date: not generated yet (today), or no file (skipped); else an error."""
+        """A 400 for a date: not there yet (today, yesterday), no file (skipped), or an error."""
         message = vendor_message(response, ("error", "message"))
         name = self.file_name(context, window)
         if "app id" in message.lower():
             return SourceError(f"{SOURCE} {name}: {message}: check moengage_app_id")
-        if window.first_day >= self.today():
+        if window.first_day >= self.today() - dt.timedelta(days=NOT_THERE_YET_DAYS):
             reason = f"{name} is not generated yet ({message})"
             return WindowUnavailableError(reason, retry_later=True)
         return WindowUnavailableError(f"no file {name} ({message})", retry_later=False)

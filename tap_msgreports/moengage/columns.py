@@ -18,20 +18,23 @@ if t.TYPE_CHECKING:
 
 MAX_LENGTH = 63
 FIXED_COLUMNS = ("report_name", "report_date", "row_number")
-#: Words reserved in PostgreSQL or Snowflake that a header could plausibly produce.
+#: Words that cannot be a bare column name somewhere: PostgreSQL's reserved key words (both
+#: "reserved" and "reserved (can be function or type)", as of PostgreSQL 16) and every keyword
+#: of Snowflake's "Reserved & limited keywords" list.
 RESERVED = frozenset(
     """
-    all alter analyse analyze and any array as asc asymmetric authorization between binary
-    both by case cast check collate column connect constraint create cross current
-    current_date current_role current_time current_timestamp current_user default deferrable
-    delete desc distinct do drop else end except exists false fetch following for foreign
-    freeze from full grant group having ilike in increment initially inner insert intersect
-    into is isnull join lateral leading left like limit localtime localtimestamp minus
-    natural not notnull null of offset on only or order outer overlaps placing primary
-    qualify references regexp returning revoke right rlike row rows sample select
-    session_user set similar some start symmetric table tablesample then to trailing trigger
-    true try_cast union unique update user using values variadic verbose when whenever where
-    window with
+    account all alter analyse analyze and any array as asc asymmetric authorization between
+    binary both by case cast check collate collation column concurrently connect connection
+    constraint create cross current current_catalog current_date current_role current_schema
+    current_time current_timestamp current_user database default deferrable delete desc
+    distinct do drop else end except exists false fetch following for foreign freeze from full
+    grant group gscluster having ilike in increment initially inner insert intersect into is
+    isnull issue join lateral leading left like limit localtime localtimestamp minus natural
+    not notnull null of offset on only or order organization outer overlaps placing primary
+    qualify references regexp returning revoke right rlike row rows sample schema select
+    session_user set similar some start symmetric system_user table tablesample then to
+    trailing trigger true try_cast union unique update user using values variadic verbose view
+    when whenever where window with
     """.split(),  # noqa: SIM905 - a word list reads better as text
 )
 

@@ -33,7 +33,6 @@ _UNSAFE_NAME = re.compile(r"[/\\?#%\x00-\x1f\x7f]")
 CHUNK = 1 << 20
 #: One field may be this large (the csv module's default is 128 KiB).
 FIELD_SIZE_LIMIT = 64 << 20
-csv.field_size_limit(FIELD_SIZE_LIMIT)
 
 
 def file_name(report: str, day: dt.date) -> str:
@@ -55,65 +54,100 @@ def signature(app_id: str, name: str, secret: str) -> str:
     return hashlib.sha256(f"{app_id}|{name}|{secret}".encode()).hexdigest()
 
 
-class SizeLimitedReader(io.RawIOBase):
-    """A readable stream that refuses to deliver more than ``limit`` bytes."""
+class ByteBudget:
+    """The inflated bytes one file may still deliver: one budget for all its members.
 
-    def __init__(self, stream: t.IO[bytes], limit: int, what: str) -> None:
-        """Wrap ``stream``; ``what`` names the file in the error."""
+    A limit per member would let a ZIP of many members inflate to members x limit.
+    """
+
+    def __init__(self, limit: int, what: str) -> None:
+        """Allow ``limit`` bytes in all; ``what`` names the file in the error."""
+        self.limit, self.left, self.what = limit, limit, what
+
+    def spend(self, count: int) -> None:
+        """Take ``count`` bytes, refusing once the file has delivered more than the limit."""
+        self.left -= count
+        if self.left < 0:
+            msg = f"{self.what} inflates beyond {self.limit >> 20} MB (moengage_max_file_mb)"
+            raise SourceError(msg)
+
+
+class SizeLimitedReader(io.RawIOBase):
+    """A readable stream whose bytes are taken from a :class:`ByteBudget`."""
+
+    def __init__(self, stream: t.IO[bytes], budget: ByteBudget) -> None:
+        """Wrap ``stream``; every byte read is spent from ``budget``."""
         super().__init__()
-        self.stream, self.limit, self.what, self.delivered = stream, limit, what, 0
+        self.stream, self.budget = stream, budget
 
     def readable(self) -> bool:
         """It is."""
         return True
 
     def readinto(self, buffer: t.Any) -> int:  # noqa: ANN401 - a writable buffer
-        """Read, counting, and stop at the limit."""
+        """Read, spending from the budget, which stops at the limit."""
         data = self.stream.read(len(buffer))
-        self.delivered += len(data)
-        if self.delivered > self.limit:
-            msg = f"{self.what} inflates beyond {self.limit >> 20} MB (moengage_max_file_mb)"
-            raise SourceError(msg)
+        self.budget.spend(len(data))
         buffer[: len(data)] = data
         return len(data)
 
 
 def csv_streams(file: t.IO[bytes], limit: int, what: str) -> Iterator[t.IO[bytes]]:
-    """The CSV byte streams inside a downloaded file, whatever its format."""
+    """The CSV byte streams inside a downloaded file, whatever its format.
+
+    Together they deliver at most ``limit`` inflated bytes.
+    """
     file.seek(0)
     head = file.read(4)
     file.seek(0)
+    budget = ByteBudget(limit, what)
     if head.startswith((ZIP_MAGIC, EMPTY_ZIP_MAGIC)):
-        yield from _zip_members(file, limit, what)
+        yield from _zip_members(file, budget)
     elif head.startswith(GZIP_MAGIC):
         with gzip.GzipFile(fileobj=file) as inflated:
-            yield t.cast(
-                "t.IO[bytes]", SizeLimitedReader(t.cast("t.IO[bytes]", inflated), limit, what)
-            )
+            yield t.cast("t.IO[bytes]", SizeLimitedReader(t.cast("t.IO[bytes]", inflated), budget))
     else:
         yield file
 
 
-def _zip_members(file: t.IO[bytes], limit: int, what: str) -> Iterator[t.IO[bytes]]:
+def _zip_members(file: t.IO[bytes], budget: ByteBudget) -> Iterator[t.IO[bytes]]:
+    """The CSV members (else every member), refused before any is opened if too large."""
     with zipfile.ZipFile(file) as archive:
         members = [m for m in archive.infolist() if not m.is_dir()]
         csvs = [m for m in members if m.filename.lower().endswith(".csv")] or members
+        declared = sum(member.file_size for member in csvs)
+        if declared > budget.limit:
+            msg = (
+                f"{budget.what}: its {len(csvs)} member(s) declare {declared >> 20} MB "
+                "inflated, over moengage_max_file_mb"
+            )
+            raise SourceError(msg)
         for member in csvs:
-            if member.file_size > limit:
-                msg = (
-                    f"{what}: {member.filename} declares {member.file_size >> 20} MB "
-                    "inflated, over moengage_max_file_mb"
-                )
-                raise SourceError(msg)
-            with archive.open(member) as inflated:
-                reader = SizeLimitedReader(inflated, limit, f"{what} ({member.filename})")
-                yield t.cast("t.IO[bytes]", reader)
+            with _open_member(archive, member, budget.what) as inflated:
+                yield t.cast("t.IO[bytes]", SizeLimitedReader(inflated, budget))
+
+
+def _open_member(archive: zipfile.ZipFile, member: zipfile.ZipInfo, what: str) -> t.IO[bytes]:
+    """Open one member; one that cannot be read whatever the download is a clear error."""
+    try:
+        return archive.open(member)
+    except NotImplementedError as exc:  # e.g. Deflate64, which zipfile cannot inflate
+        msg = f"{what}: {member.filename} uses a compression the tap cannot read ({exc})"
+        raise SourceError(msg) from None
+    except RuntimeError as exc:  # an encrypted member, mostly
+        why = "is encrypted" if member.flag_bits & _ENCRYPTED else f"cannot be read ({exc})"
+        msg = f"{what}: {member.filename} {why}: export the report without a password"
+        raise SourceError(msg) from None
 
 
 def validate(file: t.IO[bytes], limit: int, what: str) -> None:
     """Inflate the whole file once, so a corrupt download is caught (and retried) early.
 
     ZIP members are checked against their CRC, gzip against its trailer; nothing is parsed.
+    This happens before the file's first record, so that retries do too: a download found
+    corrupt half-way through its rows could not be fetched again without writing its first
+    rows twice. The price is inflating every file twice (here, then when its rows are read):
+    double the decompression CPU, never more memory.
 
     Raises:
         ValueError: the file is corrupt or truncated (worth downloading again).
@@ -137,6 +171,10 @@ def read_csv(stream: t.IO[bytes], what: str) -> tuple[list[str], Iterator[list[s
     shifted into the wrong columns.
     """
     text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
+    # The csv module has one field size limit per process, not one per reader: it is raised
+    # where the tap makes its readers rather than on import, and only raised (a larger field
+    # is let through, nothing the default accepts is refused).
+    csv.field_size_limit(max(csv.field_size_limit(), FIELD_SIZE_LIMIT))
     reader = csv.reader(text)
     with _csv_errors(what, reader):
         header = next(reader, [])
@@ -174,6 +212,7 @@ def _csv_errors(what: str, reader: t.Any) -> Iterator[None]:  # noqa: ANN401
 HEADER_PREFIX_BYTES = 256 << 10
 _LOCAL_HEADER = struct.Struct("<4s5H3I2H")  # the fixed part of a ZIP local file header
 _STORED, _DEFLATED = 0, 8
+_ENCRYPTED = 0x1  # bit 0 of a ZIP entry's general purpose flags
 
 
 def header_from_prefix(prefix: bytes) -> list[str] | None:

@@ -38,10 +38,14 @@ class CampaignRowsStream(MoEngageStream):
         """
         path = schema_directory() / f"{self.name}.json"
         super().__init__(tap, schema=json.loads(path.read_text(encoding="utf-8")))
+        #: Each report's columns in its newest file seen (probed, or read in this run).
+        self.report_columns: dict[str, list[str]] = {}
         if tap.input_catalog is None:
             for context in self.partitions:
                 if header := self.probe_header(context):
-                    self._schema = _with_columns(self.schema, columns.column_names(header))
+                    names = columns.column_names(header)
+                    self.report_columns[context["report_name"]] = names
+                    self._schema = _with_columns(self.schema, names)
 
     def records_from(
         self,
@@ -53,11 +57,13 @@ class CampaignRowsStream(MoEngageStream):
         what = self.file_name(context, window)
         fixed = {"report_name": context["report_name"], "report_date": window.first_day.isoformat()}
         row_number = 0
+        seen: list[str] = []  # the file's columns, over all its members
         with body:
             for stream in files.csv_streams(body, self.max_file_bytes, what):
                 header, rows = files.read_csv(stream, what)
                 names = columns.column_names(header)
                 self.declare_columns(names, what)
+                seen += [name for name in names if name not in seen]
                 for fields in rows:
                     row_number += 1
                     yield {
@@ -65,15 +71,30 @@ class CampaignRowsStream(MoEngageStream):
                         "row_number": row_number,
                         **dict(zip(names, fields, strict=True)),
                     }
+        self.note_lost_columns(context["report_name"], seen, what)
+
+    def note_lost_columns(self, report: str, names: list[str], what: str) -> None:
+        """Say, once per file, which columns of the report's previous file it lacks.
+
+        Their values are null in its rows; that is no error (the report was rebuilt), but
+        it is worth knowing. Compared per report: one schema holds every report's columns.
+        """
+        before = self.report_columns.get(report, [])
+        if lost := [name for name in before if name not in names]:
+            self.logger.info(
+                "%s lacks columns of the report's previous file: %s (null in its rows)",
+                what,
+                lost,
+            )
+        self.report_columns[report] = names
 
     def declare_columns(self, names: list[str], what: str) -> None:
         """Make sure the declared schema has these columns, before any row that uses them.
 
         The columns depend on how the report was built, so they are learnt from each
         file's header. A column the schema lacks (the first file, or a report whose
-        definition changed) extends it: a new SCHEMA message is written, and the SDK's
-        copies of the schema (catalog input, stream maps) are brought in step so that no
-        value is dropped. Rows are mapped by header name, never by position.
+        definition changed) extends it (:meth:`redeclare_schema`). Rows are mapped by header
+        name, never by position.
         """
         current = self.effective_schema  # the catalog's, when Meltano passed one
         new = [name for name in names if name not in current["properties"]]
@@ -81,7 +102,28 @@ class CampaignRowsStream(MoEngageStream):
             return
         if set(current["properties"]) - set(columns.FIXED_COLUMNS):
             self.logger.warning("%s has columns the schema did not have: %s", what, new)
-        schema = _with_columns(current, new)
+        self.redeclare_schema(_with_columns(current, new))
+
+    def redeclare_schema(self, schema: dict[str, t.Any]) -> None:
+        """Make ``schema`` the stream's schema in the middle of a sync, and write its SCHEMA.
+
+        singer-sdk 0.54 has no public way to change a stream's schema once the tap has set it
+        up, and here it grows with the files' headers. This relies on these SDK internals,
+        and on no other:
+
+        - ``Stream._schema``: what ``Stream.schema`` returns (the property has no setter);
+        - ``Stream._input_schema``: the catalog's schema (set by ``apply_catalog``), which
+          ``effective_schema`` returns instead when a catalog was given;
+        - ``Tap.mapper.register_raw_stream_schema`` and ``mapper.stream_maps[name]``: stream
+          maps (selection, aliases, flattening, filters) are built from the schema, and
+          ``Stream._stream_maps`` caches them (the ``stream_maps`` property builds them only
+          while it is empty), so the cache is replaced by maps built from the new schema;
+        - ``Stream._write_schema_message``: one SCHEMA message per stream map, from the maps.
+
+        ``test_a_header_growing_mid_run_...`` in tests/test_moengage_runs.py fails if one of
+        these changes: the new column must be in the SCHEMA before its first record, in both
+        schemas, and catalog selection and stream maps must still apply.
+        """
         self._schema = schema
         if self._input_schema is not None:
             self._input_schema = schema

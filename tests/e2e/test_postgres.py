@@ -16,6 +16,7 @@ import typing as t
 import pytest
 
 from tap_msgreports.emulator import EmulatorServer, World
+from tap_msgreports.moengage.settings import EMULATOR_TODAY_VARIABLE
 from tests.conftest import TODAY
 from tests.e2e.conftest import ROOT
 from tests.harness import PRIMARY_KEYS, truth_rows
@@ -73,6 +74,7 @@ class Pipeline:
                 for k, v in config.items()
             },
             **self.postgres.env,
+            EMULATOR_TODAY_VARIABLE: self.emulator.world.today.isoformat(),  # its clock
             "TARGET_POSTGRES_DEFAULT_TARGET_SCHEMA": SCHEMA,
             "TARGET_POSTGRES_BATCH_SIZE_ROWS": "200",  # several commits per run
             "MELTANO_DATABASE_URI": self.system_db,

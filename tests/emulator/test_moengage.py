@@ -238,6 +238,13 @@ def test_file_names_that_match_no_file_are_invalid(server, file_name):
     assert refusal(download(server, file_name)) == "Invalid Report file name"
 
 
+def test_where_each_download_carried_its_signature_is_recorded(server):
+    file_name = name_of(PUSH, MONDAY)
+    for where in ("header", "query", "both", "neither"):
+        download(server, file_name, where=where)
+    assert server.moengage.signature_places == ["header", "query", "both", "none"]
+
+
 def test_no_path_of_the_vendor_answers_404(server):
     moengage = server.moengage
     for path in (PREFIX, PREFIX + moengage.app_id, PREFIX + moengage.app_id + "/a/b/c.zip"):
@@ -270,6 +277,18 @@ def test_a_file_appears_the_day_after_its_date_and_expires_seven_days_later(serv
     control(server, "advance", method="POST", json={"days": 1})  # today - date == 7
     assert "expired" in refusal(download(server, file_name)).lower()
     assert "7 days" in refusal(download(server, file_name))
+
+
+def test_a_late_file_comes_late_days_after_the_usual_day(server):
+    server.moengage.late_days = 1
+    yesterday = TODAY - timedelta(days=1)
+    assert refusal(download(server, name_of(PUSH, yesterday))) == "Invalid Report file name"
+    assert server.moengage.available_dates()[PUSH][-1] == TODAY - timedelta(days=2)
+    assert {
+        row["report_date"] for row in server.truth("moengage_campaign_rows", yesterday, TODAY)
+    } == set()
+    control(server, "advance", method="POST", json={"days": 1})
+    assert download(server, name_of(PUSH, yesterday)).status_code == 200
 
 
 def test_available_dates_are_exactly_what_downloads(server):

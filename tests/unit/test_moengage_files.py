@@ -6,6 +6,8 @@ import datetime as dt
 import gzip
 import io
 import re
+import subprocess
+import sys
 import tempfile
 import zipfile
 
@@ -15,7 +17,7 @@ from hypothesis import strategies as st
 
 from tap_msgreports.errors import SourceError
 from tap_msgreports.moengage import files
-from tap_msgreports.moengage.columns import FIXED_COLUMNS, column_names, snake
+from tap_msgreports.moengage.columns import FIXED_COLUMNS, RESERVED, column_names, snake
 
 CSV_TEXT = (
     "\ufeffDate,Campaign Name,Message,All Platform Sent,Sent,sent,1st Click Time,Order\r\n"
@@ -96,6 +98,60 @@ def test_inflating_beyond_the_limit_is_refused() -> None:
             read_all(body(kind, "a\r\n" + "0\r\n" * 400_000), limit=100_000)
 
 
+def zip_of(members: dict[str, str]) -> io.BytesIO:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, text in members.items():
+            archive.writestr(name, text.encode())
+    return io.BytesIO(buffer.getvalue())
+
+
+def test_a_zip_whose_members_together_exceed_the_limit_is_refused_before_any_is_opened() -> None:
+    # Each member is below the limit; the three of them are not.
+    members = {f"part{n}.csv": "a\r\n" + "0\r\n" * 15_000 for n in range(3)}
+    streams = files.csv_streams(zip_of(members), 100_000, "f.zip")
+    with pytest.raises(
+        SourceError, match=r"f\.zip: its 3 member\(s\) declare .* moengage_max_file_mb"
+    ):
+        next(streams)
+
+
+def test_one_budget_is_shared_by_every_stream_of_a_file() -> None:
+    budget = files.ByteBudget(10, "f.zip")
+    first = files.SizeLimitedReader(io.BytesIO(b"123456"), budget)
+    second = files.SizeLimitedReader(io.BytesIO(b"123456"), budget)
+    assert first.read() == b"123456"
+    with pytest.raises(SourceError, match=r"f\.zip inflates beyond"):
+        second.read()
+
+
+def patched_zip(*, method: int | None = None, flags: int | None = None) -> io.BytesIO:
+    """A one-member ZIP whose compression method or flag bits are changed in both headers."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
+        archive.writestr("Daily_Push_20260120.csv", CSV_TEXT.encode())
+    data = bytearray(buffer.getvalue())
+    central = data.index(b"PK\x01\x02")
+    for flags_at in (6, central + 8):  # local header, central directory entry
+        if flags is not None:
+            data[flags_at : flags_at + 2] = flags.to_bytes(2, "little")
+        if method is not None:
+            data[flags_at + 2 : flags_at + 4] = method.to_bytes(2, "little")
+    return io.BytesIO(bytes(data))
+
+
+def test_a_member_in_a_compression_zipfile_cannot_read_is_a_clear_error() -> None:
+    with pytest.raises(SourceError, match=r"^f\.zip: Daily_Push_20260120\.csv uses a compression"):
+        files.validate(patched_zip(method=9), 1 << 20, "f.zip")  # 9: Deflate64
+
+
+def test_an_encrypted_member_is_a_clear_error() -> None:
+    with pytest.raises(
+        SourceError, match=r"^f\.zip: Daily_Push_20260120\.csv is encrypted: export"
+    ):
+        files.validate(patched_zip(flags=1), 1 << 20, "f.zip")  # bit 0: encrypted
+
+
 def test_a_truncated_zip_fails_validation() -> None:
     whole = body("zip").getvalue()
     with tempfile.TemporaryFile() as cut:
@@ -167,3 +223,49 @@ def test_camel_case_splits_but_acronyms_stay_whole() -> None:
         "ios_sent",
         "ios_sent_2",
     ]
+
+
+#: PostgreSQL's SQL Key Words appendix (Table C.1), category "reserved"; system_user since 16.
+POSTGRESQL_RESERVED = """
+    all analyse analyze and any array as asc asymmetric both case cast check collate column
+    constraint create current_catalog current_date current_role current_time current_timestamp
+    current_user default deferrable desc distinct do else end except false fetch for foreign
+    from grant group having in initially intersect into lateral leading limit localtime
+    localtimestamp not null offset on only or order placing primary references returning select
+    session_user some symmetric system_user table then to trailing true union unique user using
+    variadic when where window with
+""".split()  # noqa: SIM905 - word lists read better as text
+#: The same table, category "reserved (can be function or type)".
+POSTGRESQL_FUNCTION_OR_TYPE = """
+    authorization binary collation concurrently cross current_schema freeze full ilike inner is
+    isnull join left like natural notnull outer overlaps right similar tablesample verbose
+""".split()  # noqa: SIM905 - word lists read better as text
+#: Snowflake's "Reserved & limited keywords" table, every keyword of it.
+SNOWFLAKE_RESERVED = """
+    account all alter and any as between by case cast check column connect connection
+    constraint create cross current current_date current_time current_timestamp current_user
+    database delete distinct drop else exists false following for from full grant group
+    gscluster having ilike in increment inner insert intersect into is issue join lateral left
+    like localtime localtimestamp minus natural not null of on or order organization qualify
+    regexp revoke right rlike row rows sample schema select set some start table tablesample
+    then to trigger true try_cast union unique update using values view when whenever where with
+""".split()  # noqa: SIM905 - word lists read better as text
+
+
+def test_reserved_words_are_the_documented_ones() -> None:
+    documented = {*POSTGRESQL_RESERVED, *POSTGRESQL_FUNCTION_OR_TYPE, *SNOWFLAKE_RESERVED}
+    assert documented - RESERVED == set(), "documented, but not suffixed"
+    assert RESERVED - documented == set(), "suffixed, but documented by neither"
+    for word in ("collation", "concurrently", "current_catalog", "current_schema"):
+        assert snake(word.title()) == f"{word}_"
+
+
+def test_fields_up_to_the_limit_are_read_and_importing_changes_no_csv_setting() -> None:
+    huge = "x" * (1 << 20)  # beyond the csv module's default of 128 KiB
+    ((_, rows),) = read_all(body("plain", f"a,b\r\n{huge},1\r\n"), limit=4 << 20)
+    assert rows == [[huge, "1"]]
+    code = (
+        "import csv; before = csv.field_size_limit(); import tap_msgreports.moengage.files; "
+        "assert csv.field_size_limit() == before"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)

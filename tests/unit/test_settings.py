@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import subprocess
 import sys
 import typing as t
 
 import pytest
+import requests
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from singer_sdk.exceptions import ConfigValidationError
 
 from tap_msgreports import settings as settings_module
+from tap_msgreports.moengage import settings as moengage_settings
 from tap_msgreports.tap import SOURCES, TapMsgReports
 
 VALID: dict[str, t.Any] = {
@@ -292,9 +295,47 @@ def test_each_bad_moengage_setting_is_named(changes: dict[str, t.Any], named: st
 
 
 @pytest.mark.parametrize(
-    ("setting", "value"), [("moengage_data_center", "07"), ("moengage_signature_in", "body")]
+    ("setting", "value"),
+    [
+        ("moengage_data_center", "07"),
+        ("moengage_data_center", "1"),
+        ("moengage_signature_in", "body"),
+    ],
 )
-def test_moengage_choices_are_checked_before_any_request(setting: str, value: str) -> None:
+def test_moengage_choices_are_checked_before_any_request(
+    setting: str, value: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_request(*args: t.Any, **kwargs: t.Any) -> t.NoReturn:
+        raise AssertionError("a request was sent")
+
+    monkeypatch.setattr(requests.Session, "send", no_request)
     with pytest.raises(ConfigValidationError) as caught:
-        TapMsgReports(config={**MOENGAGE, setting: value}, setup_mapper=False)
+        TapMsgReports(config={**MOENGAGE, setting: value})
     assert any(setting in error for error in caught.value.errors)
+
+
+@pytest.mark.parametrize("center", ["01", "02", "03", "04", "05", "06", "101"])
+def test_each_data_center_is_its_own_host(center: str) -> None:
+    config = {**MOENGAGE, "moengage_data_center": center}
+    assert moengage_settings.base_url(config) == f"https://api-{center}.moengage.com"
+    assert TapMsgReports.config_problems(config) == []
+    # moengage_api_url wins over the data center.
+    assert moengage_settings.base_url({**config, "moengage_api_url": "https://x.test/"}) == (
+        "https://x.test"
+    )
+
+
+def test_the_emulator_today_is_honoured_only_against_this_machine() -> None:
+    env = {"TAP_MSGREPORTS_EMULATOR_TODAY": "2026-01-20"}
+    emulator = {**MOENGAGE, "moengage_api_url": "http://127.0.0.1:8765"}
+    assert moengage_settings.emulator_today(emulator, env) == dt.date(2026, 1, 20)
+    vendor = {**MOENGAGE, "moengage_api_url": "https://api-03.moengage.com"}
+    assert moengage_settings.emulator_today(vendor, env) is None
+    assert moengage_settings.emulator_today(MOENGAGE, env) is None  # the data center's host
+
+
+def test_an_emulator_today_that_is_not_a_date_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TAP_MSGREPORTS_EMULATOR_TODAY", "yesterday")
+    config = {**MOENGAGE, "moengage_api_url": "http://127.0.0.1:8765"}
+    (found,) = TapMsgReports.config_problems(config)
+    assert "TAP_MSGREPORTS_EMULATOR_TODAY" in found
