@@ -41,16 +41,23 @@ def postgres() -> t.Iterator[Server]:
             yield server
 
 
+def install(meltano: Path, *plugins: str) -> None:
+    """``meltano install`` these plugins of the project (idempotent); its output on failure."""
+    done = subprocess.run(
+        [str(meltano), "install", *plugins],
+        cwd=ROOT,
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env={**os.environ, "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false"},
+    )
+    assert done.returncode == 0, f"meltano install {' '.join(plugins)}:\n{done.stderr[-3000:]}"
+
+
 @pytest.fixture(scope="session")
 def meltano() -> Path:
     if not MELTANO.exists():
         missing("Meltano (.tools/meltano)")
-    subprocess.run(
-        [str(MELTANO), "install", *PLUGINS],
-        cwd=ROOT,
-        check=True,
-        capture_output=True,
-        timeout=900,
-        env={**os.environ, "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false"},
-    )
+    install(MELTANO, *PLUGINS)
     return MELTANO
