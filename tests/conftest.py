@@ -1,13 +1,20 @@
-"""Shared fixtures: an emulator per test, and a tap config pointing at it."""
+"""Shared fixtures: an emulator per test, and a tap config pointing at it.
+
+Also the session's end: the secret scan over everything printed and logged, in the terminal
+summary.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import typing as t
+from pathlib import Path
 
 import pytest
 
 from tap_msgreports.emulator import EmulatorServer, World
+from tests.secret_scan import ISSUERS, LOG_HANDLER, ScanResult, scan_session
 
 #: A fixed simulated today, so that windows cross a year boundary (start dates without a
 #: year must take the right one) and runs are reproducible.
@@ -49,3 +56,53 @@ def tap_config(
         "backoff_max_seconds": 0.2,
         **changes,
     }
+
+
+# ----- session-wide: the secret scan -------------------------------------------------------
+
+ROOT = Path(__file__).parent.parent
+SCAN_RESULT = pytest.StashKey[ScanResult]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Keep every log line of the session for the secret scan."""
+    logging.getLogger().addHandler(LOG_HANDLER)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    logging.getLogger().removeHandler(LOG_HANDLER)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _secrets_of_every_emulator_are_scanned_for() -> t.Iterator[None]:
+    """Every emulator a test starts, however it makes it, takes part in the scan."""
+    start = EmulatorServer.start
+
+    def start_and_remember(server: EmulatorServer) -> EmulatorServer:
+        ISSUERS.add(server)
+        return start(server)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(EmulatorServer, "start", start_and_remember)
+        yield
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Scan what the session printed and logged; a leaked secret fails the session."""
+    result = scan_session()
+    session.config.stash[SCAN_RESULT] = result
+    if result.leaks and session.exitstatus == pytest.ExitCode.OK:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(
+    terminalreporter: t.Any, exitstatus: int, config: pytest.Config
+) -> None:
+    """Print the secret scan's result."""
+    result = config.stash.get(SCAN_RESULT, None)
+    if result is None:
+        return
+    terminalreporter.write_sep("=", "secret scan")
+    terminalreporter.write_line(result.summary(), red=bool(result.leaks))
+    for leak in result.leaks:
+        terminalreporter.write_line(f"LEAKED: {leak.secret} in {leak.output}", red=True)

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from tap_msgreports.messangi.lines import with_keys
 from tap_msgreports.moengage.columns import column_names
 from tap_msgreports.tap import TapMsgReports
+from tests.secret_scan import record_output
 
 if t.TYPE_CHECKING:
     import datetime as dt
@@ -72,6 +73,7 @@ def run_tap(
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
         TapMsgReports(config=config, state=state, catalog=catalog).sync_all()
+    record_output("in-process tap stdout", out.getvalue())
     run = parse_messages(out.getvalue())
     assert run.duplicate_keys() == {}, "a primary key was emitted twice in one run"
     return run

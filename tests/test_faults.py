@@ -15,7 +15,7 @@ import pytest
 from tap_msgreports.emulator import EmulatorServer, FaultPlan, World
 from tests.conftest import TODAY, tap_config
 from tests.harness import PRIMARY_KEYS, Warehouse, differences, run_tap
-from tests.test_cli_runs import run_until_killed, write_config
+from tests.processes import run_until_killed, write_config
 
 if t.TYPE_CHECKING:
     from pathlib import Path

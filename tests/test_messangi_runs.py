@@ -14,7 +14,7 @@ from tap_msgreports.tap import TapMsgReports
 from tap_msgreports.windows import Window
 from tests.conftest import TODAY, tap_config
 from tests.harness import Warehouse, assert_equal_to_truth, differences, run_tap
-from tests.test_cli_runs import run_cli, run_until_killed, write_config
+from tests.processes import run_cli, run_until_killed, write_config
 
 if t.TYPE_CHECKING:
     from pathlib import Path

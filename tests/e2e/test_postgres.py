@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import subprocess
 import typing as t
 
 import pytest
@@ -19,8 +18,10 @@ from tap_msgreports.emulator import EmulatorServer, World
 from tests.conftest import TODAY
 from tests.e2e.conftest import ROOT
 from tests.harness import PRIMARY_KEYS, truth_rows
+from tests.processes import run_recorded
 
 if t.TYPE_CHECKING:
+    import subprocess
     from pathlib import Path
 
     from tests.e2e.postgres import Server
@@ -82,15 +83,16 @@ class Pipeline:
     def meltano_command(
         self, *args: str, env: dict[str, str] | None = None
     ) -> subprocess.CompletedProcess[str]:
-        """``meltano --environment=emulator ARGS`` with this pipeline's settings (and ``env``)."""
-        return subprocess.run(
+        """``meltano --environment=emulator ARGS`` with this pipeline's settings (and ``env``).
+
+        Its output goes to the session's secret scan.
+        """
+        return run_recorded(
             [str(self.meltano), "--environment=emulator", *args],
+            what=f"meltano {args[0]}",
             cwd=ROOT,
             env={**self.env(), **(env or {})},
-            capture_output=True,
-            text=True,
             timeout=600,
-            check=False,
         )
 
     def run(self, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
