@@ -1,7 +1,7 @@
 """Shared fixtures: an emulator per test, and a tap config pointing at it.
 
-Also the session's end: the secret scan over everything printed and logged, in the terminal
-summary.
+Also the session's end: the secret scan over everything printed and logged, and the fault
+suite's report, both in the terminal summary.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from tap_msgreports.emulator import EmulatorServer, World
+from tests.fault_report import REPORT
 from tests.secret_scan import ISSUERS, LOG_HANDLER, ScanResult, scan_session
 
 #: A fixed simulated today, so that windows cross a year boundary (start dates without a
@@ -58,9 +59,10 @@ def tap_config(
     }
 
 
-# ----- session-wide: the secret scan -------------------------------------------------------
+# ----- session-wide: the secret scan and the fault report -----------------------------------
 
 ROOT = Path(__file__).parent.parent
+FAULT_REPORT_PATH = ROOT / "output" / "test-report" / "faults.md"
 SCAN_RESULT = pytest.StashKey[ScanResult]()
 
 
@@ -93,12 +95,20 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     session.config.stash[SCAN_RESULT] = result
     if result.leaks and session.exitstatus == pytest.ExitCode.OK:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    if REPORT:
+        FAULT_REPORT_PATH.parent.mkdir(parents=True, exist_ok=True)
+        FAULT_REPORT_PATH.write_text(REPORT.markdown(), encoding="utf-8")
 
 
 def pytest_terminal_summary(
     terminalreporter: t.Any, exitstatus: int, config: pytest.Config
 ) -> None:
-    """Print the secret scan's result."""
+    """Print the fault report (when fault cases ran) and the secret scan's result."""
+    if REPORT:
+        terminalreporter.write_sep("=", "fault suite")
+        for line in REPORT.markdown().splitlines():
+            terminalreporter.write_line(line)
+        terminalreporter.write_line(f"(also written to {FAULT_REPORT_PATH.relative_to(ROOT)})")
     result = config.stash.get(SCAN_RESULT, None)
     if result is None:
         return

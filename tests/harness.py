@@ -33,6 +33,8 @@ class TapRun:
     """The Singer messages of one run, by type."""
 
     messages: list[dict[str, t.Any]]
+    #: The output as written, when the run was read from it.
+    text: str = ""
 
     @property
     def records(self) -> dict[str, list[dict[str, t.Any]]]:
@@ -61,7 +63,7 @@ class TapRun:
 
 
 def parse_messages(text: str) -> TapRun:
-    return TapRun([json.loads(line) for line in text.splitlines() if line.strip()])
+    return TapRun([json.loads(line) for line in text.splitlines() if line.strip()], text)
 
 
 def run_tap(
