@@ -14,15 +14,18 @@ import sys
 import tempfile
 import typing as t
 from dataclasses import dataclass
+from pathlib import Path
 
 from tests.harness import TapRun, Warehouse
 from tests.secret_scan import record_output
 
 if t.TYPE_CHECKING:
     from collections.abc import Sequence
-    from pathlib import Path
 
 TAP = [sys.executable, "-m", "tap_msgreports.tap"]
+PYPROJECT = Path(__file__).parent.parent / "pyproject.toml"
+#: pytest in a process, with the project's own settings (as `make test` has them).
+PYTEST = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-c", str(PYPROJECT)]
 #: No tap process of the suite runs longer; a hang fails its test instead of the suite.
 PROCESS_TIMEOUT = 300
 READ_CHUNK = 1 << 16

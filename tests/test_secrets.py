@@ -6,7 +6,6 @@ Every test's output is also scanned at the end of the session (``tests/secret_sc
 from __future__ import annotations
 
 import datetime as dt
-import sys
 import typing as t
 
 import pytest
@@ -15,7 +14,7 @@ from tap_msgreports.emulator import FaultPlan
 from tap_msgreports.tap import TapMsgReports
 from tests.conftest import ROOT, TODAY, tap_config
 from tests.harness import run_tap
-from tests.processes import run_cli, run_recorded
+from tests.processes import PYTEST, run_cli, run_recorded
 from tests.secret_scan import ISSUERS, LOG_HANDLER, TRANSCRIPT, Leak, current_test, scan
 
 if t.TYPE_CHECKING:
@@ -24,7 +23,6 @@ if t.TYPE_CHECKING:
     from tap_msgreports.emulator import EmulatorServer
 
 pytestmark = [pytest.mark.emulator, pytest.mark.slow]
-PYTEST = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
 
 
 @pytest.mark.parametrize("place", ["header", "query"])

@@ -26,7 +26,8 @@ if t.TYPE_CHECKING:
 
     from tests.e2e.postgres import Server
 
-pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+# The first test also waits for `meltano install` (up to 15 minutes, see conftest.py).
+pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(1800)]
 # The SQL below is built from this module's constants only.
 # ruff: noqa: S608
 SCHEMA = "msgreports"
