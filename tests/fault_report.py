@@ -106,7 +106,8 @@ class KillOutcome:
     stream: str | None
     lookback_days: str
     read: int
-    mid_record: bool
+    #: The message the kill cut in two (``RECORD``, ``STATE``...), None between two.
+    cut_message: str | None
     states: int
     fresh_rows: int
     resumed_rows: int
@@ -152,7 +153,7 @@ class FaultReport:
         ]
 
     def _kills_table(self) -> list[str]:
-        head = ["seed", "killed in", "lookback (days)", "bytes read", "mid-record"]
+        head = ["seed", "killed in", "lookback (days)", "bytes read", "cut mid-message"]
         head += ["STATEs read", "rows of a fresh run", "rows of the resumed run"]
         head += ["missing", "stale", "unexpected"]
         rows = [
@@ -161,7 +162,7 @@ class FaultReport:
                 k.stream or "-",
                 k.lookback_days,
                 str(k.read),
-                "yes" if k.mid_record else "no",
+                k.cut_message or "-",
                 str(k.states),
                 str(k.fresh_rows),
                 str(k.resumed_rows),
@@ -174,9 +175,10 @@ class FaultReport:
         equal = sum(k.equal_to_truth for k in self.kills)
         per_stream = Counter(k.stream or "-" for k in self.kills)
         where = ", ".join(f"{stream} {n}" for stream, n in sorted(per_stream.items()))
-        mid_record = sum(k.mid_record for k in self.kills)
+        cut = Counter(k.cut_message or "between two" for k in self.kills)
+        mid = ", ".join(f"{message} {n}" for message, n in sorted(cut.items()))
         summary = (
-            f"kills: {len(self.kills)} ({mid_record} mid-record; {where}); "
+            f"kills: {len(self.kills)} (in {where}; cut mid-message: {mid}); "
             f"resumed equal to the truth: {equal} of {len(self.kills)}"
         )
         return [

@@ -30,6 +30,7 @@ PYTEST = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-c", 
 PROCESS_TIMEOUT = 300
 READ_CHUNK = 1 << 16
 STREAM_FIELD = re.compile(rb'"stream":\s*"([^"]+)"')
+MESSAGE_TYPE = re.compile(rb'"type":\s*"([A-Z_]+)"')
 RECORD_TYPE = re.compile(rb'"type":\s*"RECORD"')
 STATE_TYPE = re.compile(rb'"type":\s*"STATE"')
 
@@ -77,9 +78,9 @@ class KilledRun:
     read: int
     #: STATE messages among them.
     states: int
-    #: The kill cut a message in two (a record, mostly).
-    mid_message: bool
-    mid_record: bool
+    #: The message the kill cut in two: ``RECORD``, ``STATE``, ... (``line start`` when cut
+    #: before its type), or None when it fell between two messages.
+    cut_message: str | None
     #: The stream whose message was being written at the kill (the last one, at a boundary).
     stream: str | None
     stderr: str
@@ -148,6 +149,13 @@ def _cut(read: bytearray, after_states: int | None, after_bytes: int | None) -> 
     return end
 
 
+def _message_type(partial: bytes) -> str | None:
+    if not partial:
+        return None
+    found = MESSAGE_TYPE.search(partial)
+    return found[1].decode() if found else "line start"
+
+
 def _received(received: bytes, stderr: str) -> KilledRun:
     *lines, partial = received.split(b"\n")
     messages = [json.loads(line) for line in lines if line.strip()]
@@ -166,8 +174,7 @@ def _received(received: bytes, stderr: str) -> KilledRun:
         state=messages[last_state]["value"] if last_state >= 0 else None,
         read=len(received),
         states=sum(message["type"] == "STATE" for message in messages),
-        mid_message=bool(partial),
-        mid_record=bool(RECORD_TYPE.search(partial)),
+        cut_message=_message_type(partial),
         stream=streams[0].decode() if streams else None,
         stderr=stderr,
     )

@@ -255,7 +255,7 @@ def test_killed_at_a_random_point_then_resumed_from_its_state(seed: int, tmp_pat
         stream=killed.stream,
         lookback_days="0" if case.without_lookback else "default",
         read=killed.read,
-        mid_record=killed.mid_record,
+        cut_message=killed.cut_message,
         states=killed.states,
         fresh_rows=record_count(fresh.records),
         resumed_rows=record_count(resumed.records),
