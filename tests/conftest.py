@@ -1,15 +1,23 @@
-"""Shared fixtures: an emulator per test, and a tap config pointing at it."""
+"""Shared fixtures: an emulator per test, and a tap config pointing at it.
+
+Also the session's end: the secret scan over everything printed and logged, and the fault
+suite's report, both in the terminal summary.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import typing as t
+from pathlib import Path
 
 import pytest
 
 from tap_msgreports.emulator import EmulatorServer, World
 from tap_msgreports.moengage.client import MoEngageStream
 from tests.clock import emulator_now
+from tests.fault_report import REPORT
+from tests.secret_scan import ISSUERS, LOG_HANDLER, ScanResult, scan_session
 
 #: A fixed simulated today, so that windows cross a year boundary (start dates without a
 #: year must take the right one) and runs are reproducible.
@@ -21,21 +29,6 @@ VENDOR_PREFIXES = ("clevertap_", "messangi_", "moengage_")
 
 
 _CLOCK = pytest.MonkeyPatch()
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    """MoEngage file life counts from the tap's today: make it the emulator's (tests/clock.py).
-
-    From the start of the session: the SDK's standard tests discover at collection.
-    """
-    del config
-    _CLOCK.setattr(MoEngageStream, "now", emulator_now)
-
-
-def pytest_unconfigure(config: pytest.Config) -> None:
-    """Give MoEngageStream its own clock back."""
-    del config
-    _CLOCK.undo()
 
 
 @pytest.fixture
@@ -69,3 +62,71 @@ def tap_config(
         "backoff_max_seconds": 0.2,
         **changes,
     }
+
+
+# ----- session-wide: the secret scan and the fault report -----------------------------------
+
+ROOT = Path(__file__).parent.parent
+FAULT_REPORT_PATH = ROOT / "output" / "test-report" / "faults.md"
+SCAN_RESULT = pytest.StashKey[ScanResult]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """From the start of the session (the SDK's standard tests discover at collection).
+
+    - MoEngage file life counts from the tap's today: make it the emulator's (tests/clock.py);
+    - keep every log line of the session for the secret scan.
+    """
+    del config
+    _CLOCK.setattr(MoEngageStream, "now", emulator_now)
+    logging.getLogger().addHandler(LOG_HANDLER)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Give MoEngageStream its own clock back; stop keeping log lines."""
+    del config
+    _CLOCK.undo()
+    logging.getLogger().removeHandler(LOG_HANDLER)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _secrets_of_every_emulator_are_scanned_for() -> t.Iterator[None]:
+    """Every emulator a test starts, however it makes it, takes part in the scan."""
+    start = EmulatorServer.start
+
+    def start_and_remember(server: EmulatorServer) -> EmulatorServer:
+        ISSUERS.add(server)
+        return start(server)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(EmulatorServer, "start", start_and_remember)
+        yield
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Scan what the session printed and logged; a leaked secret fails the session."""
+    result = scan_session()
+    session.config.stash[SCAN_RESULT] = result
+    if result.leaks and session.exitstatus == pytest.ExitCode.OK:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    if REPORT:
+        FAULT_REPORT_PATH.parent.mkdir(parents=True, exist_ok=True)
+        FAULT_REPORT_PATH.write_text(REPORT.markdown(), encoding="utf-8")
+
+
+def pytest_terminal_summary(
+    terminalreporter: t.Any, exitstatus: int, config: pytest.Config
+) -> None:
+    """Print the fault report (when fault cases ran) and the secret scan's result."""
+    if REPORT:
+        terminalreporter.write_sep("=", "fault suite")
+        for line in REPORT.markdown().splitlines():
+            terminalreporter.write_line(line)
+        terminalreporter.write_line(f"(also written to {FAULT_REPORT_PATH.relative_to(ROOT)})")
+    result = config.stash.get(SCAN_RESULT, None)
+    if result is None:
+        return
+    terminalreporter.write_sep("=", "secret scan")
+    terminalreporter.write_line(result.summary(), red=bool(result.leaks))
+    for leak in result.leaks:
+        terminalreporter.write_line(f"LEAKED: {leak.secret} in {leak.output}", red=True)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from tap_msgreports.messangi.lines import iso_utc, keyed_lines
 from tap_msgreports.moengage.columns import column_names
 from tap_msgreports.tap import TapMsgReports
+from tests.secret_scan import record_output
 
 if t.TYPE_CHECKING:
     from tap_msgreports.emulator.server import EmulatorServer
@@ -31,6 +32,8 @@ class TapRun:
     """The Singer messages of one run, by type."""
 
     messages: list[dict[str, t.Any]]
+    #: The output as written, when the run was read from it.
+    text: str = ""
 
     @property
     def records(self) -> dict[str, list[dict[str, t.Any]]]:
@@ -59,7 +62,7 @@ class TapRun:
 
 
 def parse_messages(text: str) -> TapRun:
-    return TapRun([json.loads(line) for line in text.split("\n") if line.strip()])
+    return TapRun([json.loads(line) for line in text.split("\n") if line.strip()], text)
 
 
 def run_tap(
@@ -71,6 +74,7 @@ def run_tap(
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
         TapMsgReports(config=config, state=state, catalog=catalog).sync_all()
+    record_output("in-process tap stdout", out.getvalue())
     run = parse_messages(out.getvalue())
     assert run.duplicate_keys() == {}, "a primary key was emitted twice in one run"
     return run

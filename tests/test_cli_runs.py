@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-import json
-import os
-import signal
-import subprocess
-import sys
 import typing as t
 
 import pytest
 
 from tap_msgreports.emulator import FaultPlan
-from tests.clock import clock_env
 from tests.conftest import START, tap_config
-from tests.harness import Warehouse, assert_equal_to_truth, differences, parse_messages, run_tap
+from tests.harness import assert_equal_to_truth, differences, run_tap
+from tests.processes import run_cli, run_until_killed, write_config
 
 if t.TYPE_CHECKING:
     from pathlib import Path
@@ -22,58 +17,6 @@ if t.TYPE_CHECKING:
     from tap_msgreports.emulator import EmulatorServer
 
 pytestmark = [pytest.mark.emulator, pytest.mark.slow]
-TAP = [sys.executable, "-m", "tap_msgreports.tap"]
-
-
-def write_config(tmp_path: Path, config: dict[str, t.Any]) -> Path:
-    path = tmp_path / "config.json"
-    path.write_text(json.dumps(config))
-    return path
-
-
-def run_cli(
-    tmp_path: Path, config: dict[str, t.Any], env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    """Run the tap as a process on ``config``, to its end."""
-    return subprocess.run(
-        [*TAP, "--config", str(write_config(tmp_path, config))],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-        env={**os.environ, **clock_env(config), **(env or {})},
-    )
-
-
-def run_until_killed(config: Path, kill_after_states: int) -> tuple[Warehouse, dict[str, t.Any]]:
-    """Run the tap, SIGKILL it after some STATE messages; keep what a target would commit.
-
-    A target commits records when it receives the STATE that follows them, so records
-    after the last STATE are dropped here: the harshest honest reading of a kill.
-    """
-    warehouse, pending, state = Warehouse(), [], None
-    states = 0
-    with subprocess.Popen(
-        [*TAP, "--config", str(config)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        env={**os.environ, **clock_env(json.loads(config.read_text()))},
-    ) as process:
-        assert process.stdout is not None
-        for line in process.stdout:
-            message = json.loads(line)
-            pending.append(message)
-            if message["type"] == "STATE":
-                warehouse.load(parse_messages("\n".join(json.dumps(m) for m in pending)))
-                pending, state, states = [], message["value"], states + 1
-                if states == kill_after_states:
-                    process.send_signal(signal.SIGKILL)
-                    break
-        process.wait(timeout=30)
-    assert process.returncode == -signal.SIGKILL, "the tap ended before it was killed"
-    assert state is not None
-    return warehouse, state
 
 
 @pytest.mark.parametrize("kill_after_states", [3, 40, 120])

@@ -11,7 +11,7 @@ from tap_msgreports.emulator import FaultPlan
 from tap_msgreports.errors import SourceError
 from tests.conftest import TODAY, tap_config
 from tests.harness import Warehouse, assert_equal_to_truth, differences, run_tap
-from tests.test_cli_runs import run_cli, run_until_killed, write_config
+from tests.processes import run_cli, run_until_killed, write_config
 
 if t.TYPE_CHECKING:
     from pathlib import Path

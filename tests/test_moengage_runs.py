@@ -28,7 +28,7 @@ from tests.harness import (
     parse_messages,
     run_tap,
 )
-from tests.test_cli_runs import run_cli, run_until_killed, write_config
+from tests.processes import run_cli, run_until_killed, write_config
 
 if t.TYPE_CHECKING:
     from pathlib import Path

@@ -12,7 +12,7 @@ from tap_msgreports.emulator.clevertap import CleverTapAPI
 from tap_msgreports.emulator.faults import FAULT_KINDS, FaultPlan
 from tap_msgreports.emulator.messangi import MessangiAPI
 from tap_msgreports.emulator.moengage import MoEngageAPI
-from tap_msgreports.emulator.server import EmulatorServer
+from tap_msgreports.emulator.server import EmulatorServer, LoggedRequest
 from tap_msgreports.emulator.vendor import Reply, Request, Response, VendorAPI
 from tap_msgreports.emulator.world import Account, World
 
@@ -22,6 +22,7 @@ __all__ = [
     "CleverTapAPI",
     "EmulatorServer",
     "FaultPlan",
+    "LoggedRequest",
     "MessangiAPI",
     "MoEngageAPI",
     "Reply",

@@ -123,6 +123,28 @@ class CleverTapAPI(VendorAPI):
         """
         return path in {CAMPAIGNS_PATH, REPORTS_PATH}
 
+    def stream_of(self, request: Request) -> str | None:
+        """Name the stream of a request: each endpoint is one stream.
+
+        Args:
+            request: The request.
+
+        Returns:
+            `campaigns`, `message_reports`, or None for another path.
+        """
+        return {CAMPAIGNS_PATH: "campaigns", REPORTS_PATH: "message_reports"}.get(request.path)
+
+    def issued_secrets(self) -> dict[str, str]:
+        """Return the passcode of every account.
+
+        Returns:
+            Passcode -> `CleverTap passcode of <account>`.
+        """
+        return {
+            self.world.passcode(account): f"CleverTap passcode of {account.account_id}"
+            for account in self.world.accounts
+        }
+
     def concurrency_key(self, request: Request) -> str | None:
         """Return the account a request counts against, if the account exists.
 

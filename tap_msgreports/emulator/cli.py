@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tap_msgreports.emulator.clevertap import CAMPAIGNS_MAX_SPAN_DAYS, REPORTS_MAX_SPAN_DAYS
-from tap_msgreports.emulator.faults import FaultPlan
+from tap_msgreports.emulator.faults import PLANS_KEY, plans_from_dict
 from tap_msgreports.emulator.messangi import (
     DEFAULT_MAX_ITEMS_PER_RESPONSE,
     DEFAULT_MAX_REPORT_LINES,
@@ -81,7 +81,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--today", type=date.fromisoformat, help="simulated date, YYYY-MM-DD")
     parser.add_argument("--scale", type=int, default=DEFAULT_SCALE, help="records/account/day")
     parser.add_argument("--latency-ms", type=float, default=0.0, help="added to vendor requests")
-    parser.add_argument("--faults", type=json.loads, help="a fault plan as JSON")
+    parser.add_argument(
+        "--faults", type=json.loads, help='a fault plan as JSON, or {"plans": [plan, ...]}'
+    )
     parser.add_argument("--idle-timeout", type=float, help="stop after this many idle seconds")
     parser.add_argument(
         "--max-lifetime",
@@ -140,12 +142,15 @@ def build_server(args: argparse.Namespace) -> EmulatorServer:
         ValueError: If the fault plan is invalid.
     """
     world = World(seed=args.seed, today=args.today, scale=args.scale)
-    plan = dict(args.faults or {})
+    faults = dict(args.faults or {})
     if args.latency_ms:
-        plan["latency_ms"] = args.latency_ms
+        plans = faults.get(PLANS_KEY)
+        for plan in plans if isinstance(plans, list) else [faults]:
+            if isinstance(plan, dict):  # a wrong entry is refused by plans_from_dict
+                plan["latency_ms"] = args.latency_ms
     server = EmulatorServer(
         world,
-        faults=FaultPlan.from_dict(plan, seed=args.seed) if plan else None,
+        faults=plans_from_dict(faults, seed=args.seed) if faults else None,
         host=args.host,
         port=args.port,
         idle_timeout=args.idle_timeout,

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
-from tap_msgreports.emulator.faults import FaultPlan
+from tap_msgreports.emulator.faults import FaultPlan, plans_from_dict, plans_to_dict
 from tap_msgreports.emulator.vendor import Reply, Request, json_response
 
 if TYPE_CHECKING:
@@ -60,17 +60,17 @@ def _advance(app: EmulatorServer, request: Request) -> Reply:
 
 def _get_faults(app: EmulatorServer, request: Request) -> Reply:
     del request
-    plan = app.faults or FaultPlan(seed=app.world.seed)
-    return Reply(json_response(200, plan.to_dict()))
+    faults = app.faults if app.faults is not None else FaultPlan(seed=app.world.seed)
+    return Reply(json_response(200, plans_to_dict(faults)))
 
 
 def _set_faults(app: EmulatorServer, request: Request) -> Reply:
     try:
-        plan = FaultPlan.from_dict(_json_body(request), seed=app.world.seed)
+        faults = plans_from_dict(_json_body(request), seed=app.world.seed)
     except ValueError as error:
         raise ControlError(str(error)) from error
-    app.faults = plan
-    return Reply(json_response(200, plan.to_dict()))
+    app.faults = faults
+    return Reply(json_response(200, plans_to_dict(faults)))
 
 
 def _truth(app: EmulatorServer, request: Request) -> Reply:

@@ -2,19 +2,22 @@
 
 A plan draws faults from its own seeded generator, so for a given seed and order of requests the
 same requests fail. A script of faults for the next requests makes a test exact where rates
-would only make it likely.
+would only make it likely. A plan can be limited to some vendors or streams; the server takes
+several plans, and the first that applies to a request decides its latency and fault, so each
+stream can have its own plan and its own guaranteed faults.
+
+A plan only decides; the server counts what it injected, in its request log.
 """
 
 from __future__ import annotations
 
 import random
 import threading
-from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Mapping, Sequence
 
 # The order is also the order in which one uniform draw is mapped onto the rates.
 FAULT_KINDS = ("429", "500", "503", "drop", "truncate", "malformed", "slow")
@@ -22,8 +25,10 @@ FAULT_KINDS = ("429", "500", "503", "drop", "truncate", "malformed", "slow")
 NO_FAULT = "ok"
 DEFAULT_SLOW_SECONDS = 1.0
 _PLAN_KEYS = frozenset(
-    {"rates", "script", "latency_ms", "slow_seconds", "retry_after", "vendors", "seed"}
+    {"rates", "script", "latency_ms", "slow_seconds", "retry_after", "vendors", "streams", "seed"}
 )
+# The JSON key of several plans, e.g. `{"plans": [{...}, {...}]}`.
+PLANS_KEY = "plans"
 
 
 @dataclass
@@ -39,8 +44,9 @@ class FaultPlan:
         retry_after: Seconds sent as `Retry-After` on injected 429s; None sends no header, like
             the real CleverTap.
         vendors: Vendor names the plan applies to; None means all of them.
+        streams: Stream names the plan applies to (`campaigns`, `mlog_items`, ...); None means
+            all of them.
         seed: Seed of the draws.
-        injected: Faults injected so far, by kind.
     """
 
     rates: dict[str, float] = field(default_factory=dict)
@@ -49,8 +55,8 @@ class FaultPlan:
     slow_seconds: float = DEFAULT_SLOW_SECONDS
     retry_after: int | None = None
     vendors: list[str] | None = None
+    streams: list[str] | None = None
     seed: int = 1
-    injected: Counter[str] = field(default_factory=Counter, compare=False)
     _rng: random.Random = field(init=False, repr=False, compare=False)
     _lock: threading.Lock = field(init=False, repr=False, compare=False)
 
@@ -77,7 +83,8 @@ class FaultPlan:
 
         Args:
             data: Keys as the attributes (`rates`, `script`, `latency_ms`, `slow_seconds`,
-                `retry_after`, `vendors`, `seed`); an empty mapping is a plan without faults.
+                `retry_after`, `vendors`, `streams`, `seed`); an empty mapping is a plan without
+                faults.
             seed: Seed used when `data` has none.
 
         Returns:
@@ -100,6 +107,7 @@ class FaultPlan:
                 slow_seconds=float(data.get("slow_seconds", DEFAULT_SLOW_SECONDS)),
                 retry_after=_optional_int(data.get("retry_after")),
                 vendors=_optional_names(data.get("vendors")),
+                streams=_optional_names(data.get("streams")),
                 seed=int(data.get("seed", seed)),
             )
         except (TypeError, AttributeError) as exc:
@@ -107,7 +115,7 @@ class FaultPlan:
             raise ValueError(msg) from exc
 
     def to_dict(self) -> dict[str, Any]:
-        """Return the plan's JSON form, with what is left of the script and the counters.
+        """Return the plan's JSON form, with what is left of the script.
 
         Returns:
             A JSON-serialisable dict.
@@ -120,38 +128,40 @@ class FaultPlan:
                 "slow_seconds": self.slow_seconds,
                 "retry_after": self.retry_after,
                 "vendors": self.vendors,
+                "streams": self.streams,
                 "seed": self.seed,
-                "injected": dict(self.injected),
             }
 
-    def applies_to(self, vendor: str) -> bool:
-        """Say whether the plan covers a vendor.
+    def applies_to(self, vendor: str, stream: str | None = None) -> bool:
+        """Say whether the plan covers a request of a vendor and a stream.
 
         Args:
             vendor: A vendor name, e.g. `"clevertap"`.
+            stream: The stream the request is for, or None if it is for none (a plan limited
+                to streams does not cover it).
 
         Returns:
-            True if the plan's latency and faults apply to that vendor's requests.
+            True if the plan's latency and faults apply to that request.
         """
-        return self.vendors is None or vendor in self.vendors
+        return (self.vendors is None or vendor in self.vendors) and (
+            self.streams is None or stream in self.streams
+        )
 
-    def next_fault(self, vendor: str) -> str | None:
-        """Decide the fault of one request and count it.
+    def next_fault(self, vendor: str, stream: str | None = None) -> str | None:
+        """Decide the fault of one request.
 
         Args:
             vendor: The vendor the request is for.
+            stream: The stream the request is for, if any.
 
         Returns:
             A kind from `FAULT_KINDS`, or None to answer normally.
         """
-        if not self.applies_to(vendor):
+        if not self.applies_to(vendor, stream):
             return None
         with self._lock:
             kind = self.script.pop(0) if self.script else self._draw()
-            if kind is None or kind == NO_FAULT:
-                return None
-            self.injected[kind] += 1
-            return kind
+            return None if kind is None or kind == NO_FAULT else kind
 
     def _draw(self) -> str | None:
         if not self.rates:
@@ -163,6 +173,45 @@ class FaultPlan:
             if draw < threshold:
                 return kind
         return None
+
+
+def plans_from_dict(data: Mapping[str, Any], seed: int = 1) -> FaultPlan | list[FaultPlan]:
+    """Build one plan, or several from `{"plans": [...]}` (the first that applies wins).
+
+    Args:
+        data: One plan's JSON form, or `{"plans": [plan, ...]}`.
+        seed: Seed of the plans that give none.
+
+    Returns:
+        The plan, or the list of plans.
+
+    Raises:
+        ValueError: If a plan is invalid, or `plans` is not a list of objects.
+    """
+    if PLANS_KEY not in data:
+        return FaultPlan.from_dict(data, seed=seed)
+    plans = data[PLANS_KEY]
+    if set(data) != {PLANS_KEY} or not isinstance(plans, list):
+        msg = f'"{PLANS_KEY}" must be the only key, with a list of plans'
+        raise ValueError(msg)
+    if not all(isinstance(plan, dict) for plan in plans):
+        msg = f'every entry of "{PLANS_KEY}" must be a plan object'
+        raise ValueError(msg)
+    return [FaultPlan.from_dict(plan, seed=seed) for plan in plans]
+
+
+def plans_to_dict(faults: FaultPlan | Sequence[FaultPlan]) -> dict[str, Any]:
+    """Return the JSON form of one plan or of several (`{"plans": [...]}`).
+
+    Args:
+        faults: A plan or a sequence of plans.
+
+    Returns:
+        A JSON-serialisable dict.
+    """
+    if isinstance(faults, FaultPlan):
+        return faults.to_dict()
+    return {PLANS_KEY: [plan.to_dict() for plan in faults]}
 
 
 def _check_kinds(kinds: list[str]) -> None:

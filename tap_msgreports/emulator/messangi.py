@@ -321,6 +321,14 @@ class MessangiAPI(VendorAPI):
         """
         return fail(status, retry_after=retry_after)
 
+    def issued_secrets(self) -> dict[str, str]:
+        """Return the API key.
+
+        Returns:
+            `{key: "Messangi API key"}`.
+        """
+        return {self.api_key: "Messangi API key"}
+
     def tap_config(self, base_url: str) -> dict[str, Any]:
         """Return the Messangi settings: the emulator's URL (the tap appends `/v3/mlog`), the key.
 

@@ -317,6 +317,8 @@ class MoEngageAPI(VendorAPI):
         self.signature_places: list[str] = []
         self._places_lock = threading.Lock()
         self._files = _FileCache()
+        self._signatures: dict[str, str] = {}  # every signature computed -> its file name
+        self._signatures_lock = threading.Lock()
 
     @property
     def app_id(self) -> str:
@@ -340,7 +342,21 @@ class MoEngageAPI(VendorAPI):
         Returns:
             64 lower-case hex digits.
         """
-        return signature(self.app_id, file_name, self.secret_key)
+        computed = signature(self.app_id, file_name, self.secret_key)
+        with self._signatures_lock:
+            self._signatures[computed] = file_name
+        return computed
+
+    def issued_secrets(self) -> dict[str, str]:
+        """Return the secret key and every signature computed so far.
+
+        Returns:
+            Secret -> `MoEngage secret key` or `MoEngage signature of <file>`.
+        """
+        with self._signatures_lock:
+            files = dict(self._signatures)
+        signatures = {sig: f"MoEngage signature of {name}" for sig, name in files.items()}
+        return {**signatures, self.secret_key: "MoEngage secret key"}
 
     def handles(self, path: str) -> bool:
         """Say whether a path is a report download.

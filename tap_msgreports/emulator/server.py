@@ -1,22 +1,27 @@
 """The loopback HTTP server: routes vendor paths, applies latency, faults and concurrency limits.
 
-`EmulatorServer` owns the `World`, the vendor emulations and the fault plan, and serves the
-control endpoints under `/_emulator/` (see `control.py`). It listens on loopback only and can
-stop itself after a quiet spell or a total lifetime, so a forgotten emulator always ends.
+`EmulatorServer` owns the `World`, the vendor emulations and the fault plans, and serves the
+control endpoints under `/_emulator/` (see `control.py`). It logs every vendor request (when,
+which stream, which resource, which fault, which status): that log is the one count of requests
+and injected faults. It listens on loopback only and can stop itself after a quiet spell or a
+total lifetime, so a forgotten emulator always ends.
 """
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import logging
 import threading
 import time
 from collections import Counter
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, cast
 
 from tap_msgreports.emulator.clevertap import CleverTapAPI
 from tap_msgreports.emulator.control import CONTROL_PREFIX, handle_control
+from tap_msgreports.emulator.faults import FaultPlan
 from tap_msgreports.emulator.messangi import MessangiAPI
 from tap_msgreports.emulator.moengage import MoEngageAPI
 from tap_msgreports.emulator.transport import LoopbackHTTPServer
@@ -30,8 +35,6 @@ if TYPE_CHECKING:
 
     from typing_extensions import Self
 
-    from tap_msgreports.emulator.faults import FaultPlan
-
 LOGGER = logging.getLogger(__name__)
 # The default tap config covers 30 days ending today, like the tap's own start_date default.
 CONFIG_DAYS = 30
@@ -41,6 +44,50 @@ POLL_SECONDS = 0.05
 # What a "malformed" fault sends with status 200: an error page where JSON was promised.
 MALFORMED_BODY = b"<html><body><h1>502 Bad Gateway</h1></body></html>"
 SERVER_ERROR_KINDS = frozenset({"429", "500", "503"})
+# Hex digits kept of a resource's digest: enough to tell requests apart, no secret readable.
+RESOURCE_DIGITS = 16
+
+
+@dataclass(frozen=True)
+class LoggedRequest:
+    """One vendor request, as the emulator saw and answered it.
+
+    Attributes:
+        arrived: `time.monotonic()` when the request was read, before any latency.
+        vendor: The vendor name.
+        stream: The tap stream it reads, if the vendor can tell.
+        resource: A digest of what was asked (method, path, query, body and the vendor's
+            concurrency key, e.g. the account): a retry of a request has the same resource.
+        fault: The injected fault kind, or None.
+        retry_after: Seconds sent in `Retry-After` with an injected 429, or None.
+        status: The status answered; None for a dropped connection.
+    """
+
+    arrived: float
+    vendor: str
+    stream: str | None
+    resource: str
+    fault: str | None
+    retry_after: int | None
+    status: int | None
+
+
+def resource_of(request: Request, key: str | None) -> str:
+    """Return the digest that names what a request asks for.
+
+    Args:
+        request: The request.
+        key: The vendor's concurrency key of it (CleverTap's account, for instance).
+
+    Returns:
+        Hex digits; equal for equal requests.
+    """
+    digest = hashlib.sha256()
+    query = sorted((name, value) for name, values in request.query.items() for value in values)
+    for part in (request.method, request.path, repr(query), key or "", request.body):
+        digest.update(part if isinstance(part, bytes) else part.encode())
+        digest.update(b"\0")
+    return digest.hexdigest()[:RESOURCE_DIGITS]
 
 
 def is_loopback(host: str) -> bool:
@@ -94,6 +141,7 @@ class EmulatorServer:
 
     Attributes:
         world: The simulated world.
+        faults: A fault plan, several (the first that applies to a request decides), or None.
         vendors: The vendor emulations, tried in order for each path.
         host: The loopback address listened on.
         idle_timeout: Seconds without requests after which the server stops, or None.
@@ -105,7 +153,7 @@ class EmulatorServer:
     def __init__(  # noqa: PLR0913 - every argument is a documented knob of the emulator
         self,
         world: World | None = None,
-        faults: FaultPlan | None = None,
+        faults: FaultPlan | Sequence[FaultPlan] | None = None,
         *,
         host: str = "127.0.0.1",
         port: int = 0,
@@ -117,7 +165,8 @@ class EmulatorServer:
 
         Args:
             world: The simulated world; default `World()`.
-            faults: The fault plan; None for no latency and no faults.
+            faults: A fault plan, or several (the first that applies to a request decides its
+                latency and fault); None for no latency and no faults.
             host: A loopback address to listen on.
             port: The port; 0 picks a free one.
             idle_timeout: Stop after this many seconds without requests; None never.
@@ -137,7 +186,7 @@ class EmulatorServer:
             if vendors is not None
             else (CleverTapAPI(self.world), MessangiAPI(self.world), MoEngageAPI(self.world))
         )
-        self.faults = faults
+        self.faults: FaultPlan | Sequence[FaultPlan] | None = faults
         self.host = host
         self.idle_timeout = idle_timeout
         self.max_lifetime = max_lifetime
@@ -149,8 +198,7 @@ class EmulatorServer:
         self._stopping = threading.Event()
         self._stopped = threading.Event()
         self._in_flight = _InFlight()
-        self._requests: Counter[str] = Counter({vendor.name: 0 for vendor in self.vendors})
-        self._faults_injected: Counter[str] = Counter()
+        self._log: list[LoggedRequest] = []
         self._started_at = self._last_activity = time.monotonic()
 
     # Lifecycle
@@ -276,19 +324,41 @@ class EmulatorServer:
         """Return the clock, the counters and the in-flight peaks.
 
         Returns:
-            The body of `GET /_emulator/status`.
+            The body of `GET /_emulator/status`; `requests` counts per vendor and
+            `faults_injected` per kind, both from the request log.
         """
-        with self._lock:
-            requests = dict(self._requests)
-            faults_injected = dict(self._faults_injected)
+        log = self.request_log()
+        requests = Counter({vendor.name: 0 for vendor in self.vendors})
+        requests.update(entry.vendor for entry in log)
+        faults_injected = Counter(entry.fault for entry in log if entry.fault is not None)
         return {
             "today": self.world.today.isoformat(),
             "seed": self.world.seed,
             "scale": self.world.scale,
-            "requests": requests,
-            "faults_injected": faults_injected,
+            "requests": dict(requests),
+            "faults_injected": dict(faults_injected),
             "max_in_flight": self._in_flight.peaks(),
         }
+
+    def request_log(self) -> list[LoggedRequest]:
+        """Return every vendor request served so far, in the order they were answered.
+
+        Returns:
+            A copy of the log.
+        """
+        with self._lock:
+            return list(self._log)
+
+    def issued_secrets(self) -> dict[str, str]:
+        """Return every secret the vendors handed out or computed (signatures included).
+
+        Returns:
+            Secret -> what it is, e.g. `CleverTap passcode of EMU-ACCT-0001`.
+        """
+        found: dict[str, str] = {}
+        for vendor in self.vendors:
+            found.update(vendor.issued_secrets())
+        return found
 
     def vendor(self, name: str) -> VendorAPI:
         """Return a vendor emulation by name.
@@ -371,34 +441,54 @@ class EmulatorServer:
             vendor = next((v for v in self.vendors if v.handles(request.path)), None)
             if vendor is None:
                 return Reply(json_response(404, {"error": f"no such path: {request.path}"}))
-            with self._lock:
-                self._requests[vendor.name] += 1
             return self._serve_vendor(vendor, request)
         finally:
             self._last_activity = time.monotonic()
 
     def _serve_vendor(self, vendor: VendorAPI, request: Request) -> Reply:
+        arrived = time.monotonic()
         key = vendor.concurrency_key(request)
+        stream = vendor.stream_of(request)
         in_flight = self._in_flight.enter(key)
+        fault: str | None = None
+        plan: FaultPlan | None = None
         # The slot is left before the reply is written: a client that sends its next request
         # the moment it has an answer must not find its previous one still counted.
         try:
             if vendor.max_concurrency is not None and in_flight > vendor.max_concurrency:
-                return Reply(vendor.error_response(429))
-            return self._with_faults(vendor, request)
+                reply = Reply(vendor.error_response(429))
+            else:
+                plan = self._plan_for(vendor.name, stream)
+                if plan is not None:
+                    self._stopping.wait(plan.latency_ms / 1000)
+                    fault = plan.next_fault(vendor.name, stream)
+                reply = self._answer(vendor, request, plan, fault)
         finally:
             self._in_flight.leave(key)
-
-    def _with_faults(self, vendor: VendorAPI, request: Request) -> Reply:
-        plan = self.faults
-        if plan is None or not plan.applies_to(vendor.name):
-            return Reply(vendor.handle(request))
-        self._stopping.wait(plan.latency_ms / 1000)
-        fault = plan.next_fault(vendor.name)
-        if fault is None:
-            return Reply(vendor.handle(request))
+        # Logged before the reply is written, so a client that has its answer finds it here.
+        entry = LoggedRequest(
+            arrived=arrived,
+            vendor=vendor.name,
+            stream=stream,
+            resource=resource_of(request, key),
+            fault=fault,
+            retry_after=plan.retry_after if plan is not None and fault == "429" else None,
+            status=None if reply.response is None else reply.response.status,
+        )
         with self._lock:
-            self._faults_injected[fault] += 1
+            self._log.append(entry)
+        return reply
+
+    def _plan_for(self, vendor: str, stream: str | None) -> FaultPlan | None:
+        faults = self.faults
+        plans = (faults,) if isinstance(faults, FaultPlan) else (faults or ())
+        return next((plan for plan in plans if plan.applies_to(vendor, stream)), None)
+
+    def _answer(
+        self, vendor: VendorAPI, request: Request, plan: FaultPlan | None, fault: str | None
+    ) -> Reply:
+        if plan is None or fault is None:
+            return Reply(vendor.handle(request))
         LOGGER.debug("injecting fault %s into %s %s", fault, request.method, request.path)
         return self._inject(fault, plan, vendor, request)
 

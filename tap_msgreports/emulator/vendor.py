@@ -175,6 +175,31 @@ class VendorAPI(ABC):
         A vendor may be used again after `close()`; it then builds what it needs anew.
         """
 
+    def stream_of(self, request: Request) -> str | None:
+        """Name the tap stream a request reads: by default, the vendor's only stream.
+
+        The server logs it with each request and fault plans can be limited to streams.
+
+        Args:
+            request: The request.
+
+        Returns:
+            A name from `streams`, or None when the vendor cannot tell.
+        """
+        del request
+        return self.streams[0] if len(self.streams) == 1 else None
+
+    def issued_secrets(self) -> dict[str, str]:
+        """Return every secret this emulation has handed out or computed, with what it is.
+
+        Tests scan what the tap printed and logged for these; the description names the
+        secret without showing it.
+
+        Returns:
+            Secret -> description, e.g. `{"emu-...": "Messangi API key"}`.
+        """
+        return {}
+
     def concurrency_key(self, request: Request) -> str | None:
         """Name what the vendor counts concurrent requests by: by default, the vendor.
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import subprocess
 import typing as t
 
 import pytest
@@ -20,13 +19,16 @@ from tap_msgreports.moengage.settings import EMULATOR_TODAY_VARIABLE
 from tests.conftest import TODAY
 from tests.e2e.conftest import ROOT
 from tests.harness import PRIMARY_KEYS, truth_rows
+from tests.processes import run_recorded
 
 if t.TYPE_CHECKING:
+    import subprocess
     from pathlib import Path
 
     from tests.e2e.postgres import Server
 
-pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+# The first test also waits for `meltano install` (up to 15 minutes, see conftest.py).
+pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(1800)]
 # The SQL below is built from this module's constants only.
 # ruff: noqa: S608
 SCHEMA = "msgreports"
@@ -84,15 +86,16 @@ class Pipeline:
     def meltano_command(
         self, *args: str, env: dict[str, str] | None = None
     ) -> subprocess.CompletedProcess[str]:
-        """``meltano --environment=emulator ARGS`` with this pipeline's settings (and ``env``)."""
-        return subprocess.run(
+        """``meltano --environment=emulator ARGS`` with this pipeline's settings (and ``env``).
+
+        Its output goes to the session's secret scan.
+        """
+        return run_recorded(
             [str(self.meltano), "--environment=emulator", *args],
+            what=f"meltano {args[0]}",
             cwd=ROOT,
             env={**self.env(), **(env or {})},
-            capture_output=True,
-            text=True,
             timeout=600,
-            check=False,
         )
 
     def run(self, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import queue
 import re
@@ -26,7 +27,7 @@ from tap_msgreports.emulator import (
     FaultPlan,
     World,
 )
-from tap_msgreports.emulator.cli import main
+from tap_msgreports.emulator.cli import build_parser, build_server, main
 
 TODAY = date(2024, 3, 15)
 CAMPAIGNS = "/1/targets/list.json"
@@ -583,6 +584,75 @@ def test_fault_rates_are_deterministic_for_a_seed():
     assert 20 < counts["drop"] < 60
 
 
+def test_a_plan_limited_to_a_stream_leaves_the_other_stream_of_its_vendor_alone(server):
+    server.faults = FaultPlan(script=["500"], streams=["message_reports"])
+    body = {"from": ymd(TODAY), "to": ymd(TODAY)}
+    assert post(server, CAMPAIGNS, body).status_code == 200
+    assert post(server, REPORTS, body).status_code == 500
+    assert post(server, REPORTS, body).status_code == 200
+
+
+def test_the_first_plan_that_applies_decides(server):
+    control(
+        server,
+        "POST",
+        "faults",
+        json={
+            "plans": [
+                {"streams": ["campaigns"], "script": ["503"]},
+                {"vendors": ["clevertap"], "script": ["429", "429"], "retry_after": 3},
+            ]
+        },
+    )
+    body = {"from": ymd(TODAY), "to": ymd(TODAY)}
+    assert post(server, CAMPAIGNS, body).status_code == 503
+    assert post(server, CAMPAIGNS, body).status_code == 200  # its plan's script is used up
+    limited = post(server, REPORTS, body)
+    assert (limited.status_code, limited.headers["Retry-After"]) == (429, "3")
+    scripts = [plan["script"] for plan in control(server, "GET", "faults")["plans"]]
+    assert scripts == [[], ["429"]]
+
+
+def test_every_request_is_logged_once_and_the_log_is_the_only_count(server):
+    body = {"from": ymd(TODAY), "to": ymd(TODAY)}
+    server.faults = FaultPlan(script=["drop", "429"], retry_after=2)
+    with pytest.raises(requests.ConnectionError):
+        post(server, REPORTS, body)
+    assert post(server, REPORTS, body).status_code == 429
+    server.faults = FaultPlan(script=["500"])  # a new plan: what was injected stays counted
+    assert post(server, REPORTS, body).status_code == 500
+    assert post(server, REPORTS, body).status_code == 200
+    assert post(server, REPORTS, body, index=1).status_code == 200
+    assert post(server, CAMPAIGNS, body).status_code == 200
+
+    log = server.request_log()
+    assert [(e.stream, e.fault, e.retry_after, e.status) for e in log] == [
+        ("message_reports", "drop", None, None),
+        ("message_reports", "429", 2, 429),
+        ("message_reports", "500", None, 500),
+        ("message_reports", None, None, 200),
+        ("message_reports", None, None, 200),
+        ("campaigns", None, None, 200),
+    ]
+    assert len({e.resource for e in log[:4]}) == 1  # a retry asks for the same resource
+    assert log[4].resource != log[0].resource  # the same body for another account does not
+    assert log[5].resource != log[0].resource
+    assert all(a.arrived <= b.arrived for a, b in itertools.pairwise(log))
+    status = server.status()
+    assert status["requests"] == {"clevertap": 6, "messangi": 0, "moengage": 0}
+    assert status["faults_injected"] == {"drop": 1, "429": 1, "500": 1}
+    assert "injected" not in server.faults.to_dict()
+
+
+def test_issued_secrets_are_every_passcode_without_showing_them_in_names(server):
+    secrets = server.issued_secrets()
+    passcodes = {a["passcode"] for a in server.tap_config()["clevertap_accounts"]}
+    assert passcodes <= secrets.keys()
+    assert server.messangi.api_key in secrets
+    assert server.moengage.secret_key in secrets
+    assert not any(secret in what for secret in secrets for what in secrets.values())
+
+
 @pytest.mark.parametrize(
     "plan",
     [
@@ -590,6 +660,10 @@ def test_fault_rates_are_deterministic_for_a_seed():
         {"rates": {"500": 0.7, "503": 0.7}},
         {"script": ["boom"]},
         {"nope": 1},
+        {"plans": {"rates": {}}},
+        {"plans": [{"rates": {}}], "seed": 3},
+        {"plans": ["500"]},
+        {"plans": [{"streams": "campaigns"}]},
     ],
 )
 def test_invalid_fault_plan_is_refused(server, plan):
@@ -683,6 +757,16 @@ def test_stop_is_quick_with_an_open_keep_alive_connection(world):
         started = time.monotonic()
         emulator.stop()
         assert time.monotonic() - started < 1
+
+
+def test_cli_takes_several_fault_plans_and_gives_each_the_latency():
+    plans = {"plans": [{"streams": ["campaigns"], "script": ["500"]}, {"vendors": ["messangi"]}]}
+    args = build_parser().parse_args(["--faults", json.dumps(plans), "--latency-ms", "5"])
+    faults = build_server(args).faults
+    assert [(p.streams, p.vendors, p.script, p.latency_ms) for p in faults] == [
+        (["campaigns"], None, ["500"], 5.0),
+        (None, ["messangi"], [], 5.0),
+    ]
 
 
 def test_non_loopback_host_is_refused():

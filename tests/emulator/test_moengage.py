@@ -19,6 +19,7 @@ import requests
 
 from tap_msgreports.emulator import EmulatorServer, FaultPlan, MoEngageAPI, World
 from tap_msgreports.emulator.cli import build_parser, build_server
+from tap_msgreports.emulator.moengage import signature as signature_of
 from tap_msgreports.emulator.moengage_data import HUGE_FIELD_BYTES, PUSH_REPORT, ZIP_BOMB_BYTES
 
 TODAY = date(2026, 1, 20)  # a Tuesday
@@ -177,6 +178,17 @@ def test_credentials_come_from_the_seed_and_reach_the_config(server):
     assert other.secret_key != moengage.secret_key
     passcode = config["clevertap_accounts"][0]["passcode"]
     assert moengage.secret_key not in {server.messangi.api_key, passcode}
+
+
+def test_every_signature_it_checks_is_an_issued_secret_and_requests_name_the_stream(server):
+    moengage = server.moengage
+    assert moengage.issued_secrets() == {moengage.secret_key: "MoEngage secret key"}
+    file_name = name_of(PUSH, MONDAY)
+    expected = signature_of(moengage.app_id, file_name, moengage.secret_key)  # not via the server
+    assert download(server, file_name, signature=expected).status_code == 200
+    assert moengage.issued_secrets()[expected] == f"MoEngage signature of {file_name}"
+    assert server.issued_secrets()[expected] == f"MoEngage signature of {file_name}"
+    assert [entry.stream for entry in server.request_log()] == ["moengage_campaign_rows"]
 
 
 @pytest.mark.parametrize(
