@@ -154,6 +154,9 @@ def validate(file: t.IO[bytes], limit: int, what: str) -> None:
     """
     try:
         for stream in csv_streams(file, limit, what):
+            if problem := _not_csv(stream.read(CHUNK)):
+                msg = f"{what} {problem}"
+                raise ValueError(msg)
             while stream.read(CHUNK):
                 pass
     except (zipfile.BadZipFile, EOFError, OSError, gzip.BadGzipFile) as exc:
@@ -161,6 +164,23 @@ def validate(file: t.IO[bytes], limit: int, what: str) -> None:
         raise ValueError(msg) from None
     finally:
         file.seek(0)
+
+
+def _not_csv(start: bytes) -> str | None:
+    """Why a body that should be a report's CSV is something else, or None.
+
+    A report has at least its header line, and no header starts like a markup page or a
+    JSON document: such a 200 is an error page (a proxy's, a gateway's), worth another try,
+    never a file of zero rows whose date would be skipped for good.
+    """
+    text = start.removeprefix(b"\xef\xbb\xbf").lstrip()
+    if not text:
+        return "is empty: a report file has at least its header"
+    if text.startswith(b"<"):
+        return "is an HTML or XML page, not a CSV file"
+    if text.startswith((b"{", b"[")):
+        return "is a JSON document, not a CSV file"
+    return None
 
 
 def read_csv(stream: t.IO[bytes], what: str) -> tuple[list[str], Iterator[list[str]]]:

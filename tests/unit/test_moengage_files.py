@@ -160,6 +160,23 @@ def test_a_truncated_zip_fails_validation() -> None:
             files.validate(cut, 1 << 20, "cut.zip")
 
 
+@pytest.mark.parametrize(
+    ("content", "said"),
+    [
+        (b"", "is empty"),
+        (b"\n  \n", "is empty"),
+        (b"<html><body><h1>502 Bad Gateway</h1></body></html>", "HTML or XML page"),
+        (b'\xef\xbb\xbf  {"error": {"message": "oops"}}', "JSON document"),
+        (b"[1, 2]", "JSON document"),
+    ],
+)
+def test_a_body_that_is_no_csv_fails_validation(content: bytes, said: str) -> None:
+    with tempfile.TemporaryFile() as download:
+        download.write(content)
+        with pytest.raises(ValueError, match=said):
+            files.validate(download, 1 << 20, "Daily_Push_20260120.zip")
+
+
 def test_column_names_are_unique_snake_case_identifiers() -> None:
     header = [
         "Date",
