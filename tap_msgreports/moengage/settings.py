@@ -10,7 +10,13 @@ from urllib.parse import urlparse
 from singer_sdk import typing as th
 
 from tap_msgreports.moengage.files import file_name_problem
-from tap_msgreports.settings import is_loopback, setting, url_problem
+from tap_msgreports.settings import (
+    credential_problem,
+    is_loopback,
+    range_problem,
+    setting,
+    url_problem,
+)
 
 if t.TYPE_CHECKING:
     from collections.abc import Mapping
@@ -18,6 +24,7 @@ if t.TYPE_CHECKING:
 DATA_CENTERS = ("01", "02", "03", "04", "05", "06", "101")
 SIGNATURE_PLACES = ("header", "query", "both")
 DEFAULT_MAX_FILE_MB = 4096
+MAX_FILE_MB = 1 << 20  # a TiB: beyond it the setting is a typo
 DEFAULT_MAX_CONCURRENCY = 2  # files are large: a couple downloading while one is written
 #: The date a run against the emulator takes as today (YYYY-MM-DD). The emulator's clock is
 #: simulated, and file life counts from today: without this, a run on the real clock would
@@ -137,6 +144,11 @@ def problems(config: Mapping[str, t.Any]) -> list[str]:
     found = []
     if not config.get("moengage_app_id") or not config.get("moengage_secret_key"):
         found.append("moengage_app_id and moengage_secret_key must both be set")
+    found += [
+        problem
+        for name in ("moengage_app_id", "moengage_secret_key")
+        if (problem := credential_problem(str(config.get(name) or ""), name))
+    ]
     if config.get("moengage_api_url") and (
         problem := url_problem(str(config["moengage_api_url"]), "moengage_api_url", config)
     ):
@@ -156,8 +168,9 @@ def problems(config: Mapping[str, t.Any]) -> list[str]:
 
 def _number_problems(config: Mapping[str, t.Any]) -> list[str]:
     found = []
-    if int(setting(config, "moengage_max_file_mb", DEFAULT_MAX_FILE_MB)) < 1:
-        found.append("moengage_max_file_mb must be 1 or more")
+    size = int(setting(config, "moengage_max_file_mb", DEFAULT_MAX_FILE_MB))
+    if problem := range_problem("moengage_max_file_mb", size, 1, MAX_FILE_MB):
+        found.append(problem)
     concurrency = int(setting(config, "moengage_max_concurrency", DEFAULT_MAX_CONCURRENCY))
     if not 1 <= concurrency <= 8:  # noqa: PLR2004
         found.append(f"moengage_max_concurrency must be 1 to 8, got {concurrency}")

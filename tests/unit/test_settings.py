@@ -287,6 +287,9 @@ MOENGAGE = {
         ({"moengage_secret_key": ""}, "moengage_secret_key"),
         ({"moengage_api_url": "api.example.com"}, "moengage_api_url"),
         ({"moengage_max_file_mb": 0}, "moengage_max_file_mb"),
+        ({"moengage_max_file_mb": 10**12}, "moengage_max_file_mb"),
+        ({"moengage_secret_key": "pasted-secret\n"}, "moengage_secret_key"),
+        ({"moengage_app_id": " APP1"}, "moengage_app_id"),
     ],
 )
 def test_each_bad_moengage_setting_is_named(changes: dict[str, t.Any], named: str) -> None:
