@@ -7,7 +7,6 @@ note of what to install.
 from __future__ import annotations
 
 import os
-import subprocess
 import tempfile
 import typing as t
 from pathlib import Path
@@ -15,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.postgres import Server, find_bindir, running_server
+from tests.processes import run_recorded
 
 ROOT = Path(__file__).parent.parent.parent
 MELTANO = ROOT / ".tools" / "meltano" / "bin" / "meltano"
@@ -43,13 +43,11 @@ def postgres() -> t.Iterator[Server]:
 
 def install(meltano: Path, *plugins: str) -> None:
     """``meltano install`` these plugins of the project (idempotent); its output on failure."""
-    done = subprocess.run(
+    done = run_recorded(
         [str(meltano), "install", *plugins],
-        cwd=ROOT,
-        check=False,
-        capture_output=True,
-        text=True,
+        what="meltano install",
         timeout=900,
+        cwd=ROOT,
         env={**os.environ, "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false"},
     )
     assert done.returncode == 0, f"meltano install {' '.join(plugins)}:\n{done.stderr[-3000:]}"

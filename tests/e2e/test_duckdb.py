@@ -21,6 +21,7 @@ import pytest
 from tests.conftest import tap_config
 from tests.e2e.conftest import ROOT, install
 from tests.harness import run_tap
+from tests.processes import run_recorded
 
 if t.TYPE_CHECKING:
     from pathlib import Path
@@ -62,8 +63,9 @@ def test_every_batch_is_loaded_whole_and_empty_texts_become_null(
     }
     assert empty_cells, "no empty text in the MoEngage rows: the test proves nothing"
     database = tmp_path / "pin.duckdb"
-    done = subprocess.run(
+    done = run_recorded(
         [str(meltano), "invoke", "target-duckdb"],
+        what="meltano invoke target-duckdb",
         input="\n".join(json.dumps(message) for message in run.messages) + "\n",
         cwd=ROOT,
         env={
@@ -73,10 +75,6 @@ def test_every_batch_is_loaded_whole_and_empty_texts_become_null(
             "TARGET_DUCKDB_FILEPATH": str(database),
             "TARGET_DUCKDB_BATCH_SIZE_ROWS": str(BATCH),
         },
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     python = ROOT / ".meltano" / "loaders" / "target-duckdb" / "venv" / "bin" / "python"

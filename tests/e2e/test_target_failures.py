@@ -14,7 +14,6 @@ import datetime as dt
 import json
 import os
 import random
-import subprocess
 import sys
 import typing as t
 
@@ -22,8 +21,10 @@ import pytest
 import yaml
 
 from tap_msgreports.emulator import EmulatorServer, World
+from tests.clock import clock_env
 from tests.conftest import TODAY
 from tests.harness import PRIMARY_KEYS, Warehouse, assert_equal_to_truth, differences
+from tests.processes import run_recorded
 
 if t.TYPE_CHECKING:
     from pathlib import Path
@@ -85,6 +86,7 @@ class FlakyProject:
     def meltano_command(self, *args: str, records_before_death: int | None = None) -> str:
         env = {
             **os.environ,
+            **clock_env(self.emulator.tap_config()),  # MoEngage file life: the emulator's
             "MELTANO_DATABASE_URI": f"sqlite:///{self.tmp / 'meltano.db'}",
             "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
             "PYTHONPATH": os.pathsep.join(sys.path),
@@ -92,14 +94,8 @@ class FlakyProject:
             "FLAKY_KEYS": json.dumps(PRIMARY_KEYS),
             "FLAKY_RECORDS_BEFORE_DEATH": str(records_before_death or ""),
         }
-        done = subprocess.run(
-            [str(self.meltano), *args],
-            cwd=self.tmp,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=600,
-            check=False,
+        done = run_recorded(
+            [str(self.meltano), *args], what="meltano (flaky target)", cwd=self.tmp, env=env
         )
         if records_before_death is None:
             assert done.returncode == 0, done.stderr[-3000:]
