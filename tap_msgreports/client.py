@@ -141,14 +141,20 @@ class WindowedReportStream(RESTStream[None], metaclass=abc.ABCMeta):
         """What a window reads, for errors: its dates or times (a file, for MoEngage)."""
         return window.describe()
 
+    def where(self, context: Context, window: Window) -> str:
+        """Which request a message is about: source, partition, stream and window."""
+        partition, window_text = (
+            self.describe_partition(context),
+            self.describe_window(context, window),
+        )
+        return f"{partition}, {self.name} {window_text}"
+
     def client_error(
         self, response: requests.Response, context: Context, window: Window
     ) -> Exception:
         """The error for a 4xx other than 401/403 (vendors map their own)."""
         return SourceError(
-            f"{self.describe_partition(context)}, {self.name} "
-            f"{self.describe_window(context, window)}: "
-            f"HTTP {response.status_code}: {_short_text(response)}",
+            f"{self.where(context, window)}: HTTP {response.status_code}: {_short_text(response)}",
         )
 
     def refusal(
@@ -442,8 +448,7 @@ class WindowedReportStream(RESTStream[None], metaclass=abc.ABCMeta):
             pieces = window.split(self.split_resolution, min(exc.parts, MAX_SPLIT_PARTS))
             if pieces is None:
                 msg = (
-                    f"{self.describe_partition(context)}, {self.name} "
-                    f"{self.describe_window(context, window)}: "
+                    f"{self.where(context, window)}: "
                     f"the window holds more than one response returns ({exc.reason}) and "
                     "cannot be split further"
                 )
@@ -467,14 +472,13 @@ class WindowedReportStream(RESTStream[None], metaclass=abc.ABCMeta):
             body = send(self._prepare(self.window_request(context, window)), context, window)
         except RETRIABLE_ERRORS as exc:
             msg = (
-                f"{self.describe_partition(context)}, {self.name} "
-                f"{self.describe_window(context, window)}: "
+                f"{self.where(context, window)}: "
                 f"gave up after {self.backoff_max_tries()} tries: {failure_reason(exc)}"
             )
             raise SourceError(msg) from None
         except requests.exceptions.RequestException as exc:  # e.g. a header it cannot send
             msg = (
-                f"{self.describe_partition(context)}, {self.name} {window.describe()}: "
+                f"{self.where(context, window)}: "
                 f"the request could not be sent ({type(exc).__name__}): check this "
                 "source's settings"  # the exception's text may quote a header: not shown
             )

@@ -195,8 +195,7 @@ class CleverTapStream(WindowedReportStream):
         if response.status_code == 400 and RANGE_ERROR.lower() in message.lower():  # noqa: PLR2004
             return WindowTooLargeError(message)
         return SourceError(
-            f"{self.describe_partition(context)}, {self.name} {window.describe()}: "
-            f"HTTP {response.status_code}: {message}",
+            f"{self.where(context, window)}: HTTP {response.status_code}: {message}",
         )
 
     def check_body(self, body: t.Any, context: Context, window: Window) -> None:  # noqa: ANN401
@@ -205,7 +204,7 @@ class CleverTapStream(WindowedReportStream):
             return
         detail = body.get("error") if isinstance(body, dict) else None
         msg = (
-            f"{self.describe_partition(context)}, {self.name} {window.describe()}: "
+            f"{self.where(context, window)}: "
             f"CleverTap answered without success: {detail or str(body)[:200]}"
         )
         raise SourceError(msg)
@@ -213,10 +212,7 @@ class CleverTapStream(WindowedReportStream):
     def require_key(self, value: object, what: str, context: Context, window: Window) -> None:
         """Refuse a row without its key: a null key cannot be upserted, or told apart."""
         if value is None:
-            msg = (
-                f"{self.describe_partition(context)}, {self.name} {window.describe()}: "
-                f"CleverTap sent {what}"
-            )
+            msg = f"{self.where(context, window)}: CleverTap sent {what}"
             raise SourceError(msg)
 
     def list_field(
@@ -225,10 +221,7 @@ class CleverTapStream(WindowedReportStream):
         """The list of records under ``field``; its absence is an error, not zero records."""
         items = body.get(field)
         if not isinstance(items, list):
-            msg = (
-                f"{self.describe_partition(context)}, {self.name} {window.describe()}: "
-                f"the response has no {field!r} list"
-            )
+            msg = f"{self.where(context, window)}: the response has no {field!r} list"
             raise SourceError(msg)
         return [item for item in items if isinstance(item, dict)]
 

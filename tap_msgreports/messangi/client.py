@@ -119,8 +119,7 @@ class MessangiStream(WindowedReportStream):
         """A 4xx: its ``explain`` shown verbatim with the channel and the range."""
         explain = vendor_message(response, *EXPLAIN_PATHS)
         return SourceError(
-            f"{self.describe_partition(context)}, {self.name} {window.describe()}: "
-            f"HTTP {response.status_code}: {explain}",
+            f"{self.where(context, window)}: HTTP {response.status_code}: {explain}",
         )
 
     def check_body(self, body: t.Any, context: Context, window: Window) -> None:  # noqa: ANN401
@@ -139,7 +138,7 @@ class MessangiStream(WindowedReportStream):
         if TOO_BIG in explain.lower():
             raise WindowTooLargeError(explain)
         if not isinstance(body.get("items"), list):
-            msg = f"{self.describe_partition(context)}, {self.name} {window.describe()}: {explain}"
+            msg = f"{self.where(context, window)}: {explain}"
             raise SourceError(msg)
 
 

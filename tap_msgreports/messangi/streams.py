@@ -83,7 +83,7 @@ class MlogItemsStream(MessangiStream):
         total = pagination.get("total") if isinstance(pagination, dict) else None
         if not isinstance(items, list) or not isinstance(total, int):
             msg = (
-                f"{self.describe_partition(context)}, {self.name} {window.describe()}: "
+                f"{self.where(context, window)}: "
                 "the response has no items list or no pagination.total"
             )
             raise SourceError(msg)
