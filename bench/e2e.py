@@ -22,20 +22,15 @@ executable would charge Meltano's fixed start-up to the tap and measure Meltano 
 The schema is dropped before every timed run, so both sides load into empty tables, and after
 each the table must hold every line. Repeats are interleaved; the figure compares medians.
 
-Meltano's own files are kept apart from the project's: a system database in a temporary
-directory, and a ``MELTANO_SYS_DIR_ROOT`` there too, whose ``extractors`` and ``loaders`` are
-links to the plugin venvs ``meltano install`` keeps in the project's ``.meltano``. Without it,
-a ``make test`` running at the same time (its end-to-end tests run Meltano in this project)
-rewrites the same ``.meltano/run/tap-msgreports/tap.properties.json`` and config files under
-this benchmark's feet, and the other way round: seen as "Invalid catalog" and vanished config
-files.
+Meltano's own files are kept apart from the project's (tests/e2e/meltano_env.py): a
+``make test`` running at the same time would otherwise rewrite the same catalog and config
+files under this benchmark's feet.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import os
 import tempfile
 import typing as t
@@ -44,6 +39,7 @@ from pathlib import Path
 import common
 import throughput
 
+from tests.e2e.meltano_env import plugin_env, private_meltano_env
 from tests.e2e.postgres import Server, find_bindir, running_server
 
 MELTANO = common.ROOT / ".tools" / "meltano" / "bin" / "meltano"
@@ -60,22 +56,11 @@ def pipeline_env(config: dict[str, t.Any], postgres: Server, workdir: Path) -> d
 
     Meltano's system database and run files go under ``workdir`` (see the module's docstring).
     """
-    sys_dir = workdir / "meltano-sys"
-    sys_dir.mkdir()
-    for kind in ("extractors", "loaders"):
-        (sys_dir / kind).symlink_to(common.ROOT / ".meltano" / kind, target_is_directory=True)
-    base = {k: v for k, v in os.environ.items() if not k.startswith(("TAP_MSGREPORTS_", "TARGET_"))}
     return {
-        **base,
-        **{
-            f"TAP_MSGREPORTS_{k.upper()}": v if isinstance(v, str) else json.dumps(v)
-            for k, v in config.items()
-        },
+        **plugin_env(config),
         **postgres.env,
         "TARGET_POSTGRES_DEFAULT_TARGET_SCHEMA": SCHEMA,
-        "MELTANO_DATABASE_URI": f"sqlite:///{workdir / 'meltano.db'}",
-        "MELTANO_SYS_DIR_ROOT": str(sys_dir),
-        "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
+        **private_meltano_env(workdir),
     }
 
 

@@ -16,6 +16,7 @@ import pytest
 from tap_msgreports.emulator import EmulatorServer, World
 from tap_msgreports.moengage.client import MoEngageStream
 from tests.clock import emulator_now
+from tests.e2e.report import FIGURES as E2E_FIGURES
 from tests.fault_report import REPORT
 from tests.secret_scan import ISSUERS, LOG_HANDLER, ScanResult, scan_session
 
@@ -68,6 +69,7 @@ def tap_config(
 
 ROOT = Path(__file__).parent.parent
 FAULT_REPORT_PATH = ROOT / "output" / "test-report" / "faults.md"
+E2E_REPORT_PATH = ROOT / "output" / "test-report" / "e2e.md"
 SCAN_RESULT = pytest.StashKey[ScanResult]()
 
 
@@ -117,12 +119,18 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 def pytest_terminal_summary(
     terminalreporter: t.Any, exitstatus: int, config: pytest.Config
 ) -> None:
-    """Print the fault report (when fault cases ran) and the secret scan's result."""
+    """Print the fault report (when fault cases ran), end-to-end figures, the secret scan."""
     if REPORT:
         terminalreporter.write_sep("=", "fault suite")
         for line in REPORT.markdown().splitlines():
             terminalreporter.write_line(line)
         terminalreporter.write_line(f"(also written to {FAULT_REPORT_PATH.relative_to(ROOT)})")
+    if E2E_FIGURES:
+        terminalreporter.write_sep("=", "end to end")
+        for line in E2E_FIGURES:
+            terminalreporter.write_line(line)
+        E2E_REPORT_PATH.parent.mkdir(parents=True, exist_ok=True)
+        E2E_REPORT_PATH.write_text("".join(f"- {line}\n" for line in E2E_FIGURES))
     result = config.stash.get(SCAN_RESULT, None)
     if result is None:
         return

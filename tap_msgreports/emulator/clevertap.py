@@ -11,6 +11,7 @@ from __future__ import annotations
 import hmac
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 from tap_msgreports.emulator.clevertap_data import (
     MAX_CREATION_LEAD_DAYS,
@@ -277,9 +278,17 @@ class CleverTapAPI(VendorAPI):
         today = self.world.today
         accounts = self._accounts(account_id)
         if stream == "campaigns":
-            return [c.truth(today) for a in accounts for c in self.campaigns(a, start, end, today)]
+            return [
+                c.truth(today, ZoneInfo(a.timezone))
+                for a in accounts
+                for c in self.campaigns(a, start, end, today)
+            ]
         if stream == "message_reports":
-            return [m.truth(today) for a in accounts for m in self.messages(a, start, end, today)]
+            return [
+                m.truth(today, ZoneInfo(a.timezone))
+                for a in accounts
+                for m in self.messages(a, start, end, today)
+            ]
         raise KeyError(stream)
 
     def _accounts(self, account_id: str | None) -> tuple[Account, ...]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta, timezone, tzinfo
 from typing import TYPE_CHECKING, Any
 
 from tap_msgreports.emulator.world import seeded_rng
@@ -137,16 +137,22 @@ class Campaign:
             "status": self.status(today),
         }
 
-    def truth(self, today: date) -> dict[str, Any]:
+    def truth(self, today: date, zone: tzinfo) -> dict[str, Any]:
         """Return the record a correct tap holds for this campaign.
 
         Args:
             today: The simulated current date.
+            zone: The account's time zone, in which `scheduled_on` is a wall time.
 
         Returns:
-            The record.
+            The record, with `scheduled_at` the scheduled instant in UTC.
         """
-        return {"account_id": self.account_id, **self.to_api(today)}
+        local = datetime.strptime(str(self.scheduled_on), "%Y%m%d%H%M").replace(tzinfo=zone)
+        return {
+            "account_id": self.account_id,
+            **self.to_api(today),
+            "scheduled_at": utc_text(local),
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -277,16 +283,20 @@ class Message:
             "delivery": DISPLAY[self.delivery],
         }
 
-    def truth(self, today: date) -> dict[str, Any]:
+    def truth(self, today: date, zone: tzinfo) -> dict[str, Any]:
         """Return the record a correct tap holds for this message.
 
         Args:
             today: The simulated current date.
+            zone: The account's time zone, of the start day and minute.
 
         Returns:
-            The record (totals as of today).
+            The record (totals as of today), with `started_at` the start instant in UTC.
         """
+        hour, minute = divmod(self.minute, 60)
+        started = datetime.combine(self.day, time(hour, minute), tzinfo=zone)
         return {
+            "started_at": utc_text(started),
             "account_id": self.account_id,
             "message_id": self.id,
             "message_name": self.name,
@@ -427,3 +437,8 @@ def _daily_figures(rng: random.Random, days: int) -> tuple[tuple[int, int, int],
         clicked = int(viewed * rng.uniform(0.0, 0.4))
         figures.append((sent, viewed, clicked))
     return tuple(figures)
+
+
+def utc_text(moment: datetime) -> str:
+    """An instant as the tap writes its parsed times: ISO-8601 in UTC."""
+    return moment.astimezone(timezone.utc).isoformat()

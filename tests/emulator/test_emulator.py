@@ -13,8 +13,9 @@ import subprocess
 import sys
 import threading
 import time
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta, timezone
 from operator import itemgetter
+from zoneinfo import ZoneInfo
 
 import pytest
 import requests
@@ -363,7 +364,11 @@ def test_campaigns_equal_the_truth(server):
             },
         )
         assert truth["count"] == len(truth["records"]) == len(targets)
-        expected = sorted(truth["records"], key=lambda r: r["id"])
+        # The API's fields as sent; the truth adds the scheduled instant (checked below).
+        expected = sorted(
+            ({k: v for k, v in r.items() if k != "scheduled_at"} for r in truth["records"]),
+            key=lambda r: r["id"],
+        )
         assert (
             sorted(({"account_id": account_id} | t for t in targets), key=lambda r: r["id"])
             == expected
@@ -507,7 +512,31 @@ def test_message_truth_equals_a_full_range_request(server):
     ]
     key = itemgetter("account_id", "message_id")
     assert truth["count"] == len(records) > 100
-    assert sorted(truth["records"], key=key) == sorted(records, key=key)
+    sent = [{k: v for k, v in r.items() if k != "started_at"} for r in truth["records"]]
+    assert sorted(sent, key=key) == sorted(records, key=key)
+
+
+def test_the_truth_gives_scheduled_and_start_instants_in_utc(server):
+    kolkata = ZoneInfo("Asia/Kolkata")  # the second account's zone
+    params = {"from": (TODAY - timedelta(days=20)).isoformat(), "to": TODAY.isoformat()}
+    campaigns = control(
+        server, "GET", "truth", params={**params, "stream": "campaigns", "account": "EMU-ACCT-0002"}
+    )["records"]
+    for campaign in campaigns:
+        local = datetime.strptime(str(campaign["scheduled_on"]), "%Y%m%d%H%M")  # noqa: DTZ007
+        expected = local.replace(tzinfo=kolkata).astimezone(timezone.utc)
+        assert campaign["scheduled_at"] == expected.isoformat()
+    messages = control(
+        server,
+        "GET",
+        "truth",
+        params={**params, "stream": "message_reports", "account": "EMU-ACCT-0002"},
+    )["records"]
+    assert messages
+    for message in messages:
+        started = datetime.fromisoformat(message["started_at"])
+        assert started.utcoffset() == timedelta(0)
+        assert started.astimezone(kolkata).strftime("%b") in message["start_date"]
 
 
 # Faults
