@@ -20,6 +20,7 @@ import pytest
 
 from tests.conftest import tap_config
 from tests.e2e.conftest import ROOT, install
+from tests.e2e.meltano_env import private_meltano_env
 from tests.harness import run_tap
 from tests.processes import run_recorded
 
@@ -70,8 +71,7 @@ def test_every_batch_is_loaded_whole_and_empty_texts_become_null(
         cwd=ROOT,
         env={
             **os.environ,
-            "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
-            "MELTANO_DATABASE_URI": f"sqlite:///{tmp_path / 'meltano.db'}",
+            **private_meltano_env(tmp_path),
             "TARGET_DUCKDB_FILEPATH": str(database),
             "TARGET_DUCKDB_BATCH_SIZE_ROWS": str(BATCH),
         },
