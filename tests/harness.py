@@ -166,3 +166,13 @@ def assert_equal_to_truth(report: dict[str, dict[str, int]]) -> None:
             stream,
             counts,
         )
+
+
+def json_type(schema: dict[str, t.Any]) -> tuple[str, str | None]:
+    """The one type of a property; text, object or array as sent (any of them) is JSON."""
+    types = schema["type"] if isinstance(schema["type"], list) else [schema["type"]]
+    kinds = [kind for kind in types if kind != "null"]
+    if len(kinds) > 1 and {"object", "array"} & set(kinds):
+        return "object", None
+    (kind,) = kinds
+    return kind, schema.get("format")

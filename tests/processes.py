@@ -55,11 +55,14 @@ def run_recorded(
 
 
 def run_cli(
-    tmp_path: Path, config: dict[str, t.Any], env: dict[str, str] | None = None
+    tmp_path: Path,
+    config: dict[str, t.Any],
+    env: dict[str, str] | None = None,
+    arguments: Sequence[str] = (),
 ) -> subprocess.CompletedProcess[str]:
-    """Run the tap as a process on ``config``, to its end."""
+    """Run the tap as a process on ``config`` (and more ``arguments``), to its end."""
     return run_recorded(
-        [*TAP, "--config", str(write_config(tmp_path, config))],
+        [*TAP, "--config", str(write_config(tmp_path, config)), *arguments],
         what="tap-msgreports",
         env={**os.environ, **clock_env(config), **(env or {})},
     )

@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import json
 import logging
-import subprocess
-import sys
 import typing as t
 
 import pytest
@@ -19,8 +17,10 @@ from tap_msgreports.state import usable_state
 from tap_msgreports.tap import TapMsgReports
 from tests.conftest import START, tap_config
 from tests.harness import Warehouse, assert_equal_to_truth, differences, run_tap
+from tests.processes import run_cli
 
 if t.TYPE_CHECKING:
+    import subprocess
     from pathlib import Path
 
     from tap_msgreports.emulator import EmulatorServer
@@ -160,25 +160,25 @@ def test_any_state_loads_and_every_partition_can_plan(state: object) -> None:
             stream.plan(context)  # type: ignore[attr-defined]
 
 
+def run_with_state(
+    tmp_path: Path, config: dict[str, t.Any], state_text: str
+) -> subprocess.CompletedProcess[str]:
+    state_file = tmp_path / "state.json"
+    state_file.write_text(state_text)
+    return run_cli(tmp_path, config, arguments=["--state", str(state_file)])
+
+
+def test_a_state_file_that_is_not_an_object_is_ignored_with_a_warning(
+    emulator: EmulatorServer, tmp_path: Path
+) -> None:
+    done = run_with_state(tmp_path, tap_config(emulator, only="clevertap"), '["a", "list"]')
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "Ignoring part of the state: the state is a list, not an object" in done.stderr
+    assert '"type":"RECORD"' in done.stdout
+
+
 def test_a_state_file_that_is_not_json_is_refused_in_one_line(tmp_path: Path) -> None:
-    config, state = tmp_path / "config.json", tmp_path / "state.json"
-    config.write_text(json.dumps(OFFLINE))
-    state.write_text('{"bookmarks": {"campaigns": {"partitions": [')  # cut off
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "tap_msgreports.tap",
-            "--config",
-            str(config),
-            "--state",
-            str(state),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = run_with_state(tmp_path, OFFLINE, '{"bookmarks": {"campaigns": {"partitions": [')
     assert done.returncode == 1
     assert "the state file is not valid JSON" in done.stderr
     assert "Traceback" not in done.stderr

@@ -23,7 +23,7 @@ from tests.conftest import TODAY
 from tests.e2e import report
 from tests.e2e.conftest import ROOT
 from tests.e2e.meltano_env import plugin_env, private_meltano_env
-from tests.harness import PRIMARY_KEYS, truth_rows
+from tests.harness import PRIMARY_KEYS, json_type, truth_rows
 from tests.processes import run_recorded
 
 if t.TYPE_CHECKING:
@@ -230,16 +230,6 @@ def test_columns_have_the_types_and_names_a_user_expects(pipeline: Pipeline) -> 
         )
     )
     assert not {name for _, name in found} & reserved
-
-
-def json_type(schema: dict[str, t.Any]) -> tuple[str, str | None]:
-    """The one type of a property; text, object or array as sent (any of them) is JSON."""
-    types = schema["type"] if isinstance(schema["type"], list) else [schema["type"]]
-    kinds = [kind for kind in types if kind != "null"]
-    if len(kinds) > 1 and {"object", "array"} & set(kinds):
-        return "object", None
-    (kind,) = kinds
-    return kind, schema.get("format")
 
 
 def test_a_target_failure_leaves_meltano_state_where_it_was(pipeline: Pipeline) -> None:

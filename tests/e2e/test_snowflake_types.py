@@ -19,6 +19,7 @@ import yaml
 from tap_msgreports.tap import TapMsgReports
 from tests.conftest import tap_config
 from tests.e2e.conftest import ROOT, install
+from tests.harness import json_type
 
 if t.TYPE_CHECKING:
     from pathlib import Path
@@ -50,16 +51,6 @@ def target_config() -> dict[str, t.Any]:
     project = yaml.safe_load((ROOT / "meltano.yml").read_text(encoding="utf-8"))
     (loader,) = [p for p in project["plugins"]["loaders"] if p["name"] == "target-snowflake"]
     return dict(loader["config"])
-
-
-def json_type(schema: dict[str, t.Any]) -> tuple[str, str | None]:
-    """The one type of a property; text, object or array as sent (any of them) is JSON."""
-    types = schema["type"] if isinstance(schema["type"], list) else [schema["type"]]
-    kinds = [kind for kind in types if kind != "null"]
-    if len(kinds) > 1 and {"object", "array"} & set(kinds):
-        return "object", None
-    (kind,) = kinds
-    return kind, schema.get("format")
 
 
 def test_every_column_is_a_plain_name_of_the_expected_type(

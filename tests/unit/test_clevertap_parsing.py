@@ -19,6 +19,13 @@ def parse(raw: str, first: dt.date, last: dt.date, tz: dt.tzinfo = UTC) -> dt.da
     return parse_start_date(raw, first_day=first, last_day=last, tz=tz)
 
 
+def displayed(moment: dt.datetime) -> str:
+    """A start time as the documented example writes it: ``Oct 18, 4:08 PM``."""
+    hour12 = moment.hour % 12 or 12
+    meridiem = "AM" if moment.hour < 12 else "PM"
+    return f"{MONTHS[moment.month - 1]} {moment.day}, {hour12}:{moment.minute:02d} {meridiem}"
+
+
 def test_documented_format_without_year_takes_the_window_year() -> None:
     found = parse("Oct 18, 4:08 PM", dt.date(2025, 10, 14), dt.date(2025, 10, 20))
     assert found == dt.datetime(2025, 10, 18, 16, 8, tzinfo=UTC)
@@ -67,9 +74,7 @@ def test_any_start_inside_its_window_parses_back(
     moment: dt.datetime, before: int, after: int
 ) -> None:
     moment = moment.replace(second=0, microsecond=0)
-    hour12 = moment.hour % 12 or 12
-    meridiem = "AM" if moment.hour < 12 else "PM"
-    raw = f"{MONTHS[moment.month - 1]} {moment.day}, {hour12}:{moment.minute:02d} {meridiem}"
+    raw = displayed(moment)
     first = moment.date() - dt.timedelta(days=before)
     last = moment.date() + dt.timedelta(days=after)
     assert parse(raw, first, last) == moment.replace(tzinfo=UTC)
@@ -95,9 +100,7 @@ def test_a_start_near_its_window_gets_its_own_year(
     moment: dt.datetime, days_before_window: int, length: int
 ) -> None:
     moment = moment.replace(second=0, microsecond=0)
-    hour12 = moment.hour % 12 or 12
-    meridiem = "AM" if moment.hour < 12 else "PM"
-    raw = f"{MONTHS[moment.month - 1]} {moment.day}, {hour12}:{moment.minute:02d} {meridiem}"
+    raw = displayed(moment)
     if days_before_window >= 0:  # the window starts a few days after the start date
         first = moment.date() + dt.timedelta(days=days_before_window)
         last = first + dt.timedelta(days=length)

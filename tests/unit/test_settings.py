@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
-import subprocess
-import sys
 import typing as t
 
 import pytest
@@ -17,6 +14,7 @@ from singer_sdk.exceptions import ConfigValidationError
 from tap_msgreports import settings as settings_module
 from tap_msgreports.moengage import settings as moengage_settings
 from tap_msgreports.tap import SOURCES, TapMsgReports
+from tests.processes import run_cli
 
 VALID: dict[str, t.Any] = {
     "clevertap_account_id": "ACC-1",
@@ -167,15 +165,7 @@ def test_any_config_validates_or_fails_with_named_one_line_errors(
 
 
 def test_cli_prints_one_line_and_exits_1(tmp_path: t.Any) -> None:
-    config = tmp_path / "config.json"
-    config.write_text(json.dumps({**VALID, "clevertap_report_window_days": 120}))
-    done = subprocess.run(
-        [sys.executable, "-m", "tap_msgreports.tap", "--config", str(config)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = run_cli(tmp_path, {**VALID, "clevertap_report_window_days": 120})
     assert done.returncode == 1
     assert "clevertap_report_window_days must be 1 to 92 days, got 120" in done.stderr
     assert "Traceback" not in done.stderr
@@ -192,15 +182,7 @@ def test_cli_prints_one_line_and_exits_1(tmp_path: t.Any) -> None:
 def test_discovery_with_a_bad_config_is_one_line_too(
     tmp_path: t.Any, config: dict[str, t.Any], said: str
 ) -> None:
-    path = tmp_path / "config.json"
-    path.write_text(json.dumps(config))
-    done = subprocess.run(
-        [sys.executable, "-m", "tap_msgreports.tap", "--discover", "--config", str(path)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = run_cli(tmp_path, config, arguments=["--discover"])
     assert done.returncode == 1
     assert said in done.stderr
     assert "Traceback" not in done.stderr
@@ -217,15 +199,7 @@ def test_discovery_with_a_bad_config_is_one_line_too(
 def test_a_secret_of_the_wrong_type_is_refused_without_being_shown(
     tmp_path: t.Any, changes: dict[str, t.Any]
 ) -> None:
-    config = tmp_path / "config.json"
-    config.write_text(json.dumps({**VALID, **changes}))
-    done = subprocess.run(
-        [sys.executable, "-m", "tap_msgreports.tap", "--config", str(config)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = run_cli(tmp_path, {**VALID, **changes})
     assert done.returncode == 1
     assert "is not of type 'string'" in done.stderr
     assert "987654321" not in done.stderr + done.stdout
