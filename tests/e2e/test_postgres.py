@@ -265,4 +265,3 @@ def test_an_unreachable_database_gives_the_target_error_not_a_tap_traceback(
     assert done.returncode != 0
     assert "connection" in done.stderr.lower()
     assert "tap_msgreports" not in done.stderr  # no frame of the tap's code
-
