@@ -103,10 +103,10 @@ class TapMsgReports(Tap):
 
     def load_state(self, state: dict[str, t.Any]) -> None:
         """Load the parts of the state that have a state's shape; warn of the others."""
-        super().load_state(self.usable_state(state))
+        super().load_state(self.checked_state(state))
 
     @classmethod
-    def usable_state(cls, state: object) -> dict[str, t.Any]:
+    def checked_state(cls, state: object) -> dict[str, t.Any]:
         """The parts of ``state`` the SDK can read; one warning per part left out."""
         usable, dropped = usable_state(state)
         for problem in dropped:
@@ -118,7 +118,7 @@ class TapMsgReports(Tap):
         """Run the CLI; a refusal (a source's, an unreadable state) is one line, status 1."""
         try:
             if (state := kwargs.get("state")) is not None:  # read here to say what is wrong
-                usable = cls.usable_state(parse_state_text(state.read()))
+                usable = cls.checked_state(parse_state_text(state.read()))
                 kwargs["state"] = io.StringIO(json.dumps(usable))
             super().invoke(**kwargs)
         except (SourceError, StateFileError) as exc:

@@ -14,6 +14,7 @@ import zipfile
 
 import pytest
 import requests
+import urllib3
 
 from tap_msgreports.emulator import FaultPlan
 from tap_msgreports.errors import SourceError
@@ -379,9 +380,15 @@ class BrokenDownload(contextlib.AbstractContextManager["BrokenDownload"]):
     def __exit__(self, *exc: object) -> None:
         pass
 
-    def iter_content(self, size: int) -> t.Iterator[bytes]:
-        yield b"PK\x03\x04" + b"\x00" * 100
-        raise requests.exceptions.ChunkedEncodingError
+    def __init__(self) -> None:
+        self.raw = self  # the body is read from response.raw, as it arrives
+        self.chunks = 0
+
+    def read1(self, size: int, *, decode_content: bool) -> bytes:
+        self.chunks += 1
+        if self.chunks == 1:
+            return b"PK\x03\x04" + b"\x00" * 100
+        raise urllib3.exceptions.ProtocolError("connection broken")  # mid-body
 
 
 def test_the_temporary_file_of_a_broken_download_is_closed(

@@ -26,8 +26,9 @@ from tap_msgreports.emulator.moengage_data import (
     DEFAULT_BODY_FORMAT,
     DEFAULT_ROWS_PER_FILE,
 )
-from tap_msgreports.emulator.server import EmulatorServer, is_loopback
+from tap_msgreports.emulator.server import EmulatorServer
 from tap_msgreports.emulator.world import DEFAULT_SCALE, World
+from tap_msgreports.settings import is_loopback
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence

@@ -10,7 +10,6 @@ total lifetime, so a forgotten emulator always ends.
 from __future__ import annotations
 
 import hashlib
-import ipaddress
 import logging
 import threading
 import time
@@ -27,6 +26,7 @@ from tap_msgreports.emulator.moengage import MoEngageAPI
 from tap_msgreports.emulator.transport import LoopbackHTTPServer
 from tap_msgreports.emulator.vendor import Reply, Request, Response, VendorAPI, json_response
 from tap_msgreports.emulator.world import World
+from tap_msgreports.settings import is_loopback
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -88,23 +88,6 @@ def resource_of(request: Request, key: str | None) -> str:
         digest.update(part if isinstance(part, bytes) else part.encode())
         digest.update(b"\0")
     return digest.hexdigest()[:RESOURCE_DIGITS]
-
-
-def is_loopback(host: str) -> bool:
-    """Say whether a host name or address is a loopback address.
-
-    Args:
-        host: `localhost` or an IP address.
-
-    Returns:
-        True for `localhost`, 127.0.0.0/8 and ::1.
-    """
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 class _InFlight:

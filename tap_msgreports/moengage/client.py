@@ -22,6 +22,7 @@ from tap_msgreports.client import (
     HTTP_TOO_MANY_REQUESTS,
     RETRIABLE_ERRORS,
     WindowedReportStream,
+    arriving_chunks,
     failure_reason,
     vendor_message,
 )
@@ -179,7 +180,7 @@ class MoEngageStream(WindowedReportStream):
     def _save_body(self, response: requests.Response, download: t.IO[bytes], what: str) -> None:
         """Write the body to ``download`` as it arrives, within ``moengage_max_file_mb``."""
         with response:
-            for chunk in response.iter_content(files.CHUNK):
+            for chunk in arriving_chunks(response):
                 download.write(chunk)
                 if download.tell() > self.max_file_bytes:
                     msg = f"{what} is larger than moengage_max_file_mb"
