@@ -642,13 +642,18 @@ def vendor_message(response: requests.Response, *paths: tuple[str, ...]) -> str:
         body = response.json()
     except ValueError:
         return _short_text(response)
+    return text_at(body, *paths) or _short_text(response)
+
+
+def text_at(body: t.Any, *paths: tuple[str, ...]) -> str | None:  # noqa: ANN401
+    """The first non-empty field found at one of ``paths`` in a parsed body, as text."""
     for path in paths:
-        value: t.Any = body
+        value = body
         for key in path:
             value = value.get(key) if isinstance(value, dict) else None
         if value:
             return str(value)
-    return _short_text(response)
+    return None
 
 
 def _origin(url: str) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import typing as t
 
-from tap_msgreports.client import WindowedReportStream, vendor_message
+from tap_msgreports.client import WindowedReportStream, text_at, vendor_message
 from tap_msgreports.errors import SourceError, WindowTooLargeError
 from tap_msgreports.messangi import lines, settings
 from tap_msgreports.settings import DateRange, setting
@@ -132,7 +132,7 @@ class MessangiStream(WindowedReportStream):
             WindowTooLargeError: for a "report too big".
             SourceError: for any other ``explain`` in a body without items.
         """
-        explain = explain_of(body)
+        explain = text_at(body, *EXPLAIN_PATHS)
         if explain is None:
             return
         if TOO_BIG in explain.lower():
@@ -140,17 +140,6 @@ class MessangiStream(WindowedReportStream):
         if not isinstance(body.get("items"), list):
             msg = f"{self.where(context, window)}: {explain}"
             raise SourceError(msg)
-
-
-def explain_of(body: t.Any) -> str | None:  # noqa: ANN401
-    """The ``explain`` of a parsed body (see :data:`EXPLAIN_PATHS`), or None."""
-    for path in EXPLAIN_PATHS:
-        value = body
-        for key in path:
-            value = value.get(key) if isinstance(value, dict) else None
-        if value:
-            return str(value)
-    return None
 
 
 def _midnight(day: dt.date) -> dt.datetime:
