@@ -18,6 +18,8 @@ from tap_msgreports.moengage.client import MoEngageStream
 from tests.clock import emulator_now
 from tests.e2e.report import FIGURES as E2E_FIGURES
 from tests.fault_report import REPORT
+from tests.hostile_report import REPORT as HOSTILE_REPORT
+from tests.hostile_report import Attack
 from tests.secret_scan import ISSUERS, LOG_HANDLER, ScanResult, scan_session
 
 #: A fixed simulated today, so that windows cross a year boundary (start dates without a
@@ -65,10 +67,39 @@ def tap_config(
     }
 
 
+@pytest.fixture
+def attack(request: pytest.FixtureRequest) -> t.Iterator[t.Callable[..., Attack]]:
+    """Rows of the hostile-world table: ``attack(point, what, expected)``, then ``.observed``.
+
+    Each row says at the end of the run whether its test passed.
+    """
+    rows: list[Attack] = []
+
+    def add(point: str, what: str, expected: str) -> Attack:
+        rows.append(row := Attack(point, what, expected))
+        return row
+
+    yield add
+    report = getattr(request.node, "rep_call", None)
+    for row in rows:
+        row.held = report is not None and report.passed
+        HOSTILE_REPORT.rows.append(row)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> t.Any:
+    """Keep the call's report on the item, for :func:`attack` to read at teardown."""
+    report = yield
+    if call.when == "call":
+        item.rep_call = report  # type: ignore[attr-defined]
+    return report
+
+
 # ----- session-wide: the secret scan and the fault report -----------------------------------
 
 ROOT = Path(__file__).parent.parent
 FAULT_REPORT_PATH = ROOT / "output" / "test-report" / "faults.md"
+HOSTILE_REPORT_PATH = ROOT / "output" / "test-report" / "hostile.md"
 E2E_REPORT_PATH = ROOT / "output" / "test-report" / "e2e.md"
 SCAN_RESULT = pytest.StashKey[ScanResult]()
 
@@ -114,6 +145,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if REPORT:
         FAULT_REPORT_PATH.parent.mkdir(parents=True, exist_ok=True)
         FAULT_REPORT_PATH.write_text(REPORT.markdown(), encoding="utf-8")
+    if HOSTILE_REPORT:
+        HOSTILE_REPORT_PATH.parent.mkdir(parents=True, exist_ok=True)
+        HOSTILE_REPORT_PATH.write_text(HOSTILE_REPORT.markdown(), encoding="utf-8")
 
 
 def pytest_terminal_summary(
@@ -125,6 +159,11 @@ def pytest_terminal_summary(
         for line in REPORT.markdown().splitlines():
             terminalreporter.write_line(line)
         terminalreporter.write_line(f"(also written to {FAULT_REPORT_PATH.relative_to(ROOT)})")
+    if HOSTILE_REPORT:
+        terminalreporter.write_sep("=", "hostile world")
+        for line in HOSTILE_REPORT.markdown().splitlines():
+            terminalreporter.write_line(line)
+        terminalreporter.write_line(f"(also written to {HOSTILE_REPORT_PATH.relative_to(ROOT)})")
     if E2E_FIGURES:
         terminalreporter.write_sep("=", "end to end")
         for line in E2E_FIGURES:
