@@ -18,6 +18,7 @@ from __future__ import annotations
 import abc
 import datetime as dt
 import http.client
+import itertools
 import threading
 import time
 import typing as t
@@ -67,6 +68,7 @@ RETRIABLE_ERRORS = (
 HTTP_TOO_MANY_REQUESTS = 429
 HTTP_SERVER_ERROR = 500
 HTTP_CLIENT_ERROR = 400
+HTTP_OK = 200
 READ_CHUNK = 1 << 20
 #: Pieces one split makes at most, whatever the source suggests: a response that lies about
 #: its total could otherwise ask for millions of windows at once (pieces split again).
@@ -93,6 +95,8 @@ class WindowedReportStream(RESTStream[None], metaclass=abc.ABCMeta):
     concurrency_setting: t.ClassVar[str]
     default_concurrency: t.ClassVar[int]
     is_sorted = False
+    #: Whether this stream's :meth:`connection_check` speaks for its source in ``--check``.
+    checks_connection: t.ClassVar[bool] = False
 
     def __init__(self, tap: TapMsgReports, schema: dict[str, t.Any] | None = None) -> None:
         """Set up the stream; HTTP settings are read once from the config."""
@@ -101,6 +105,9 @@ class WindowedReportStream(RESTStream[None], metaclass=abc.ABCMeta):
         self._requests_lock = threading.Lock()
         self._requests: metrics.Counter | None = None
         self._envelope = RecordEnvelope(self.name, version=None)  # made again per sync
+        #: Records a dry run (``--test``) may still write: it stops there, quietly, where
+        #: the SDK would raise at the next record and log that as an error.
+        self._dry_run_left: int | None = None
 
     # ----- what a vendor stream provides -------------------------------------------------
 
@@ -136,6 +143,16 @@ class WindowedReportStream(RESTStream[None], metaclass=abc.ABCMeta):
     @abc.abstractmethod
     def auth_error_message(self, context: Context) -> str:
         """What to tell the user when the source refuses the credentials."""
+
+    def connection_check(self, context: Context) -> str:
+        """What one small request for the partition saw, for ``--check`` (one line).
+
+        Only the stream that speaks for its source (``checks_connection``) implements it.
+
+        Raises:
+            SourceError: when the source cannot be reached or refuses the credentials.
+        """
+        raise NotImplementedError
 
     def describe_window(self, context: Context, window: Window) -> str:  # noqa: ARG002
         """What a window reads, for errors: its dates or times (a file, for MoEngage)."""
@@ -298,6 +315,10 @@ class WindowedReportStream(RESTStream[None], metaclass=abc.ABCMeta):
 
     def get_records(self, context: Context | None) -> Iterable[dict[str, t.Any]]:
         """Read the partition's windows in order, fetching ahead, bookmarking each."""
+        if self._dry_run_left is None and self.ABORT_AT_RECORD_COUNT is not None:
+            self._dry_run_left = self.ABORT_AT_RECORD_COUNT
+        if self._dry_run_left == 0:
+            return
         partition: Context = context or {}
         windows = self.plan(partition)
         where = self.describe_partition(partition)
@@ -342,9 +363,15 @@ class WindowedReportStream(RESTStream[None], metaclass=abc.ABCMeta):
                 continue
             records, seconds = read
             self._envelope.stamp(dt.datetime.now(dt.timezone.utc))  # the window's records
+            if (left := self._dry_run_left) is not None:
+                records = itertools.islice(records, left)
             count = 0
             for count, record in enumerate(records, start=1):  # noqa: B007 - counted for the log
                 yield record
+            if left is not None and (left := left - count) <= 0:
+                self._dry_run_left = 0
+                return  # a dry run (--test) ends at its limit; the window is not bookmarked
+            self._dry_run_left = left
             self.advance_bookmark(partition, window)
             self.logger.info(progress.window_line(window, count, seconds))
         self.logger.info(progress.summary())
@@ -467,9 +494,18 @@ class WindowedReportStream(RESTStream[None], metaclass=abc.ABCMeta):
             ]
 
     def _read_once(self, context: Context, window: Window) -> Iterable[dict[str, t.Any]]:
+        return self.records_from(self.fetch_body(context, window), context, window)
+
+    def fetch_body(self, context: Context, window: Window) -> t.Any:  # noqa: ANN401
+        """The parsed, checked body of the window's request, retried like any request.
+
+        Raises:
+            SourceError: when the tries are used up or the request cannot be sent.
+            WindowTooLargeError: when the source refuses the window as too large.
+        """
         send = self.request_decorator(self._send)
         try:
-            body = send(self._prepare(self.window_request(context, window)), context, window)
+            return send(self._prepare(self.window_request(context, window)), context, window)
         except RETRIABLE_ERRORS as exc:
             msg = (
                 f"{self.where(context, window)}: "
@@ -483,7 +519,6 @@ class WindowedReportStream(RESTStream[None], metaclass=abc.ABCMeta):
                 "source's settings"  # the exception's text may quote a header: not shown
             )
             raise SourceError(msg) from None
-        return self.records_from(body, context, window)
 
     def _prepare(self, request: HTTPRequest) -> requests.PreparedRequest:
         body_key = "json" if self.payload_as_json else "data"
@@ -544,7 +579,7 @@ class WindowedReportStream(RESTStream[None], metaclass=abc.ABCMeta):
         """
         return (
             f"{self.describe_partition(context)}, {self.name}: HTTP {response.status_code} "
-            f"redirect to {_origin(response.headers.get('Location', ''))}, not followed (the "
+            f"redirect to {origin(response.headers.get('Location', ''))}, not followed (the "
             f"credentials stay with the configured host): set the {self.source_name} base "
             "URL setting to the final address"
         )
@@ -656,7 +691,7 @@ def text_at(body: t.Any, *paths: tuple[str, ...]) -> str | None:  # noqa: ANN401
     return None
 
 
-def _origin(url: str) -> str:
+def origin(url: str) -> str:
     """Scheme and host of a URL, without its path and query (which may hold a signature)."""
     parts = urlsplit(url)
     if not parts.hostname:

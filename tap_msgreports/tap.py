@@ -2,25 +2,33 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
 import sys
 import typing as t
 
+import click
 from singer_sdk import Tap
 from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.helpers.capabilities import PluginCapabilities, TapCapabilities
+from singer_sdk.plugin_base import _ConfigInput
 
 from tap_msgreports import clevertap, messangi, moengage, redaction, settings
+from tap_msgreports.check import check_connections
 from tap_msgreports.concurrency import ThrottleRegistry
 from tap_msgreports.errors import SourceError
 from tap_msgreports.state import StateFileError, parse_state_text, usable_state
 from tap_msgreports.writer import BufferedMsgSpecWriter
 
 if t.TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator
+
     from singer_sdk.streams import Stream
+
+    from tap_msgreports.client import WindowedReportStream
 
 SOURCES = (clevertap.SOURCE, messangi.SOURCE, moengage.SOURCE)
 NO_SOURCE = "No source is configured: set " + "; or ".join(s.credentials for s in SOURCES)
@@ -116,11 +124,62 @@ class TapMsgReports(Tap):
     @classmethod
     def invoke(cls, **kwargs: t.Any) -> None:  # noqa: ANN401
         """Run the CLI; a refusal (a source's, an unreadable state) is one line, status 1."""
-        try:
+        with cls.one_line_errors():
             if (state := kwargs.get("state")) is not None:  # read here to say what is wrong
                 usable = cls.checked_state(parse_state_text(state.read()))
                 kwargs["state"] = io.StringIO(json.dumps(usable))
             super().invoke(**kwargs)
+
+    @classmethod
+    def cb_test(cls, ctx: click.Context, param: click.Option, value: str) -> None:
+        """``--test``: the SDK's dry run (a record per stream), its refusals one line each."""
+        with cls.one_line_errors():
+            super().cb_test(ctx, param, value)
+
+    @classmethod
+    def cb_check(cls, ctx: click.Context, param: click.Option, value: bool) -> None:  # noqa: FBT001
+        """``--check``: one request per account, channel and report, one line each.
+
+        Exits 0 only if every source answered and accepted its credentials.
+        """
+        del param
+        if not value:
+            return
+        config: _ConfigInput = ctx.params.get("config", _ConfigInput())
+        with cls.one_line_errors():
+            tap = cls(config=config.config, parse_env_config=config.parse_env, setup_mapper=False)
+            outcomes = check_connections(
+                t.cast("Iterable[WindowedReportStream]", tap.streams.values())
+            )
+        for outcome in outcomes:
+            click.echo(outcome.line())
+        ctx.exit(0 if all(outcome.answered for outcome in outcomes) else 1)
+
+    @classmethod
+    def get_singer_command(cls) -> click.Command:
+        """The SDK's command, with ``--check``."""
+        command = super().get_singer_command()
+        command.params.append(
+            click.Option(
+                ["--check"],
+                is_flag=True,
+                expose_value=False,
+                callback=cls.cb_check,
+                help=(
+                    "Check the connection to every configured CleverTap account, Messangi "
+                    "channel and MoEngage report with one small request each, print one line "
+                    "each, and exit non-zero if any failed."
+                ),
+            )
+        )
+        return command
+
+    @classmethod
+    @contextlib.contextmanager
+    def one_line_errors(cls) -> Iterator[None]:
+        """A source's refusal or an unreadable state ends the process with one line, status 1."""
+        try:
+            yield
         except (SourceError, StateFileError) as exc:
             cls.logger.error("%s", exc)  # noqa: TRY400 - the message says it all
             sys.exit(1)

@@ -429,4 +429,7 @@ def test_discovery_says_why_it_learnt_no_columns(
     caplog.clear()
     with caplog.at_level(logging.WARNING):
         TapMsgReports(config=moengage_config(emulator))
-    assert "no columns learnt at discovery (no file in the last 7 days)" in caplog.text
+    assert (
+        "no columns learnt at discovery (no file in the last 7 days; answers: HTTP 400 x7)"
+        in caplog.text
+    )

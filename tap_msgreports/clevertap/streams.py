@@ -19,13 +19,14 @@ from tap_msgreports.clevertap.parsing import (
     zone,
 )
 from tap_msgreports.schemas import schema_directory
+from tap_msgreports.windows import Window
 
 if t.TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
 
-    from tap_msgreports.windows import Window
-
 SCHEMAS = SchemaDirectory(schema_directory())
+#: Days of campaigns the connection check asks for: one request's worth.
+CHECK_DAYS = settings.MAX_CAMPAIGN_WINDOW_DAYS
 
 
 class CampaignsStream(CleverTapStream):
@@ -38,6 +39,17 @@ class CampaignsStream(CleverTapStream):
     schema = StreamSchema(SCHEMAS)
     window_setting = "clevertap_campaign_window_days"
     default_window_days = settings.MAX_CAMPAIGN_WINDOW_DAYS
+    checks_connection = True
+
+    def connection_check(self, context: Context) -> str:
+        """The campaigns listed in the account's last 31 days (one request)."""
+        today = self.today(context)
+        window = Window.of_days(today - dt.timedelta(days=CHECK_DAYS - 1), today)
+        found = len(self.list_field(self.fetch_body(context, window), "targets", context, window))
+        return (
+            f"reached, credentials accepted: {found} campaigns in the last {CHECK_DAYS} days "
+            f"({window.describe()}; Get Campaigns lists campaigns created through the API)"
+        )
 
     def window_request(self, context: Context, window: Window) -> HTTPRequest:
         """Integer dates, inclusive at both ends."""

@@ -55,12 +55,7 @@ class MessangiStream(WindowedReportStream):
     def plan(self, context: Context) -> list[Window]:
         """UTC windows from ``bookmark - lookback`` to ``end_date``, never the newest minutes."""
         first_day, last_day = DateRange.from_config(self.config).resolve(self.now().date())
-        settle = dt.timedelta(
-            minutes=int(
-                setting(self.config, "messangi_settle_minutes", settings.DEFAULT_SETTLE_MINUTES)
-            )
-        )
-        end = min(_midnight(last_day + dt.timedelta(days=1)), self.now() - settle)
+        end = min(_midnight(last_day + dt.timedelta(days=1)), self.settled_until())
         stored = self.stored_bookmark(context)
         lookback_days = setting(
             self.config, "messangi_lookback_days", settings.DEFAULT_LOOKBACK_DAYS
@@ -72,6 +67,11 @@ class MessangiStream(WindowedReportStream):
         )
         hours = int(setting(self.config, "messangi_window_hours", settings.DEFAULT_WINDOW_HOURS))
         return plan_windows(start.replace(microsecond=0), end, dt.timedelta(hours=hours))
+
+    def settled_until(self) -> dt.datetime:
+        """The newest time read: the minutes after it may still change (near real time)."""
+        minutes = setting(self.config, "messangi_settle_minutes", settings.DEFAULT_SETTLE_MINUTES)
+        return self.now() - dt.timedelta(minutes=int(minutes))
 
     def parse_bookmark(self, value: str) -> dt.datetime:
         """A stored bookmark as a UTC time (one without a zone is taken as UTC).

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import threading
 import typing as t
@@ -14,8 +15,11 @@ from tap_msgreports.errors import SourceError, WindowTooLargeError
 from tap_msgreports.messangi import lines, settings
 from tap_msgreports.messangi.client import MessangiStream
 from tap_msgreports.schemas import schema_directory
+from tap_msgreports.windows import Window
 
 SPLIT_MARGIN = 1.25  # lines are not spread evenly over a day
+#: What the connection check reads: recent enough to be small, long enough to see lines.
+CHECK_SPAN = dt.timedelta(hours=1)
 
 if t.TYPE_CHECKING:
     from collections.abc import Iterator
@@ -23,7 +27,6 @@ if t.TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
 
     from tap_msgreports.tap import TapMsgReports
-    from tap_msgreports.windows import Window
 
 
 class MlogItemsStream(MessangiStream):
@@ -34,6 +37,7 @@ class MlogItemsStream(MessangiStream):
     primary_keys = ("mlog_id",)
     replication_key = "date"
     schema = StreamSchema(SchemaDirectory(schema_directory()))
+    checks_connection = True
 
     def __init__(self, tap: TapMsgReports, schema: dict[str, t.Any] | None = None) -> None:
         """Set up the stream; no unknown raw key reported yet in this run."""
@@ -65,6 +69,26 @@ class MlogItemsStream(MessangiStream):
             headers=self.auth_headers(),
             params=params,
         )
+
+    def connection_check(self, context: Context) -> str:
+        """The channel's lines of the last settled hour, and the response cap if one shows."""
+        window = self.check_window()
+        try:
+            body = self.fetch_body(context, window)
+        except WindowTooLargeError as too_big:
+            return f"reached, key accepted: the last hour is too big for one report ({too_big})"
+        items, total = len(body["items"]), body["pagination"]["total"]
+        cap = (
+            f"one response returned {items}: the response cap is {items}"
+            if items < total
+            else "all in one response (the response cap was not reached)"
+        )
+        return f"reached, key accepted: {total} mlog lines in {window.describe()}; {cap}"
+
+    def check_window(self) -> Window:
+        """The last hour that has settled (see ``messangi_settle_minutes``), whole seconds."""
+        end = self.settled_until().replace(microsecond=0)
+        return Window(end - CHECK_SPAN, end)
 
     def bookmark_value(self, window: Window, context: Context) -> str:  # noqa: ARG002
         """The end of the last window read, in UTC."""

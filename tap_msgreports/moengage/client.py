@@ -12,18 +12,23 @@ from __future__ import annotations
 import datetime as dt
 import tempfile
 import typing as t
+from collections import Counter
+from dataclasses import dataclass, field
 
 from singer_sdk.exceptions import RetriableAPIError
 from singer_sdk.streams.rest import HTTPRequest
 
 from tap_msgreports.client import (
     AUTH_STATUSES,
+    HTTP_CLIENT_ERROR,
+    HTTP_OK,
     HTTP_SERVER_ERROR,
     HTTP_TOO_MANY_REQUESTS,
     RETRIABLE_ERRORS,
     WindowedReportStream,
     arriving_chunks,
     failure_reason,
+    origin,
     vendor_message,
 )
 from tap_msgreports.errors import SourceError, WindowUnavailableError
@@ -44,6 +49,22 @@ FILE_LIFE_DAYS = 7
 NOT_THERE_YET_DAYS = 1
 
 
+@dataclass
+class ProbedFiles:
+    """What asking for a report's newest files found: a file, a failure, or neither."""
+
+    day: dt.date | None = None
+    prefix: bytes = b""
+    failure: str | None = None
+    #: The HTTP status of each date asked, newest first.
+    statuses: list[int] = field(default_factory=list)
+
+    def none_found(self) -> str:
+        """Why no file was found, with the answers seen (a wrong URL answers 404)."""
+        answers = ", ".join(f"HTTP {code} x{n}" for code, n in Counter(self.statuses).items())
+        return f"no file in the last {FILE_LIFE_DAYS} days; answers: {answers or 'none'}"
+
+
 class MoEngageStream(WindowedReportStream):
     """A MoEngage report, partitioned by report name and read one dated file at a time."""
 
@@ -52,6 +73,7 @@ class MoEngageStream(WindowedReportStream):
     default_concurrency = settings.DEFAULT_MAX_CONCURRENCY
     http_method = "GET"
     path = "/campaign_reports/rest_api/{app_id}/{file}"  # the endpoint, for metrics
+    checks_connection = True
 
     @property
     def url_base(self) -> str:
@@ -189,35 +211,72 @@ class MoEngageStream(WindowedReportStream):
     def probe_header(self, context: Context) -> list[str] | None:
         """The header of the report's newest file, reading only its first bytes.
 
-        Best effort, for discovery: tries today and the six days before, each through the
-        workspace's throttle and retried like any request (429, 5xx, dropped connections),
-        and gives up with a warning that says why when no file answers.
+        Best effort, for discovery: gives up with a warning that says why when no file
+        answers (see :meth:`newest_file`).
         """
-        today = self.today()
-        send = self.request_decorator(self._probe_once)
-        outcome = f"no file in the last {FILE_LIFE_DAYS} days"
-        for back in range(FILE_LIFE_DAYS):
-            day = today - dt.timedelta(days=back)
-            window = Window.of_days(day, day)
-            try:
-                status, prefix = send(self._prepare(self.window_request(context, window)), context)
-            except RETRIABLE_ERRORS as exc:
-                outcome = f"gave up after {self.backoff_max_tries()} tries: {failure_reason(exc)}"
-                break
-            if status in AUTH_STATUSES:
-                outcome = f"HTTP {status}: the signature was refused, check moengage_secret_key"
-                break
-            if prefix:
-                if header := files.header_from_prefix(prefix):
-                    return header
-                outcome = f"the start of {self.file_name(context, window)} is not readable CSV"
-                break
+        newest = self.newest_file(context)
+        outcome = newest.failure or newest.none_found()
+        if newest.day is not None:
+            if header := files.header_from_prefix(newest.prefix):
+                return header
+            window = Window.of_days(newest.day, newest.day)
+            outcome = f"the start of {self.file_name(context, window)} is not readable CSV"
         self.logger.warning(
             "%s: no columns learnt at discovery (%s); they are declared when a file is read",
             self.describe_partition(context),
             outcome,
         )
         return None
+
+    def newest_file(self, context: Context) -> ProbedFiles:
+        """The newest file of the report still served, by its first bytes, newest date first.
+
+        Each date is asked through the workspace's throttle and retried like any request
+        (429, 5xx, dropped connections); a refused signature or a source that does not
+        answer ends the search.
+        """
+        today = self.today()
+        send = self.request_decorator(self._probe_once)
+        probed = ProbedFiles()
+        for back in range(FILE_LIFE_DAYS):
+            day = today - dt.timedelta(days=back)
+            window = Window.of_days(day, day)
+            prepared = self._prepare(self.window_request(context, window))
+            try:
+                status, prefix = send(prepared, context)
+            except RETRIABLE_ERRORS as exc:
+                probed.failure = (
+                    f"gave up after {self.backoff_max_tries()} tries: {failure_reason(exc)}"
+                )
+                return probed
+            probed.statuses.append(status)
+            if status in AUTH_STATUSES:
+                probed.failure = (
+                    f"HTTP {status}: the signature was refused, check moengage_secret_key and "
+                    "moengage_app_id"
+                )
+                return probed
+            if status not in {HTTP_OK, HTTP_CLIENT_ERROR}:  # the API says "no file" with 400
+                probed.failure = (
+                    f"HTTP {status} from {origin(prepared.url or '')}: not the MoEngage report "
+                    "API? check moengage_api_url (or moengage_data_center)"
+                )
+                return probed
+            if prefix:
+                probed.day, probed.prefix = day, prefix
+                return probed
+        return probed
+
+    def connection_check(self, context: Context) -> str:
+        """The date of the report's newest file still served."""
+        newest = self.newest_file(context)
+        if newest.failure:
+            msg = f"{self.describe_partition(context)}: {newest.failure}"
+            raise SourceError(msg)
+        if newest.day is None:
+            return f"reached: {newest.none_found()}"
+        name = self.file_name(context, Window.of_days(newest.day, newest.day))
+        return f"reached, signature accepted: newest file {name} ({newest.day})"
 
     def _probe_once(
         self, prepared: requests.PreparedRequest, context: Context
