@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help venv test lint format typecheck demo bench about clean
+.PHONY: help venv test lint format typecheck demo bench about dist clean
 
 help:
 	@echo "make demo   run the emulator, Meltano and DuckDB end to end, twice"
@@ -13,6 +13,7 @@ help:
 	@echo "make lint   ruff check, ruff format --check, mypy"
 	@echo "make bench  benchmarks (ratios measured in one run)"
 	@echo "make about  rewrite the README's settings table from --about"
+	@echo "make dist   build the wheel and sdist into dist/ and check them with twine"
 
 $(INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -61,6 +62,13 @@ about: $(INSTALLED)
 	readme = open("README.md", encoding="utf-8").read(); \
 	done = re.sub(r"(<!-- about:start -->\n).*?(\n<!-- about:end -->)", lambda m: m[1] + table + m[2], readme, flags=re.S); \
 	open("README.md", "w", encoding="utf-8").write(done)'
+
+# The version is written once, in pyproject.toml; --version and --about read it from the
+# installed metadata, and a test keeps CHANGELOG.md's newest entry equal to it.
+dist: $(INSTALLED)
+	rm -rf dist
+	$(BIN)/python -m build --outdir dist .
+	$(BIN)/twine check --strict dist/*
 
 format: $(INSTALLED)
 	$(BIN)/ruff format .

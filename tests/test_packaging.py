@@ -6,6 +6,7 @@ import json
 import re
 import subprocess
 import sys
+import typing as t
 import venv
 import zipfile
 from pathlib import Path
@@ -74,6 +75,27 @@ def test_readme_settings_table_is_what_about_prints() -> None:
     assert settings in match.group(1), "README.md's settings table is out of date"
 
 
+#: The Meltano kinds that pass a value of each JSON type to the tap, from a config file and
+#: from the environment. Numbers go as text (the tap converts them): Meltano 4.4 reads a
+#: ``decimal`` setting from the environment as a Decimal, and then fails writing the tap's
+#: config ("Object of type Decimal is not JSON serializable").
+MELTANO_KINDS = {
+    "integer": {"integer"},
+    "number": {"string"},
+    "boolean": {"boolean"},
+    "array": {"array"},
+    "object": {"object"},
+    "string": {"string", "password", "options", "date_iso8601"},
+}
+
+
+def json_type(spec: dict[str, t.Any]) -> str:
+    """The JSON type of a setting's schema, without ``null``."""
+    types = spec.get("type", "string")
+    (kind,) = [types] if isinstance(types, str) else [k for k in types if k != "null"]
+    return str(kind)
+
+
 def test_meltano_yml_declares_every_setting_as_the_tap_does() -> None:
     """meltano.yml repeats the settings for Meltano: names, order, defaults, secrets, text."""
     project = yaml.safe_load((ROOT / "meltano.yml").read_text(encoding="utf-8"))
@@ -95,5 +117,6 @@ def test_meltano_yml_declares_every_setting_as_the_tap_does() -> None:
         assert bool(setting.get("sensitive")) >= bool(spec.get("secret")), name
         if description := spec.get("description"):
             assert description in setting["description"], name
+        assert setting.get("kind") in MELTANO_KINDS[json_type(spec)], name
     tap_order = [n for n in properties if n in declared]
     assert [n for n in declared if n in properties] == tap_order

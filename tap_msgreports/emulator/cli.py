@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import signal
 import sys
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from tap_msgreports.emulator.clevertap import CAMPAIGNS_MAX_SPAN_DAYS, REPORTS_MAX_SPAN_DAYS
-from tap_msgreports.emulator.faults import PLANS_KEY, plans_from_dict
+from tap_msgreports.emulator.control import TRUTH_DEFAULT_DAYS
+from tap_msgreports.emulator.faults import FAULT_KINDS, PLANS_KEY, plans_from_dict
 from tap_msgreports.emulator.messangi import (
     DEFAULT_MAX_ITEMS_PER_RESPONSE,
     DEFAULT_MAX_REPORT_LINES,
@@ -28,13 +30,40 @@ from tap_msgreports.emulator.moengage_data import (
 )
 from tap_msgreports.emulator.server import EmulatorServer
 from tap_msgreports.emulator.world import DEFAULT_SCALE, World
+from tap_msgreports.moengage.settings import EMULATOR_TODAY_VARIABLE
 from tap_msgreports.settings import is_loopback
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Sequence
+    from collections.abc import Callable, Mapping, Sequence
     from types import FrameType
 
 DEFAULT_PORT = 8765
+ENV_PREFIX = "TAP_MSGREPORTS_"
+CONTROL_HELP = f"""\
+On start it prints the tap's settings three ways: as JSON (also --config-out), as
+`meltano config set` commands and as `export TAP_MSGREPORTS_...` lines. Its clock is
+simulated (--today, default yesterday): export TAP_MSGREPORTS_EMULATOR_TODAY with its date so
+that the tap counts MoEngage file life from it (honoured only for a loopback moengage_api_url).
+
+control endpoints (never delayed nor faulted; URL is the address it prints):
+  GET  /_emulator/status    seed, simulated today, requests served
+       curl -s URL/_emulator/status
+  POST /_emulator/advance   move the simulated clock on {{"days": N}} (default 1)
+       curl -s -X POST -d '{{"days": 1}}' URL/_emulator/advance
+  GET  /_emulator/truth     what the vendor holds: ?stream=S&from=YYYY-MM-DD&to=YYYY-MM-DD
+                            [&account=ID] (default: the last {TRUTH_DEFAULT_DAYS} days)
+       curl -s 'URL/_emulator/truth?stream=campaigns&from=2026-11-01&to=2026-11-30'
+  GET  /_emulator/faults    the fault plan in force
+       curl -s URL/_emulator/faults
+  POST /_emulator/faults    replace it: "rates" per fault kind, "latency_ms", "seed"...;
+                            or {{"plans": [plan, ...]}}; kinds: {", ".join(FAULT_KINDS)}
+       curl -s -X POST -d '{{"rates": {{"429": 0.2, "503": 0.1}}, "latency_ms": 50}}' \\
+            URL/_emulator/faults
+  GET  /_emulator/config    the tap settings as JSON
+       curl -s URL/_emulator/config
+  POST /_emulator/stop      stop the emulator
+       curl -s -X POST URL/_emulator/stop
+"""
 DEFAULT_MAX_LIFETIME = 3600.0
 # How often the main thread looks whether a signal arrived or the server stopped by itself.
 POLL_SECONDS = 0.1
@@ -73,6 +102,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tap-msgreports-emulator",
         description="Serve emulated CleverTap, Messangi and MoEngage APIs on loopback.",
+        epilog=CONTROL_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
         "--host", default="127.0.0.1", help="loopback address (default %(default)s)"
@@ -192,10 +223,36 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"tap-msgreports-emulator listening on {server.url} "
         f"(seed {args.seed}, today {server.world.today.isoformat()})"
     )
-    print(json.dumps(config, indent=2), flush=True)  # noqa: T201 - the CLI's output
+    print(json.dumps(config, indent=2))  # noqa: T201 - the CLI's output
+    print("\n# The same settings for a Meltano project (run in the project's folder):")  # noqa: T201
+    print("\n".join(meltano_config_set_lines(config)))  # noqa: T201
+    print("\n# Or as environment variables (tap-msgreports --config=ENV, or Meltano):")  # noqa: T201
+    print("\n".join(export_lines(config, server.world.today)), flush=True)  # noqa: T201
     _serve_until_signal(server)
     print(f"tap-msgreports-emulator stopped ({server.stop_reason})", file=sys.stderr)  # noqa: T201
     return 0
+
+
+def meltano_config_set_lines(config: Mapping[str, Any]) -> list[str]:
+    """One ``meltano config set`` command per setting; arrays and objects as JSON."""
+    return [
+        f"meltano config set tap-msgreports {name} {shlex.quote(_setting_text(value))}"
+        for name, value in config.items()
+    ]
+
+
+def export_lines(config: Mapping[str, Any], today: date) -> list[str]:
+    """One ``export TAP_MSGREPORTS_<NAME>=...`` per setting, and the simulated today."""
+    lines = [
+        f"export {ENV_PREFIX}{name.upper()}={shlex.quote(_setting_text(value))}"
+        for name, value in config.items()
+    ]
+    return [*lines, f"export {EMULATOR_TODAY_VARIABLE}={today.isoformat()}"]
+
+
+def _setting_text(value: object) -> str:
+    """A setting as Meltano and the SDK read it from text: JSON for anything but a string."""
+    return value if isinstance(value, str) else json.dumps(value)
 
 
 def _serve_until_signal(server: EmulatorServer) -> None:

@@ -7,6 +7,7 @@ import itertools
 import json
 import queue
 import re
+import shlex
 import signal
 import socket
 import subprocess
@@ -19,6 +20,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import requests
+from singer_sdk.configuration._dict_config import parse_environment_config
 
 from tap_msgreports.emulator import (
     FAULT_KINDS,
@@ -29,6 +31,7 @@ from tap_msgreports.emulator import (
     World,
 )
 from tap_msgreports.emulator.cli import build_parser, build_server, main
+from tap_msgreports.tap import TapMsgReports
 
 TODAY = date(2024, 3, 15)
 CAMPAIGNS = "/1/targets/list.json"
@@ -804,7 +807,7 @@ def test_non_loopback_host_is_refused():
     assert main(["--host", "0.0.0.0"]) == 2  # noqa: S104
 
 
-def test_cli_in_process_prints_config_and_ends_when_idle(capsys, tmp_path):
+def test_cli_in_process_prints_config_three_ways_and_ends_when_idle(capsys, tmp_path, monkeypatch):
     config_path = tmp_path / "config.json"
     args = ["--port", "0", "--seed", "3", "--today", "2024-03-15", "--idle-timeout", "0.3"]
     assert main([*args, "--config-out", str(config_path)]) == 0
@@ -814,7 +817,26 @@ def test_cli_in_process_prints_config_and_ends_when_idle(capsys, tmp_path):
         r"\(seed 3, today 2024-03-15\)",
         first,
     )
-    assert json.loads(rest) == json.loads(config_path.read_text())
+    as_json, as_meltano, as_exports = rest.split("\n\n# ")
+    config = json.loads(as_json)
+    assert config == json.loads(config_path.read_text())
+
+    commands = [shlex.split(line) for line in as_meltano.splitlines()[1:]]
+    assert {tuple(command[:4]) for command in commands} == {
+        ("meltano", "config", "set", "tap-msgreports")
+    }
+    from_meltano = {name: value for *_, name, value in commands}
+    assert from_meltano == {
+        name: value if isinstance(value, str) else json.dumps(value)
+        for name, value in config.items()
+    }
+
+    exports = dict(shlex.split(line)[1].split("=", 1) for line in as_exports.splitlines()[1:])
+    assert exports.pop("TAP_MSGREPORTS_EMULATOR_TODAY") == "2024-03-15"
+    for name, value in exports.items():
+        monkeypatch.setenv(name, value)
+    read = parse_environment_config(TapMsgReports.config_jsonschema, "TAP_MSGREPORTS_", tmp_path)
+    assert read == config  # what the SDK (and so Meltano's env) makes of the exports
 
 
 @pytest.mark.slow
