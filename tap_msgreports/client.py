@@ -31,6 +31,7 @@ import requests
 import urllib3
 from singer_sdk import RESTStream, metrics
 from singer_sdk.exceptions import RetriableAPIError
+from singer_sdk.helpers._state import get_state_if_exists
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.mapper import SameRecordTransform
 
@@ -44,7 +45,7 @@ from tap_msgreports.errors import (
 )
 from tap_msgreports.retries import retry_waits
 from tap_msgreports.settings import HttpSettings, setting
-from tap_msgreports.windows import ONE_DAY, Window
+from tap_msgreports.windows import CALENDAR_TEXT, ONE_DAY, Window, in_calendar
 from tap_msgreports.writer import BufferedMsgSpecWriter, RecordEnvelope
 
 if t.TYPE_CHECKING:
@@ -73,6 +74,11 @@ READ_CHUNK = 1 << 20
 #: Pieces one split makes at most, whatever the source suggests: a response that lies about
 #: its total could otherwise ask for millions of windows at once (pieces split again).
 MAX_SPLIT_PARTS = 64
+#: A stream whose run plans more requests than this is told before its first request: a
+#: ``start_date`` years back, or small windows, can make a run of days (fifty years of
+#: Messangi are 91,000 requests). Ten thousand is about an hour at a few requests a second,
+#: far above a daily run's tens to hundreds, and far below a run nobody meant to start.
+MANY_REQUESTS = 10_000
 ERROR_BODY_BYTES = 1 << 20  # an error message is short; more is not read
 AUTH_STATUSES = frozenset({401, 403})
 TIMED_OUT = "timed out"
@@ -91,6 +97,8 @@ class WindowedReportStream(RESTStream[None], metaclass=abc.ABCMeta):
     #: conformance (most of its per-record cost) has nothing to do; the SDK standard tests
     #: check records against the schema.
     TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
+    #: The setting giving the size of a window, named when a run plans many requests.
+    window_setting: t.ClassVar[str | None] = None
     #: The setting limiting requests in flight (and windows fetched ahead), and its default.
     concurrency_setting: t.ClassVar[str]
     default_concurrency: t.ClassVar[int]
@@ -108,6 +116,9 @@ class WindowedReportStream(RESTStream[None], metaclass=abc.ABCMeta):
         #: Records a dry run (``--test``) may still write: it stops there, quietly, where
         #: the SDK would raise at the next record and log that as an error.
         self._dry_run_left: int | None = None
+        self._ignored_bookmarks: set[tuple[str, str]] = set()
+        #: Each partition's windows, planned at once when the first partition is read.
+        self._plans: dict[str, list[Window]] | None = None
 
     # ----- what a vendor stream provides -------------------------------------------------
 
@@ -135,6 +146,14 @@ class WindowedReportStream(RESTStream[None], metaclass=abc.ABCMeta):
     @abc.abstractmethod
     def bookmark_value(self, window: Window, context: Context) -> str:
         """The bookmark to store once ``window`` has been written completely."""
+
+    @abc.abstractmethod
+    def newest_bookmark(self, context: Context) -> dt.datetime:
+        """The latest bookmark a run can have stored by now, as :meth:`parse_bookmark` makes it.
+
+        Today (a day bookmark, in the partition's time zone) or now (a time bookmark): a
+        stored bookmark after it is ignored (see :meth:`stored_bookmark`).
+        """
 
     @abc.abstractmethod
     def describe_partition(self, context: Context) -> str:
@@ -320,7 +339,7 @@ class WindowedReportStream(RESTStream[None], metaclass=abc.ABCMeta):
         if self._dry_run_left == 0:
             return
         partition: Context = context or {}
-        windows = self.plan(partition)
+        windows = self.planned_windows(partition)
         where = self.describe_partition(partition)
         if not windows:
             self.logger.info("%s %s: nothing to read", where, self.name)
@@ -340,6 +359,44 @@ class WindowedReportStream(RESTStream[None], metaclass=abc.ABCMeta):
                 yield from self._read_windows(partition, windows)
             finally:
                 self._requests = None
+
+    def planned_windows(self, partition: Context) -> list[Window]:
+        """The partition's windows, all partitions being planned when the first is read.
+
+        Planning them together lets the run say, before its first request, that it would
+        make more than ``MANY_REQUESTS`` (see :meth:`warn_of_many_requests`).
+        """
+        if self._plans is None:
+            partitions: list[Context] = list(self.partitions or [{}])
+            self._plans = {_plan_key(each): self.plan(each) for each in partitions}
+            self.warn_of_many_requests(list(self._plans.values()))
+        planned = self._plans.pop(_plan_key(partition), None)
+        if not self._plans:
+            self._plans = None  # a later sync plans again
+        return self.plan(partition) if planned is None else planned
+
+    def warn_of_many_requests(self, plans: list[list[Window]]) -> None:
+        """Warn when the windows planned for the stream need more than ``MANY_REQUESTS``.
+
+        Each window is one request at least (splits and retries add more); the count
+        grows with the range (``start_date``, the lookback) over the window size.
+        """
+        windows = [window for plan in plans for window in plan]
+        if len(windows) <= MANY_REQUESTS:
+            return
+        sizing = f"a larger {self.window_setting}" if self.window_setting else "fewer partitions"
+        self.logger.warning(
+            "%s %s: this run plans at least %s requests (one per window, over %d "
+            "partitions, from %s to %s), more than %s: a later start_date or %s makes fewer",
+            self.source_name,
+            self.name,
+            f"{len(windows):,}",
+            len(plans),
+            min(window.start for window in windows).date().isoformat(),
+            max(window.end for window in windows).date().isoformat(),
+            f"{MANY_REQUESTS:,}",
+            sizing,
+        )
 
     def _read_windows(
         self, partition: Context, windows: list[Window]
@@ -393,13 +450,17 @@ class WindowedReportStream(RESTStream[None], metaclass=abc.ABCMeta):
         return dt.datetime.combine(dt.date.fromisoformat(value[:10]), dt.time())
 
     def stored_bookmark(self, context: Context) -> dt.datetime | None:
-        """The bookmark a previous run stored for this partition, if it can be read.
+        """The bookmark a previous run stored for this partition, if it can be trusted.
 
-        A bookmark of another replication key (a foreign state) or one that is not a date
-        (a corrupted state) is ignored with a warning: the partition is read from
-        ``start_date`` again, which repeats rows but loses none.
+        A bookmark of another replication key (a foreign state), one that is not a date (a
+        corrupted state), one outside the calendar's sane years, or one after today is
+        ignored with a warning: the partition is read from ``start_date`` again, which
+        repeats rows but loses none. A bookmark after today is no point reached: a run with
+        a future ``end_date`` (before windows stopped at today) or an edited state stored
+        it, and it says nothing of how far reading got, so ``start_date`` is the newest
+        point known to be sound.
         """
-        state = self.get_context_state(context)
+        state = self.stored_context_state(context)
         value = state.get("replication_key_value")
         if not value:
             return None
@@ -407,10 +468,30 @@ class WindowedReportStream(RESTStream[None], metaclass=abc.ABCMeta):
             self._ignore_bookmark(context, value, "it belongs to another replication key")
             return None
         try:
-            return self.parse_bookmark(str(value))
+            bookmark = self.parse_bookmark(str(value))
         except (ValueError, TypeError):
             self._ignore_bookmark(context, value, "it is not a date")
             return None
+        if bookmark > (newest := self.newest_bookmark(context)):
+            self._ignore_bookmark(context, value, f"it is after today, {_moment_text(newest)}")
+            return None
+        if not in_calendar(bookmark):
+            self._ignore_bookmark(context, value, f"it is outside {CALENDAR_TEXT}")
+            return None
+        return bookmark
+
+    def stored_context_state(self, context: Context) -> t.Mapping[str, t.Any]:
+        """The partition's state as stored, without making one when there is none.
+
+        ``get_context_state`` adds an empty partition to the state: planning every partition
+        before the first is read (:meth:`planned_windows`) must not put those in a STATE.
+        The lookup is the one ``get_context_state`` makes, with the same SDK internals
+        (``helpers._state.get_state_if_exists``, ``Stream._get_state_partition_context``).
+        """
+        found = get_state_if_exists(
+            self.tap_state, self.name, self._get_state_partition_context(context)
+        )
+        return found if isinstance(found, dict) else {}
 
     def compare_start_date(self, value: str, start_date_value: str) -> str:
         """The SDK's comparison of a stored bookmark with start_date, tolerant of bad state.
@@ -424,6 +505,11 @@ class WindowedReportStream(RESTStream[None], metaclass=abc.ABCMeta):
             return start_date_value
 
     def _ignore_bookmark(self, context: Context, value: object, why: str) -> None:
+        """Warn once per partition and value: the bookmark is read again at each window."""
+        key = (repr(sorted(context.items())), repr(value))
+        if key in self._ignored_bookmarks:
+            return
+        self._ignored_bookmarks.add(key)
         self.logger.warning(
             "%s %s: ignoring the stored bookmark %r (%s); reading from start_date",
             self.describe_partition(context),
@@ -611,6 +697,30 @@ class WindowedReportStream(RESTStream[None], metaclass=abc.ABCMeta):
     ) -> dict[str, t.Any] | None:
         """Records are complete when :meth:`records_from` returns them."""
         return row
+
+
+def require_objects(items: list[t.Any], what: str) -> None:
+    """Refuse a list of records holding anything but objects, as a malformed body.
+
+    Such a list is a broken body (a proxy, a truncated rewrite), not fewer records: dropping
+    the other values would lose rows without a word. It is retried like any malformed body.
+
+    Raises:
+        RetriableAPIError: naming how many of the ``what`` are not objects.
+    """
+    if others := sum(type(item) is not dict for item in items):
+        msg = f"malformed body: {others} of {len(items)} {what} are not objects"
+        raise RetriableAPIError(msg)
+
+
+def _moment_text(moment: dt.datetime) -> str:
+    """A day as a date, any other time in ISO-8601."""
+    return moment.date().isoformat() if moment.time() == dt.time() else moment.isoformat()
+
+
+def _plan_key(partition: Context) -> str:
+    """A partition as a dictionary key (its values are text)."""
+    return repr(sorted(partition.items()))
 
 
 def load_capped(response: requests.Response, limit: int, what: str, seconds: float) -> None:

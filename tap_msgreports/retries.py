@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+import re
 import typing as t
 from email.utils import parsedate_to_datetime
 
@@ -16,11 +17,15 @@ from singer_sdk.exceptions import RetriableAPIError
 if t.TYPE_CHECKING:
     from collections.abc import Generator
 
+#: delta-seconds is ASCII digits only (RFC 9110): ``str.isdigit`` also takes ``²`` or ``٣``.
+_DELTA_SECONDS = re.compile(r"[0-9]+", re.ASCII)
+
 
 def retry_after_seconds(exception: BaseException | None) -> float | None:
     """Seconds the server asked us to wait, from ``Retry-After``, or None.
 
-    Both forms are understood: delta-seconds and an HTTP-date.
+    Both forms are understood: delta-seconds and an HTTP-date. Any other value (``²``, a
+    date beyond the calendar) is ignored like a missing header: backoff decides the wait.
     """
     if not isinstance(exception, RetriableAPIError) or exception.response is None:
         return None
@@ -28,11 +33,11 @@ def retry_after_seconds(exception: BaseException | None) -> float | None:
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
-        return float(value)
+    if _DELTA_SECONDS.fullmatch(value):
+        return float(value)  # a huge number is inf, capped by the caller
     try:
         when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError, IndexError):
         return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=dt.timezone.utc)

@@ -16,6 +16,8 @@ from urllib.parse import urlparse
 
 from singer_sdk import typing as th
 
+from tap_msgreports.windows import CALENDAR_TEXT, in_calendar
+
 if t.TYPE_CHECKING:
     from collections.abc import Mapping
 
@@ -170,11 +172,19 @@ def parse_date(value: object, setting: str) -> dt.date:
     text = str(value).strip()
     try:
         if len(text) == len("YYYY-MM-DD"):
-            return dt.date.fromisoformat(text)
-        return dt.datetime.fromisoformat(text.replace("Z", "+00:00")).date()
+            day = dt.date.fromisoformat(text)
+        else:
+            day = dt.datetime.fromisoformat(text.replace("Z", "+00:00")).date()
     except ValueError:
         msg = f"{setting} must be a date like 2026-01-31, got {text!r}"
         raise ValueError(msg) from None
+    if not in_calendar(day):
+        msg = (
+            f"{setting} must lie in {CALENDAR_TEXT} (dates near the ends of the calendar "
+            f"overflow), got {text!r}"
+        )
+        raise ValueError(msg)
+    return day
 
 
 @dataclass(frozen=True)
@@ -198,8 +208,12 @@ class DateRange:
         )
 
     def resolve(self, today: dt.date) -> tuple[dt.date, dt.date]:
-        """The first and last date to read, given what "today" is where the data lives."""
-        end = self.end_date or today
+        """The first and last date to read, given what "today" is where the data lives.
+
+        The last is never after today, whatever ``end_date`` says: a window read ahead of
+        time is empty, and its bookmark would tell every later run that it is done.
+        """
+        end = min(self.end_date or today, today)
         start = self.start_date or (today - dt.timedelta(days=DEFAULT_START_DAYS_AGO))
         return start, end
 

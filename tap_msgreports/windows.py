@@ -11,6 +11,18 @@ import datetime as dt
 from dataclasses import dataclass
 
 ONE_DAY = dt.timedelta(days=1)
+#: The years a date of a setting, a bookmark or a vendor value may fall in. Python's calendar
+#: ends at years 1 and 9999; date arithmetic near those ends overflows (a lookback before
+#: 0001-01-01, a time zone past 9999-12-31), and no messaging report lies there: such a date
+#: is a typo, a placeholder or a hostile value, refused with a clear message.
+FIRST_YEAR = 1900
+LAST_YEAR = 2999
+CALENDAR_TEXT = f"{FIRST_YEAR}-01-01..{LAST_YEAR}-12-31"
+
+
+def in_calendar(moment: dt.date) -> bool:
+    """Whether a date or time lies in the years ``FIRST_YEAR`` to ``LAST_YEAR``."""
+    return FIRST_YEAR <= moment.year <= LAST_YEAR
 
 
 @dataclass(frozen=True, order=True)
@@ -109,8 +121,10 @@ def resume_point(
 ) -> dt.datetime:
     """Where a run starts reading: ``bookmark - lookback``, never before ``start``.
 
-    Without a bookmark the run starts at ``start`` (the configured ``start_date``).
+    Without a bookmark the run starts at ``start`` (the configured ``start_date``). The
+    lookback is never subtracted from a bookmark it would take past ``start``: near the
+    start of the calendar that subtraction would underflow.
     """
-    if bookmark is None:
+    if bookmark is None or bookmark - start <= lookback:
         return start
-    return max(start, bookmark - lookback)
+    return bookmark - lookback

@@ -13,10 +13,16 @@ from functools import cached_property
 
 from tap_msgreports.clevertap import settings
 from tap_msgreports.clevertap.parsing import zone
-from tap_msgreports.client import WindowedReportStream, vendor_message
+from tap_msgreports.client import WindowedReportStream, require_objects, vendor_message
 from tap_msgreports.errors import SourceError, WindowTooLargeError
 from tap_msgreports.settings import DateRange, setting
-from tap_msgreports.windows import Window, plan_day_windows, resume_point
+from tap_msgreports.windows import (
+    CALENDAR_TEXT,
+    Window,
+    in_calendar,
+    plan_day_windows,
+    resume_point,
+)
 
 if t.TYPE_CHECKING:
     import requests
@@ -44,6 +50,8 @@ class CleverTapStream(WindowedReportStream):
     #: Setting that gives this stream's window size in days, and its default.
     window_setting: t.ClassVar[str]
     default_window_days: t.ClassVar[int]
+    #: The field of a response holding the list of records.
+    list_key: t.ClassVar[str]
 
     def __init__(self, tap: TapMsgReports) -> None:
         """Set up the stream, and the open days its windows find (filled by workers)."""
@@ -90,6 +98,10 @@ class CleverTapStream(WindowedReportStream):
         """Today in the account's time zone."""
         return dt.datetime.now(zone(self.account(context).timezone)).date()
 
+    def newest_bookmark(self, context: Context) -> dt.datetime:
+        """Today, in the account's time zone: a bookmark is the last day read."""
+        return _midnight(self.today(context))
+
     def plan(self, context: Context) -> list[Window]:
         """Day windows from ``bookmark - lookback`` (not before ``start_date``) to ``end_date``."""
         first_day, last_day = DateRange.from_config(self.config).resolve(self.today(context))
@@ -126,7 +138,7 @@ class CleverTapStream(WindowedReportStream):
             return []
         days = sorted(
             day
-            for day in (_day(text) for text in _open_days(self.get_context_state(context)))
+            for day in (_day(text) for text in _open_days(self.stored_context_state(context)))
             if day is not None and first_day <= day < before
         )
         return [Window.of_days(day, day) for day in days]
@@ -199,8 +211,14 @@ class CleverTapStream(WindowedReportStream):
         )
 
     def check_body(self, body: t.Any, context: Context, window: Window) -> None:  # noqa: ANN401
-        """A 200 whose body is not ``"status": "success"`` is an error, never zero records."""
+        """A 200 body says ``"status": "success"`` and holds its list of objects.
+
+        Raises:
+            SourceError: when it does not say success, or has no list (never zero records).
+            RetriableAPIError: when the list holds anything but objects (a malformed body).
+        """
         if isinstance(body, dict) and body.get("status") == "success":
+            require_objects(self.list_field(body, context, window), self.list_key)
             return
         detail = body.get("error") if isinstance(body, dict) else None
         msg = (
@@ -216,14 +234,50 @@ class CleverTapStream(WindowedReportStream):
             raise SourceError(msg)
 
     def list_field(
-        self, body: dict[str, t.Any], field: str, context: Context, window: Window
+        self, body: dict[str, t.Any], context: Context, window: Window
     ) -> list[dict[str, t.Any]]:
-        """The list of records under ``field``; its absence is an error, not zero records."""
-        items = body.get(field)
+        """The records under ``list_key`` (objects: see :meth:`check_body`).
+
+        Raises:
+            SourceError: when there is no such list (never zero records).
+        """
+        items = body.get(self.list_key)
         if not isinstance(items, list):
-            msg = f"{self.where(context, window)}: the response has no {field!r} list"
+            msg = f"{self.where(context, window)}: the response has no {self.list_key!r} list"
             raise SourceError(msg)
-        return [item for item in items if isinstance(item, dict)]
+        return items
+
+    def require_calendar(
+        self, moment: dt.datetime | None, what: str, context: Context, window: Window
+    ) -> None:
+        """Refuse a parsed time near the ends of the calendar (a placeholder, a hostile value).
+
+        Raises:
+            SourceError: naming the row and the window.
+        """
+        if moment is not None and not in_calendar(moment):
+            msg = (
+                f"{self.where(context, window)}: {what} is dated {moment:%Y-%m-%d %H:%M}, "
+                f"outside {CALENDAR_TEXT}"
+            )
+            raise SourceError(msg)
+
+    def text_value(
+        self, item: dict[str, t.Any], field: str, context: Context, window: Window
+    ) -> str | None:
+        """A field the tap reads as text (a status), or a clear error naming the window.
+
+        Raises:
+            SourceError: when the value is neither text nor null (a list, an object...).
+        """
+        value = item.get(field)
+        if value is None or isinstance(value, str):
+            return value
+        msg = (
+            f"{self.where(context, window)}: CleverTap sent a {field} that is not text "
+            f"({type(value).__name__} {str(value)[:80]})"
+        )
+        raise SourceError(msg)
 
 
 def _open_days(state: t.Mapping[str, t.Any]) -> list[object]:

@@ -39,13 +39,14 @@ class CampaignsStream(CleverTapStream):
     schema = StreamSchema(SCHEMAS)
     window_setting = "clevertap_campaign_window_days"
     default_window_days = settings.MAX_CAMPAIGN_WINDOW_DAYS
+    list_key = "targets"
     checks_connection = True
 
     def connection_check(self, context: Context) -> str:
         """The campaigns listed in the account's last 31 days (one request)."""
         today = self.today(context)
         window = Window.of_days(today - dt.timedelta(days=CHECK_DAYS - 1), today)
-        found = len(self.list_field(self.fetch_body(context, window), "targets", context, window))
+        found = len(self.list_field(self.fetch_body(context, window), context, window))
         return (
             f"reached, credentials accepted: {found} campaigns in the last {CHECK_DAYS} days "
             f"({window.describe()}; Get Campaigns lists campaigns created through the API)"
@@ -64,15 +65,16 @@ class CampaignsStream(CleverTapStream):
         """Add the account and the scheduled time with the account's offset."""
         tz = zone(self.account(context).timezone)
         records = []
-        for target in self.list_field(body, "targets", context, window):
+        for target in self.list_field(body, context, window):
             self.require_key(target.get("id"), "a campaign without an id", context, window)
             scheduled_at = parse_scheduled_on(target.get("scheduled_on"), tz)
+            self.require_calendar(scheduled_at, f"campaign {target.get('id')}", context, window)
             records.append(
                 {
                     "account_id": context["account_id"],
                     "id": target.get("id"),
                     "name": target.get("name"),
-                    "status": target.get("status"),
+                    "status": self.text_value(target, "status", context, window),
                     "scheduled_on": target.get("scheduled_on"),
                     "scheduled_at": utc_text(scheduled_at),
                 },
@@ -101,6 +103,7 @@ class MessageReportsStream(CleverTapStream):
     schema = StreamSchema(SCHEMAS)
     window_setting = "clevertap_report_window_days"
     default_window_days = settings.DEFAULT_REPORT_WINDOW_DAYS
+    list_key = "messages"
 
     def window_request(self, context: Context, window: Window) -> HTTPRequest:
         """String dates, the configured filters as JSON arrays, and ``daily``."""
@@ -123,15 +126,17 @@ class MessageReportsStream(CleverTapStream):
         """Rename ``"message id"``, parse the start date, total the figures."""
         tz = zone(self.account(context).timezone)
         records = []
-        for message in self.list_field(body, "messages", context, window):
+        for message in self.list_field(body, context, window):
             message_id = message.get("message id", message.get("message_id"))
             self.require_key(message_id, "a message without a message id", context, window)
+            self.text_value(message, "status", context, window)
             started_at = parse_start_date(
                 message.get("start_date"),
                 first_day=window.first_day,
                 last_day=window.last_day,
                 tz=tz,
             )
+            self.require_calendar(started_at, f"message {message_id}", context, window)
             if started_at is None and message.get("start_date"):
                 self.logger.warning(
                     "%s: message %s has a start_date in an unknown format (%r); "

@@ -29,6 +29,7 @@ class MessangiStream(WindowedReportStream):
     source_name = SOURCE
     concurrency_setting = "messangi_max_concurrency"
     default_concurrency = settings.DEFAULT_MAX_CONCURRENCY
+    window_setting = "messangi_window_hours"
     #: Windows are split down to one second before the run gives up.
     split_resolution = dt.timedelta(seconds=1)
 
@@ -51,6 +52,10 @@ class MessangiStream(WindowedReportStream):
     def now(self) -> dt.datetime:
         """The current time (a method so that tests can move it)."""
         return dt.datetime.now(UTC)
+
+    def newest_bookmark(self, context: Context) -> dt.datetime:  # noqa: ARG002
+        """Now: a bookmark is the end of the last window read, a time in UTC."""
+        return self.now()
 
     def plan(self, context: Context) -> list[Window]:
         """UTC windows from ``bookmark - lookback`` to ``end_date``, never the newest minutes."""
@@ -76,10 +81,12 @@ class MessangiStream(WindowedReportStream):
     def parse_bookmark(self, value: str) -> dt.datetime:
         """A stored bookmark as a UTC time (one without a zone is taken as UTC).
 
+        Any year is read: the base says why one far off is ignored.
+
         Raises:
             ValueError: when the value is not a time.
         """
-        moment = lines.parse_utc(value)
+        moment = lines.parse_iso(value)
         if moment is None:
             raise ValueError(value)
         return moment

@@ -14,6 +14,8 @@ import datetime as dt
 import hashlib
 import typing as t
 
+from tap_msgreports.windows import CALENDAR_TEXT, FIRST_YEAR, LAST_YEAR, in_calendar
+
 if t.TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
 
@@ -78,17 +80,29 @@ def readable(item: Mapping[str, t.Any], *, raw: bool) -> dict[str, t.Any]:
     return dict(zip(PRETTY_FIELDS, map(item.get, PRETTY_FIELDS), strict=True))
 
 
+class OutOfCalendarError(ValueError):
+    """A time near the ends of the calendar: a placeholder or a hostile value, not a date."""
+
+    def __init__(self, value: str) -> None:
+        """Say which value, and the years a time may fall in."""
+        super().__init__(f"{value[:40]!r}, outside {CALENDAR_TEXT}")
+
+
 def canonical_date(value: object) -> str | None:
     """A send date as Messangi writes it (UTC, milliseconds, ``Z``), or None if unreadable.
 
     Dates almost always come in that form already: those are taken as they are, without
     parsing (this runs for every line); other spellings are parsed and rewritten.
+
+    Raises:
+        OutOfCalendarError: for a date outside the calendar's sane years.
     """
     if (
         isinstance(value, str)
         and len(value) == _CANONICAL_LENGTH
         and value[19] == "."
         and value[-1] == "Z"
+        and _FIRST_YEAR_TEXT <= value[:4] <= _LAST_YEAR_TEXT
     ):
         return value
     moment = parse_utc(value)
@@ -96,7 +110,20 @@ def canonical_date(value: object) -> str | None:
 
 
 def parse_utc(value: object) -> dt.datetime | None:
-    """An ISO-8601 UTC time as sent by Messangi, or None."""
+    """An ISO-8601 UTC time as sent by Messangi, or None.
+
+    Raises:
+        OutOfCalendarError: for a time outside the calendar's sane years (turning a time of
+            9999-12-31 with an offset into UTC would overflow).
+    """
+    parsed = parse_iso(value)
+    if parsed is not None and not in_calendar(parsed):
+        raise OutOfCalendarError(str(value))
+    return parsed
+
+
+def parse_iso(value: object) -> dt.datetime | None:
+    """An ISO-8601 time, aware (UTC when it has no offset), or None; any year."""
     if not isinstance(value, str) or not value:
         return None
     try:
@@ -107,6 +134,7 @@ def parse_utc(value: object) -> dt.datetime | None:
 
 
 _CANONICAL_LENGTH = len("2026-01-01T00:00:00.000Z")
+_FIRST_YEAR_TEXT, _LAST_YEAR_TEXT = f"{FIRST_YEAR:04d}", f"{LAST_YEAR:04d}"
 
 
 def iso_utc(moment: dt.datetime) -> str:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import math
 import threading
 import typing as t
 
@@ -11,15 +10,20 @@ from singer_sdk import SchemaDirectory, StreamSchema
 from singer_sdk.exceptions import RetriableAPIError
 from singer_sdk.streams.rest import HTTPRequest
 
+from tap_msgreports.client import require_objects
 from tap_msgreports.errors import SourceError, WindowTooLargeError
 from tap_msgreports.messangi import lines, settings
 from tap_msgreports.messangi.client import MessangiStream
 from tap_msgreports.schemas import schema_directory
 from tap_msgreports.windows import Window
 
-SPLIT_MARGIN = 1.25  # lines are not spread evenly over a day
 #: What the connection check reads: recent enough to be small, long enough to see lines.
 CHECK_SPAN = dt.timedelta(hours=1)
+#: Lines are not spread evenly over a day: a split makes a quarter more pieces (5 / 4).
+SPLIT_MARGIN = (5, 4)
+#: More lines than this in one window is no count but a broken or hostile body (10^400 was
+#: sent): a trillion, thousands of times the busiest channel's day.
+MAX_TOTAL = 10**12
 
 if t.TYPE_CHECKING:
     from collections.abc import Iterator
@@ -105,16 +109,16 @@ class MlogItemsStream(MessangiStream):
         pagination = body.get("pagination") if isinstance(body, dict) else None
         items = body.get("items") if isinstance(body, dict) else None
         total = pagination.get("total") if isinstance(pagination, dict) else None
-        if not isinstance(items, list) or not isinstance(total, int):
+        if not isinstance(items, list) or type(total) is not int:
             msg = (
                 f"{self.where(context, window)}: "
                 "the response has no items list or no pagination.total"
             )
             raise SourceError(msg)
-        if not all(type(item) is dict for item in items):
-            others = sum(type(item) is not dict for item in items)
-            msg = f"malformed body: {others} of {len(items)} items are not objects"
+        if not 0 <= total <= MAX_TOTAL:
+            msg = f"malformed body: pagination.total is not a count of lines (0 to {MAX_TOTAL:,})"
             raise RetriableAPIError(msg)
+        require_objects(items, "items")
 
     def records_from(
         self,
@@ -133,9 +137,9 @@ class MlogItemsStream(MessangiStream):
             msg = f"{len(items)} of {total} lines in one response"
             # As many pieces as responses it would take if lines were spread evenly, plus a
             # margin: one request per piece instead of a cascade of halvings.
-            raise WindowTooLargeError(
-                msg, parts=math.ceil(total * SPLIT_MARGIN / max(len(items), 1))
-            )
+            more, fewer = SPLIT_MARGIN
+            per_response = max(len(items), 1) * fewer
+            raise WindowTooLargeError(msg, parts=-(-total * more // per_response))  # ceiling
         return self._keyed_lines_when_written(items, context, window)
 
     def _keyed_lines_when_written(
@@ -150,12 +154,16 @@ class MlogItemsStream(MessangiStream):
         window: Window,
     ) -> list[dict[str, t.Any]]:
         """The window's records; lines it should not hold and unknown raw keys are logged."""
-        keyed = lines.keyed_lines(
-            items,
-            raw=self.raw_fields,
-            start=lines.iso_utc(window.start),
-            end=lines.iso_utc(window.end),
-        )
+        try:
+            keyed = lines.keyed_lines(
+                items,
+                raw=self.raw_fields,
+                start=lines.iso_utc(window.start),
+                end=lines.iso_utc(window.end),
+            )
+        except lines.OutOfCalendarError as exc:
+            msg = f"{self.where(context, window)}: a line is dated {exc}"
+            raise SourceError(msg) from None
         where = f"{self.describe_partition(context)} {self.name}"
         if keyed.outside:
             self.logger.warning(

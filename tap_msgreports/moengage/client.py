@@ -106,6 +106,10 @@ class MoEngageStream(WindowedReportStream):
         """
         return settings.emulator_today(self.config) or self.now().date()
 
+    def newest_bookmark(self, context: Context) -> dt.datetime:  # noqa: ARG002
+        """Today: a bookmark is the last report date handled."""
+        return dt.datetime.combine(self.today(), dt.time())
+
     def plan(self, context: Context) -> list[Window]:
         """One window per date from the day after the bookmark to today, within 7 days.
 
