@@ -11,6 +11,7 @@ import typing as t
 from singer_sdk import Tap
 from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError
+from singer_sdk.helpers._classproperty import classproperty
 from singer_sdk.helpers.capabilities import PluginCapabilities, TapCapabilities
 
 from tap_msgreports import clevertap, config_errors, messangi, moengage, redaction, settings
@@ -57,6 +58,12 @@ class TapMsgReports(Tap):
         self.throttles = ThrottleRegistry()  # before the SDK makes the streams
         super().__init__(*args, **kwargs)
         redaction.install(redaction.secret_values(self.config, self.config_jsonschema))
+
+    @classproperty
+    def _env_var_config(cls) -> dict[str, t.Any]:  # noqa: N805 - as the SDK declares it
+        """Settings from the environment; one that does not parse is left to validation."""
+        cls.append_builtin_config(cls.config_jsonschema)
+        return settings.environment_config(cls.config_jsonschema, cls._env_var_prefix)
 
     def discover_streams(self) -> list[Stream]:
         """The streams of every configured source.
