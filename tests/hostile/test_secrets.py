@@ -258,3 +258,35 @@ def test_a_secret_of_the_wrong_type_is_named_never_shown(
     assert "Traceback" not in output
     assert PASSCODE not in output
     assert str(NUMBER_PASSCODE) not in output
+
+
+@pytest.mark.parametrize(
+    ("what", "variables", "said"),
+    [
+        (
+            "TAP_MSGREPORTS_CLEVERTAP_ACCOUNTS holding malformed JSON with a passcode",
+            {"CLEVERTAP_ACCOUNTS": json.dumps(ACCOUNTS)[:-3]},
+            "clevertap_accounts must be an array or null, got a string (not valid JSON)",
+        ),
+        (
+            "the passcode pasted into TAP_MSGREPORTS_REQUEST_TIMEOUT (an integer)",
+            {"REQUEST_TIMEOUT": PASSCODE},
+            "request_timeout must be an integer or null, got a string",
+        ),
+    ],
+    ids=["malformed-json", "integer"],
+)
+def test_a_secret_in_an_environment_variable_that_does_not_parse_is_never_shown(
+    attack: MakeAttack, tmp_path: Path, what: str, variables: dict[str, str], said: str
+) -> None:
+    row = attack("7", f"--config ENV: {what}", "one line naming the setting and the type")
+    env = {f"TAP_MSGREPORTS_{name}": value for name, value in variables.items()}
+    config = {**ONE_ACCOUNT, "clevertap_passcode": PASSCODE}
+    done = run_cli(tmp_path, config, env, arguments=["--config", "ENV", "--discover"])
+    output = done.stdout + done.stderr
+    lines = [line for line in done.stderr.splitlines() if said in line]
+    row.observed = f"status {done.returncode}: " + (said if lines else done.stderr[-300:])
+    assert done.returncode == 1
+    assert lines, done.stderr[-2000:]
+    assert "Traceback" not in output
+    assert PASSCODE not in output
