@@ -10,11 +10,13 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import ipaddress
+import os
 import typing as t
 from dataclasses import dataclass
 from urllib.parse import urlparse
 
 from singer_sdk import typing as th
+from singer_sdk.configuration._dict_config import parse_environment_config
 
 from tap_msgreports.windows import CALENDAR_TEXT, in_calendar
 
@@ -293,6 +295,28 @@ def coerce_numbers(config: dict[str, t.Any], schema: Mapping[str, t.Any]) -> Non
         if "number" in spec.get("type", ()) and isinstance(value, str):
             with contextlib.suppress(ValueError):
                 config[name] = float(value)
+
+
+def environment_config(schema: Mapping[str, t.Any], prefix: str) -> dict[str, t.Any]:
+    """The settings given as ``<prefix><NAME>`` environment variables, parsed as the SDK does.
+
+    A value that does not parse (malformed JSON for an array, text for an integer) is kept
+    as text, for validation to name the setting and the type it expects: the parser's own
+    error would quote the value, a secret pasted there included, in a traceback.
+    """
+    try:
+        return parse_environment_config(dict(schema), prefix)  # also reads a .env file
+    except ValueError:
+        pass
+    found: dict[str, t.Any] = {}
+    for name, spec in schema.get("properties", {}).items():
+        if (text := os.environ.get(prefix + name.upper().replace("-", "_"))) is None:
+            continue
+        try:
+            found |= parse_environment_config({"properties": {name: spec}}, prefix)
+        except ValueError:
+            found[name] = text
+    return found
 
 
 def config_problems(config: Mapping[str, t.Any]) -> list[str]:

@@ -13,10 +13,11 @@ import click
 from singer_sdk import Tap
 from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError
+from singer_sdk.helpers._classproperty import classproperty
 from singer_sdk.helpers.capabilities import PluginCapabilities, TapCapabilities
 from singer_sdk.plugin_base import _ConfigInput
 
-from tap_msgreports import clevertap, messangi, moengage, redaction, settings
+from tap_msgreports import clevertap, config_errors, messangi, moengage, redaction, settings
 from tap_msgreports.check import check_connections
 from tap_msgreports.concurrency import ThrottleRegistry
 from tap_msgreports.errors import SourceError
@@ -66,6 +67,12 @@ class TapMsgReports(Tap):
         super().__init__(*args, **kwargs)
         redaction.install(redaction.secret_values(self.config, self.config_jsonschema))
 
+    @classproperty
+    def _env_var_config(cls) -> dict[str, t.Any]:  # noqa: N805 - as the SDK declares it
+        """Settings from the environment; one that does not parse is left to validation."""
+        cls.append_builtin_config(cls.config_jsonschema)
+        return settings.environment_config(cls.config_jsonschema, cls._env_var_prefix)
+
     def discover_streams(self) -> list[Stream]:
         """The streams of every configured source.
 
@@ -83,20 +90,23 @@ class TapMsgReports(Tap):
         return streams
 
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
-        """The schema checks of the SDK, then ours: every problem, one line each."""
+        """The schema checks, then ours: every problem, one line each, no value shown.
+
+        The SDK's schema messages quote the values they refuse (a passcode given as a list,
+        accounts given as JSON text): ours name the setting and the expected type instead.
+        """
         settings.coerce_numbers(self._config, self.config_jsonschema)
-        errors = super()._validate_config(raise_errors=False)
-        # The schema's messages quote the values they refuse: a passcode given as a number
-        # would be shown. Masked with every form of every secret, numbers included.
-        secrets = redaction.SecretFilter(
-            redaction.secret_values(self._config, self.config_jsonschema)
-        )
-        errors = [secrets.redact(error) for error in errors]
+        # From the first message on, should a value still reach one.
+        redaction.install(redaction.secret_values(self._config, self.config_jsonschema))
+        self.append_builtin_config(self.config_jsonschema)
+        errors = config_errors.schema_problems(self._config, self.config_jsonschema)
         if not errors:  # our checks read typed values: only once the types are right
             errors = self.config_problems(self.config)
         if errors and raise_errors:
             summary = "Invalid tap-msgreports settings: " + "; ".join(errors)
             raise ConfigValidationError(summary, errors=errors)
+        if errors:
+            self.logger.warning("Config validation failed")
         return errors
 
     @staticmethod

@@ -21,8 +21,6 @@ from dataclasses import dataclass, field
 if t.TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
 
-    from tap_msgreports.emulator import EmulatorServer
-
 #: Shorter secrets (a test's fixed "secret") would be found in ordinary words; they are
 #: counted as not scanned instead.
 MIN_SECRET_LENGTH = 12
@@ -101,13 +99,29 @@ class TranscriptHandler(logging.Handler):
         self._lines, self._chars = [], 0
 
 
+class Issuer(t.Protocol):
+    """Who hands out secrets: an emulator, or a test's own loopback server."""
+
+    def issued_secrets(self) -> dict[str, str]: ...
+
+
+@dataclass(frozen=True)
+class MadeUpSecrets:
+    """Secrets a test made up for a loopback server of its own (secret -> what it is)."""
+
+    secrets: dict[str, str]
+
+    def issued_secrets(self) -> dict[str, str]:
+        return dict(self.secrets)
+
+
 @dataclass
 class Issuers:
-    """The emulators started in the session: who issued the secrets to look for."""
+    """The emulators started in the session, and the secrets tests made up: all looked for."""
 
-    servers: list[EmulatorServer] = field(default_factory=list)
+    servers: list[Issuer] = field(default_factory=list)
 
-    def add(self, server: EmulatorServer) -> None:
+    def add(self, server: Issuer) -> None:
         self.servers.append(server)
 
     def secrets(self) -> dict[str, str]:
@@ -217,6 +231,11 @@ def _is_hex(value: bytes) -> bool:
 TRANSCRIPT = Transcript()
 ISSUERS = Issuers()
 LOG_HANDLER = TranscriptHandler(TRANSCRIPT)
+
+
+def scan_for(secrets: dict[str, str]) -> None:
+    """Look for these made-up secrets (secret -> what it is) too, at the end of the session."""
+    ISSUERS.add(MadeUpSecrets(secrets))
 
 
 def record_output(what: str, text: str | bytes) -> None:

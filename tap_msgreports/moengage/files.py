@@ -19,6 +19,7 @@ import typing as t
 import zipfile
 import zlib
 
+from tap_msgreports import redaction
 from tap_msgreports.errors import SourceError
 
 if t.TYPE_CHECKING:
@@ -50,8 +51,14 @@ def file_name_problem(report: str) -> str | None:
 
 
 def signature(app_id: str, name: str, secret: str) -> str:
-    """``sha256(APP_ID|FILENAME|SECRET)`` in lower-case hex, as the vendor documents."""
-    return hashlib.sha256(f"{app_id}|{name}|{secret}".encode()).hexdigest()
+    """``sha256(APP_ID|FILENAME|SECRET)`` in lower-case hex, as the vendor documents.
+
+    A per-request secret: masked in every log line from now on, whoever quotes it (a
+    vendor's error body, a library's message).
+    """
+    signed = hashlib.sha256(f"{app_id}|{name}|{secret}".encode()).hexdigest()
+    redaction.register_signature(signed)
+    return signed
 
 
 class ByteBudget:

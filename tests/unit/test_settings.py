@@ -201,7 +201,7 @@ def test_a_secret_of_the_wrong_type_is_refused_without_being_shown(
 ) -> None:
     done = run_cli(tmp_path, {**VALID, **changes})
     assert done.returncode == 1
-    assert "is not of type 'string'" in done.stderr
+    assert "must be a string" in done.stderr
     assert "987654321" not in done.stderr + done.stdout
 
 
