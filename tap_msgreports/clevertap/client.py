@@ -27,6 +27,9 @@ if t.TYPE_CHECKING:
 
 SOURCE = "CleverTap"
 RANGE_ERROR = "Invalid date range"
+HTTP_OK = 200
+HTTP_BAD_REQUEST = 400
+MAX_HTTP_STATUS = 599
 #: Statuses after which a campaign's or message's row no longer changes.
 FINAL_STATUSES = frozenset({"completed", "stopped"})
 #: Where the start days of rows still changing are kept, in the partition's state.
@@ -190,22 +193,34 @@ class CleverTapStream(WindowedReportStream):
         context: Context,
         window: Window,
     ) -> Exception:
-        """A range refusal splits the window; other 4xx stop with the vendor's message."""
+        """A range refusal splits the window; other 4xx stop with the vendor's message.
+
+        Also for a 200 whose body says ``"status": "fail"`` (see :meth:`status_in_body`).
+        """
         message = vendor_message(response, ("error",))
-        if response.status_code == 400 and RANGE_ERROR.lower() in message.lower():  # noqa: PLR2004
+        if RANGE_ERROR.lower() in message.lower():
             return WindowTooLargeError(message)
-        return SourceError(
-            f"{self.where(context, window)}: HTTP {response.status_code}: {message}",
-        )
+        return SourceError(f"{self.where(context, window)}: {answer_text(response)}: {message}")
+
+    def status_in_body(self, body: t.Any) -> int | None:  # noqa: ANN401
+        """The status a ``"status": "fail"`` body stands for: its ``code``, else 400.
+
+        Public clients of the real API see failures as HTTP 200 with the error envelope;
+        its code is classified as the same HTTP status would be (429 and 5xx retried,
+        401/403 credentials, a range refusal split). A fail without a usable code is a
+        refusal (400): the run stops with its ``error`` text, or splits on a range refusal.
+        """
+        code = fail_code(body)
+        return None if code is None else code or HTTP_BAD_REQUEST
 
     def check_body(self, body: t.Any, context: Context, window: Window) -> None:  # noqa: ANN401
         """A 200 whose body is not ``"status": "success"`` is an error, never zero records."""
-        if isinstance(body, dict) and body.get("status") == "success":
+        if isinstance(body, dict) and _lower(body.get("status")) == "success":
             return
         detail = body.get("error") if isinstance(body, dict) else None
         msg = (
             f"{self.where(context, window)}: "
-            f"CleverTap answered without success: {detail or str(body)[:200]}"
+            f"CleverTap answered without success: {str(detail or body)[:200]}"
         )
         raise SourceError(msg)
 
@@ -224,6 +239,37 @@ class CleverTapStream(WindowedReportStream):
             msg = f"{self.where(context, window)}: the response has no {field!r} list"
             raise SourceError(msg)
         return [item for item in items if isinstance(item, dict)]
+
+
+def fail_code(body: t.Any) -> int | None:  # noqa: ANN401
+    """The code of a ``"status": "fail"`` body (any case), 0 without a usable one, else None.
+
+    A usable code is an HTTP error status (400 to 599), as a number or three digits.
+    """
+    if not isinstance(body, dict) or _lower(body.get("status")) != "fail":
+        return None
+    code = body.get("code")
+    if isinstance(code, str) and code.isascii() and code.isdigit() and len(code) == len("429"):
+        code = int(code)
+    if type(code) is int and HTTP_BAD_REQUEST <= code <= MAX_HTTP_STATUS:
+        return code
+    return 0
+
+
+def answer_text(response: requests.Response) -> str:
+    """``HTTP 400``, or ``HTTP 200 "status": "fail" (code 404)`` for a failure in a 200."""
+    if response.status_code != HTTP_OK:
+        return f"HTTP {response.status_code}"
+    try:
+        code = fail_code(response.json())
+    except ValueError:
+        code = None
+    return f'HTTP 200 "status": "fail" ({f"code {code}" if code else "no usable code"})'
+
+
+def _lower(value: object) -> str | None:
+    """A text compared without regard to case; None for anything else."""
+    return value.lower() if isinstance(value, str) else None
 
 
 def _open_days(state: t.Mapping[str, t.Any]) -> list[object]:
