@@ -16,7 +16,7 @@ from tap_msgreports.clevertap.parsing import zone
 from tap_msgreports.client import WindowedReportStream, vendor_message
 from tap_msgreports.errors import SourceError, WindowTooLargeError
 from tap_msgreports.settings import DateRange, setting
-from tap_msgreports.windows import Window, plan_day_windows, resume_point
+from tap_msgreports.windows import ONE_DAY, Window, plan_day_windows, resume_point
 
 if t.TYPE_CHECKING:
     import requests
@@ -47,12 +47,16 @@ class CleverTapStream(WindowedReportStream):
     #: Setting that gives this stream's window size in days, and its default.
     window_setting: t.ClassVar[str]
     default_window_days: t.ClassVar[int]
+    #: Whether runs also read the days after today: rows listed there exist before their day.
+    reads_ahead: t.ClassVar[bool] = False
 
     def __init__(self, tap: TapMsgReports) -> None:
         """Set up the stream, and the open days its windows find (filled by workers)."""
         super().__init__(tap)
         self._open_lock = threading.Lock()
         self._open_found: dict[tuple[str, Window], set[dt.date]] = {}
+        #: Per account, the first day of this run's windows read ahead (no bookmark there).
+        self._ahead_from: dict[str, dt.date] = {}
 
     @cached_property
     def accounts(self) -> dict[str, settings.CleverTapAccount]:
@@ -89,13 +93,21 @@ class CleverTapStream(WindowedReportStream):
 
     # ----- windows and bookmarks --------------------------------------------------------
 
+    def now(self) -> dt.datetime:
+        """The current time in UTC (a method so that tests can move it)."""
+        return dt.datetime.now(dt.timezone.utc)
+
     def today(self, context: Context) -> dt.date:
         """Today in the account's time zone."""
-        return dt.datetime.now(zone(self.account(context).timezone)).date()
+        return self.now().astimezone(zone(self.account(context).timezone)).date()
 
     def plan(self, context: Context) -> list[Window]:
-        """Day windows from ``bookmark - lookback`` (not before ``start_date``) to ``end_date``."""
-        first_day, last_day = DateRange.from_config(self.config).resolve(self.today(context))
+        """The windows of a run: open days, then the range, then the days read ahead.
+
+        The range is ``bookmark - lookback`` (not before ``start_date``) to ``end_date``.
+        """
+        today = self.today(context)
+        first_day, last_day = DateRange.from_config(self.config).resolve(today)
         bookmark = self.stored_bookmark(context)
         lookback_days = setting(
             self.config, "clevertap_lookback_days", settings.DEFAULT_LOOKBACK_DAYS
@@ -106,10 +118,38 @@ class CleverTapStream(WindowedReportStream):
             bookmark=bookmark,
             lookback=lookback,
         )
-        days = setting(self.config, self.window_setting, self.default_window_days)
-        return self.open_day_windows(context, first_day, start.date()) + plan_day_windows(
-            start.date(), last_day, int(days)
+        days = int(setting(self.config, self.window_setting, self.default_window_days))
+        return (
+            self.open_day_windows(context, first_day, start.date())
+            + plan_day_windows(start.date(), last_day, days)
+            + self.ahead_windows(context, today, max(today, last_day), days)
         )
+
+    def ahead_windows(
+        self, context: Context, today: dt.date, after: dt.date, days: int
+    ) -> list[Window]:
+        """Windows after ``after`` to today + ``clevertap_lookahead_days``, not past end_date.
+
+        Only for streams that read ahead (campaigns exist before their scheduled day). These
+        days are read again every run until they are past: the bookmark never enters them.
+        """
+        self._ahead_from.pop(context["account_id"], None)
+        last_day = today + dt.timedelta(days=settings.lookahead_days(self.config))
+        if (end_date := DateRange.from_config(self.config).end_date) is not None:
+            last_day = min(last_day, end_date)
+        if not self.reads_ahead or after >= last_day:
+            return []
+        self._ahead_from[context["account_id"]] = after + ONE_DAY
+        windows = plan_day_windows(after + ONE_DAY, last_day, days)
+        if windows:
+            self.logger.info(
+                "%s %s: reading ahead %s (clevertap_lookahead_days): scheduled campaigns "
+                "exist before their day; those days are read again every run",
+                self.describe_partition(context),
+                self.name,
+                Window(windows[0].start, windows[-1].end).describe(),
+            )
+        return windows
 
     # ----- rows that still change after the lookback ----------------------------------------
 
@@ -152,6 +192,8 @@ class CleverTapStream(WindowedReportStream):
         with self._open_lock:  # the window itself, or the pieces it was split into
             read = [key for key in self._open_found if key[0] == account and key[1] in window]
             found = set().union(*(self._open_found.pop(key) for key in read))
+        if window.first_day >= self._ahead_from.get(account, dt.date.max):
+            return  # read ahead: every run reads it again, so no bookmark and no open days
         state = self.get_context_state(context)
         kept = {
             day

@@ -38,6 +38,7 @@ class CampaignsStream(CleverTapStream):
     schema = StreamSchema(SCHEMAS)
     window_setting = "clevertap_campaign_window_days"
     default_window_days = settings.MAX_CAMPAIGN_WINDOW_DAYS
+    reads_ahead = True  # a campaign created today for next week is listed now, by its day
 
     def window_request(self, context: Context, window: Window) -> HTTPRequest:
         """Integer dates, inclusive at both ends."""
