@@ -57,6 +57,9 @@ class CleverTapStream(WindowedReportStream):
         self._open_found: dict[tuple[str, Window], set[dt.date]] = {}
         #: Per account, the first day of this run's windows read ahead (no bookmark there).
         self._ahead_from: dict[str, dt.date] = {}
+        #: Per account read completely in this run: the days planned and the records found.
+        self.read_in_run: dict[str, tuple[str, int]] = {}
+        self._planned: dict[str, Window] = {}
 
     @cached_property
     def accounts(self) -> dict[str, settings.CleverTapAccount]:
@@ -119,11 +122,14 @@ class CleverTapStream(WindowedReportStream):
             lookback=lookback,
         )
         days = int(setting(self.config, self.window_setting, self.default_window_days))
-        return (
+        windows = (
             self.open_day_windows(context, first_day, start.date())
             + plan_day_windows(start.date(), last_day, days)
             + self.ahead_windows(context, today, max(today, last_day), days)
         )
+        if windows:
+            self._planned[context["account_id"]] = Window(windows[0].start, windows[-1].end)
+        return windows
 
     def ahead_windows(
         self, context: Context, today: dt.date, after: dt.date, days: int
@@ -150,6 +156,42 @@ class CleverTapStream(WindowedReportStream):
                 Window(windows[0].start, windows[-1].end).describe(),
             )
         return windows
+
+    # ----- campaigns the API does not list ------------------------------------------------
+
+    def get_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
+        """The partition's records; once all are read, say why campaigns may be missing."""
+        partition: Context = context or {}
+        count = 0
+        for count, record in enumerate(super().get_records(partition), start=1):  # noqa: B007
+            yield record
+        account = partition["account_id"]
+        planned = self._planned.get(account)
+        self.read_in_run[account] = (planned.describe() if planned else "no days", count)
+        self.explain_missing_campaigns(account)
+
+    def explain_missing_campaigns(self, account: str) -> None:
+        """Once both streams have read an account: no campaigns beside messages is logged.
+
+        Get Campaigns lists only campaigns created through the API (the vendor's current
+        page; an older one said dashboard or API): an account that builds its campaigns in
+        the dashboard has message reports and an empty campaigns table.
+        """
+        streams = self._tap.streams
+        campaigns, reports = streams.get("campaigns"), streams.get("message_reports")
+        if not isinstance(campaigns, CleverTapStream) or not isinstance(reports, CleverTapStream):
+            return
+        listed, reported = campaigns.read_in_run.get(account), reports.read_in_run.get(account)
+        if listed is None or reported is None or listed[1] or not reported[1]:
+            return
+        self.logger.info(
+            "%s: Get Campaigns listed no campaign scheduled in %s, while Get Message Reports "
+            "reported %d messages: Get Campaigns lists only campaigns created through the API, "
+            "not those built in the dashboard (message_reports holds those)",
+            self.describe_partition({"account_id": account}),
+            listed[0],
+            reported[1],
+        )
 
     # ----- rows that still change after the lookback ----------------------------------------
 
