@@ -13,7 +13,7 @@ from functools import cached_property
 
 from tap_msgreports.clevertap import settings
 from tap_msgreports.clevertap.parsing import zone
-from tap_msgreports.client import WindowedReportStream, vendor_message
+from tap_msgreports.client import HTTP_CLIENT_ERROR, WindowedReportStream, vendor_message
 from tap_msgreports.errors import SourceError, WindowTooLargeError
 from tap_msgreports.settings import DateRange, setting
 from tap_msgreports.windows import ONE_DAY, Window, plan_day_windows, resume_point
@@ -28,7 +28,6 @@ if t.TYPE_CHECKING:
 SOURCE = "CleverTap"
 RANGE_ERROR = "Invalid date range"
 HTTP_OK = 200
-HTTP_BAD_REQUEST = 400
 MAX_HTTP_STATUS = 599
 #: Statuses after which a campaign's or message's row no longer changes.
 FINAL_STATUSES = frozenset({"completed", "stopped"})
@@ -295,7 +294,7 @@ class CleverTapStream(WindowedReportStream):
         refusal (400): the run stops with its ``error`` text, or splits on a range refusal.
         """
         code = fail_code(body)
-        return None if code is None else code or HTTP_BAD_REQUEST
+        return None if code is None else code or HTTP_CLIENT_ERROR
 
     def check_body(self, body: t.Any, context: Context, window: Window) -> None:  # noqa: ANN401
         """A 200 whose body is not ``"status": "success"`` is an error, never zero records."""
@@ -335,7 +334,7 @@ def fail_code(body: t.Any) -> int | None:  # noqa: ANN401
     code = body.get("code")
     if isinstance(code, str) and code.isascii() and code.isdigit() and len(code) == len("429"):
         code = int(code)
-    if type(code) is int and HTTP_BAD_REQUEST <= code <= MAX_HTTP_STATUS:
+    if type(code) is int and HTTP_CLIENT_ERROR <= code <= MAX_HTTP_STATUS:
         return code
     return 0
 
