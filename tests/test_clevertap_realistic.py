@@ -24,8 +24,11 @@ from tap_msgreports.tap import TapMsgReports
 from tests.conftest import START, tap_config
 from tests.fault_report import recovered
 from tests.harness import TapRun, Warehouse, assert_equal_to_truth, differences, run_tap
+from tests.processes import run_cli
 
 if t.TYPE_CHECKING:
+    from pathlib import Path
+
     from tap_msgreports.emulator import EmulatorServer
 
 pytestmark = pytest.mark.emulator
@@ -230,10 +233,8 @@ def fail_server() -> t.Iterator[http.server.ThreadingHTTPServer]:
     thread.join(timeout=5)
 
 
-def run_against(httpd: http.server.ThreadingHTTPServer, body: object) -> str:
-    """Run campaigns against a server answering ``body``; the one-line error it stops with."""
-    httpd.body = body  # type: ignore[attr-defined]
-    settings = {
+def fail_settings(httpd: http.server.ThreadingHTTPServer) -> dict[str, t.Any]:
+    return {
         "clevertap_account_id": "ACC-7",
         "clevertap_passcode": "p-1234567890",
         "clevertap_api_url": f"http://127.0.0.1:{httpd.server_address[1]}",
@@ -244,6 +245,12 @@ def run_against(httpd: http.server.ThreadingHTTPServer, body: object) -> str:
         "backoff_max_seconds": 0.02,
         "request_timeout": 5,
     }
+
+
+def run_against(httpd: http.server.ThreadingHTTPServer, body: object) -> str:
+    """Run campaigns against a server answering ``body``; the one-line error it stops with."""
+    httpd.body = body  # type: ignore[attr-defined]
+    settings = fail_settings(httpd)
     catalog = TapMsgReports(config=settings).catalog_dict
     for entry in catalog["streams"]:
         entry["metadata"][0]["metadata"]["selected"] = entry["tap_stream_id"] == "campaigns"
@@ -286,6 +293,28 @@ def test_a_fail_inside_a_200_is_classified_by_its_code_and_text(
     fail_server: http.server.ThreadingHTTPServer, body: object, expected: str
 ) -> None:
     assert expected in run_against(fail_server, body)
+
+
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        ({}, 'HTTP 200 "status": "fail" (no usable code): {"status": "fail"}'),
+        ({"clevertap_lookahead_days": -1}, "clevertap_lookahead_days must be 0 to 3660, got -1"),
+        ({"clevertap_lookahead_days": 3661}, "clevertap_lookahead_days must be 0 to 3660"),
+    ],
+)
+def test_bad_input_is_one_line_from_the_command_line(
+    fail_server: http.server.ThreadingHTTPServer,
+    tmp_path: Path,
+    changes: dict[str, t.Any],
+    expected: str,
+) -> None:
+    fail_server.body = {"status": "fail"}  # type: ignore[attr-defined]
+    done = run_cli(tmp_path, {**fail_settings(fail_server), **changes})
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    assert sum(expected in line for line in done.stderr.splitlines()) == 1, done.stderr[-2000:]
+    assert "p-1234567890" not in done.stderr
 
 
 # ----- 3. campaigns built in the dashboard --------------------------------------------------
