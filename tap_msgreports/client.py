@@ -206,6 +206,15 @@ class WindowedReportStream(RESTStream[None], metaclass=abc.ABCMeta):
         """
         return None
 
+    def status_in_body(self, body: t.Any) -> int | None:  # noqa: ANN401
+        """The HTTP status a 200 body says it stands for, or None (the 200 counts).
+
+        Vendors that report failures inside a 200 (CleverTap) override it; the status is
+        then classified as :meth:`raise_for_status` classifies a real one.
+        """
+        del body
+        return None
+
     def check_body(self, body: t.Any, context: Context, window: Window) -> None:  # noqa: ANN401
         """Raise if a 200 body reports a failure (vendors that do this override it)."""
 
@@ -631,18 +640,41 @@ class WindowedReportStream(RESTStream[None], metaclass=abc.ABCMeta):
             raise SourceError(self.redirect_message(context, response))
         if status >= HTTP_CLIENT_ERROR:
             load_capped(response, ERROR_BODY_BYTES, "an error body", self.timeout)
-            if (refused := self.refusal(response, context, window)) is not None:
-                raise refused
+        self.raise_for_status(response, context, window)
+        body = self.parse_body(response)
+        if (reported := self.status_in_body(body)) is not None:
+            self.raise_for_status(response, context, window, reported)
+        self.check_body(body, context, window)
+        return body
+
+    def raise_for_status(
+        self,
+        response: requests.Response,
+        context: Context,
+        window: Window,
+        status: int | None = None,
+    ) -> None:
+        """Apply the status rules, kept in this one place.
+
+        429 and 5xx are retried, 401/403 stop the run, other 4xx are the vendor's
+        :meth:`client_error` (after its :meth:`refusal`).
+
+        ``status`` is the one that counts when a 200 body reports its own (see
+        :meth:`status_in_body`); by default the HTTP status. The body is read already.
+        """
+        status = response.status_code if status is None else status
+        if (
+            status >= HTTP_CLIENT_ERROR
+            and (refused := self.refusal(response, context, window)) is not None
+        ):
+            raise refused
         if status == HTTP_TOO_MANY_REQUESTS or status >= HTTP_SERVER_ERROR:
-            msg = f"HTTP {status}: {_short_text(response)}"
+            msg = f"{status_text(response, status)}: {_short_text(response)}"
             raise RetriableAPIError(msg, response)
         if status in AUTH_STATUSES:
             raise SourceAuthError(self.auth_error_message(context))
         if status >= HTTP_CLIENT_ERROR:
             raise self.client_error(response, context, window)
-        body = self.parse_body(response)
-        self.check_body(body, context, window)
-        return body
 
     def _send_throttled(
         self,
@@ -799,6 +831,13 @@ def text_at(body: t.Any, *paths: tuple[str, ...]) -> str | None:  # noqa: ANN401
         if value:
             return str(value)
     return None
+
+
+def status_text(response: requests.Response, status: int) -> str:
+    """``HTTP 429``, or ``HTTP 200 reporting 429`` for a status a 200 body gave."""
+    if status == response.status_code:
+        return f"HTTP {status}"
+    return f"HTTP {response.status_code} reporting {status}"
 
 
 def origin(url: str) -> str:

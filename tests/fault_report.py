@@ -16,8 +16,12 @@ if t.TYPE_CHECKING:
 
     from tap_msgreports.emulator import LoggedRequest
 
-#: Columns of injected faults; a 429 sent with ``Retry-After`` is its own kind here.
-KINDS = ("429", "429 Retry-After", "500", "503", "drop", "truncate", "malformed", "slow")
+#: Columns of injected faults; a 429 sent with ``Retry-After`` is its own kind here, and so
+#: is a failure inside an HTTP 200 (CleverTap's ``"status": "fail"`` with code 429 or 500).
+KINDS = (
+    *("429", "429 Retry-After", "500", "503", "drop", "truncate", "malformed", "slow"),
+    *("200-429", "200-500"),
+)
 RETRIED_STATUSES = frozenset({429, 500, 502, 503, 504})
 SURVIVED_MEANS = (
     "survived: injected faults whose request was asked again and answered normally, in a "

@@ -159,6 +159,46 @@ def test_every_stream_survives_every_fault(name: str) -> None:
             assert early == [], f"{stream}: retried {early} s after Retry-After: 1"
 
 
+def test_clevertap_failures_inside_200s_are_survived() -> None:
+    """CleverTap's 429 and 500 inside an HTTP 200 ("status": "fail") are retried like real
+    ones: each is asked again, and the streams end equal to the truth."""
+    name = "CleverTap 429/500 inside a 200"
+    kinds = ["200-429", "200-500"]
+    streams = ("campaigns", "message_reports")
+    with small_emulator(seed=21) as server:
+        config = tap_config(
+            server,
+            only="clevertap",
+            start_date=START.isoformat(),
+            max_retries=12,
+            backoff_max_seconds=0.3,
+            clevertap_report_window_days=1,
+            clevertap_campaign_window_days=1,
+        )
+        server.faults = [
+            FaultPlan(
+                streams=[stream],
+                script=kinds * AT_LEAST,
+                rates={"200-429": 0.15, "200-500": 0.1},
+                seed=210 + number,
+            )
+            for number, stream in enumerate(streams)
+        ]
+        warehouse = Warehouse()
+        warehouse.load(run_tap(config))
+        log = server.request_log()
+        rows = {
+            s: differences(warehouse, server, START, server.world.today, (s,))[s] for s in streams
+        }
+    outcomes = stream_outcomes(name, log, rows)
+    REPORT.cases.extend(outcomes)
+    for outcome in outcomes:
+        assert outcome.truth > 0, f"{outcome.stream}: the emulator holds nothing"
+        assert outcome.equal_to_truth, outcome
+        assert all(outcome.injected[kind] >= AT_LEAST for kind in kinds), outcome.injected
+        assert outcome.survived == outcome.injected_total, outcome
+
+
 def test_the_report_counts_a_fault_survived_only_when_asked_again_and_answered() -> None:
     def entry(resource: str, fault: str | None, status: int | None) -> LoggedRequest:
         return LoggedRequest(0.0, "v", "s", resource, fault, None, status)

@@ -13,11 +13,17 @@ from functools import cached_property
 
 from tap_msgreports.clevertap import settings
 from tap_msgreports.clevertap.parsing import zone
-from tap_msgreports.client import WindowedReportStream, require_objects, vendor_message
+from tap_msgreports.client import (
+    HTTP_CLIENT_ERROR,
+    WindowedReportStream,
+    require_objects,
+    vendor_message,
+)
 from tap_msgreports.errors import SourceError, WindowTooLargeError
 from tap_msgreports.settings import DateRange, setting
 from tap_msgreports.windows import (
     CALENDAR_TEXT,
+    ONE_DAY,
     Window,
     in_calendar,
     plan_day_windows,
@@ -33,6 +39,8 @@ if t.TYPE_CHECKING:
 
 SOURCE = "CleverTap"
 RANGE_ERROR = "Invalid date range"
+HTTP_OK = 200
+MAX_HTTP_STATUS = 599
 #: Statuses after which a campaign's or message's row no longer changes.
 FINAL_STATUSES = frozenset({"completed", "stopped"})
 #: Where the start days of rows still changing are kept, in the partition's state.
@@ -52,12 +60,19 @@ class CleverTapStream(WindowedReportStream):
     default_window_days: t.ClassVar[int]
     #: The field of a response holding the list of records.
     list_key: t.ClassVar[str]
+    #: Whether runs also read the days after today: rows listed there exist before their day.
+    reads_ahead: t.ClassVar[bool] = False
 
     def __init__(self, tap: TapMsgReports) -> None:
         """Set up the stream, and the open days its windows find (filled by workers)."""
         super().__init__(tap)
         self._open_lock = threading.Lock()
         self._open_found: dict[tuple[str, Window], set[dt.date]] = {}
+        #: Per account, the first day of this run's windows read ahead (no bookmark there).
+        self._ahead_from: dict[str, dt.date] = {}
+        #: Per account read completely in this run: the days planned and the records found.
+        self.read_in_run: dict[str, tuple[str, int]] = {}
+        self._planned: dict[str, Window] = {}
 
     @cached_property
     def accounts(self) -> dict[str, settings.CleverTapAccount]:
@@ -94,17 +109,25 @@ class CleverTapStream(WindowedReportStream):
 
     # ----- windows and bookmarks --------------------------------------------------------
 
+    def now(self) -> dt.datetime:
+        """The current time in UTC (a method so that tests can move it)."""
+        return dt.datetime.now(dt.timezone.utc)
+
     def today(self, context: Context) -> dt.date:
         """Today in the account's time zone."""
-        return dt.datetime.now(zone(self.account(context).timezone)).date()
+        return self.now().astimezone(zone(self.account(context).timezone)).date()
 
     def newest_bookmark(self, context: Context) -> dt.datetime:
         """Today, in the account's time zone: a bookmark is the last day read."""
         return _midnight(self.today(context))
 
     def plan(self, context: Context) -> list[Window]:
-        """Day windows from ``bookmark - lookback`` (not before ``start_date``) to ``end_date``."""
-        first_day, last_day = DateRange.from_config(self.config).resolve(self.today(context))
+        """The windows of a run: open days, then the range, then the days read ahead.
+
+        The range is ``bookmark - lookback`` (not before ``start_date``) to ``end_date``.
+        """
+        today = self.today(context)
+        first_day, last_day = DateRange.from_config(self.config).resolve(today)
         bookmark = self.stored_bookmark(context)
         lookback_days = setting(
             self.config, "clevertap_lookback_days", settings.DEFAULT_LOOKBACK_DAYS
@@ -115,9 +138,76 @@ class CleverTapStream(WindowedReportStream):
             bookmark=bookmark,
             lookback=lookback,
         )
-        days = setting(self.config, self.window_setting, self.default_window_days)
-        return self.open_day_windows(context, first_day, start.date()) + plan_day_windows(
-            start.date(), last_day, int(days)
+        days = int(setting(self.config, self.window_setting, self.default_window_days))
+        windows = (
+            self.open_day_windows(context, first_day, start.date())
+            + plan_day_windows(start.date(), last_day, days)
+            + self.ahead_windows(context, today, max(today, last_day), days)
+        )
+        if windows:
+            self._planned[context["account_id"]] = Window(windows[0].start, windows[-1].end)
+        return windows
+
+    def ahead_windows(
+        self, context: Context, today: dt.date, after: dt.date, days: int
+    ) -> list[Window]:
+        """Windows after ``after`` to today + ``clevertap_lookahead_days``, not past end_date.
+
+        Only for streams that read ahead (campaigns exist before their scheduled day). These
+        days are read again every run until they are past: the bookmark never enters them.
+        """
+        self._ahead_from.pop(context["account_id"], None)
+        last_day = today + dt.timedelta(days=settings.lookahead_days(self.config))
+        if (end_date := DateRange.from_config(self.config).end_date) is not None:
+            last_day = min(last_day, end_date)
+        if not self.reads_ahead or after >= last_day:
+            return []
+        self._ahead_from[context["account_id"]] = after + ONE_DAY
+        windows = plan_day_windows(after + ONE_DAY, last_day, days)
+        if windows:
+            self.logger.info(
+                "%s %s: reading ahead %s (clevertap_lookahead_days): scheduled campaigns "
+                "exist before their day; those days are read again every run",
+                self.describe_partition(context),
+                self.name,
+                Window(windows[0].start, windows[-1].end).describe(),
+            )
+        return windows
+
+    # ----- campaigns the API does not list ------------------------------------------------
+
+    def get_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
+        """The partition's records; once all are read, say why campaigns may be missing."""
+        partition: Context = context or {}
+        count = 0
+        for count, record in enumerate(super().get_records(partition), start=1):  # noqa: B007
+            yield record
+        account = partition["account_id"]
+        planned = self._planned.get(account)
+        self.read_in_run[account] = (planned.describe() if planned else "no days", count)
+        self.explain_missing_campaigns(account)
+
+    def explain_missing_campaigns(self, account: str) -> None:
+        """Once both streams have read an account: no campaigns beside messages is logged.
+
+        Get Campaigns lists only campaigns created through the API (the vendor's current
+        page; an older one said dashboard or API): an account that builds its campaigns in
+        the dashboard has message reports and an empty campaigns table.
+        """
+        streams = self._tap.streams
+        campaigns, reports = streams.get("campaigns"), streams.get("message_reports")
+        if not isinstance(campaigns, CleverTapStream) or not isinstance(reports, CleverTapStream):
+            return
+        listed, reported = campaigns.read_in_run.get(account), reports.read_in_run.get(account)
+        if listed is None or reported is None or listed[1] or not reported[1]:
+            return
+        self.logger.info(
+            "%s: Get Campaigns listed no campaign scheduled in %s, while Get Message Reports "
+            "reported %d messages: Get Campaigns lists only campaigns created through the API, "
+            "not those built in the dashboard (message_reports holds those)",
+            self.describe_partition({"account_id": account}),
+            listed[0],
+            reported[1],
         )
 
     # ----- rows that still change after the lookback ----------------------------------------
@@ -161,6 +251,8 @@ class CleverTapStream(WindowedReportStream):
         with self._open_lock:  # the window itself, or the pieces it was split into
             read = [key for key in self._open_found if key[0] == account and key[1] in window]
             found = set().union(*(self._open_found.pop(key) for key in read))
+        if window.first_day >= self._ahead_from.get(account, dt.date.max):
+            return  # read ahead: every run reads it again, so no bookmark and no open days
         state = self.get_context_state(context)
         kept = {
             day
@@ -202,13 +294,25 @@ class CleverTapStream(WindowedReportStream):
         context: Context,
         window: Window,
     ) -> Exception:
-        """A range refusal splits the window; other 4xx stop with the vendor's message."""
+        """A range refusal splits the window; other 4xx stop with the vendor's message.
+
+        Also for a 200 whose body says ``"status": "fail"`` (see :meth:`status_in_body`).
+        """
         message = vendor_message(response, ("error",))
-        if response.status_code == 400 and RANGE_ERROR.lower() in message.lower():  # noqa: PLR2004
+        if RANGE_ERROR.lower() in message.lower():
             return WindowTooLargeError(message)
-        return SourceError(
-            f"{self.where(context, window)}: HTTP {response.status_code}: {message}",
-        )
+        return SourceError(f"{self.where(context, window)}: {answer_text(response)}: {message}")
+
+    def status_in_body(self, body: t.Any) -> int | None:  # noqa: ANN401
+        """The status a ``"status": "fail"`` body stands for: its ``code``, else 400.
+
+        Public clients of the real API see failures as HTTP 200 with the error envelope;
+        its code is classified as the same HTTP status would be (429 and 5xx retried,
+        401/403 credentials, a range refusal split). A fail without a usable code is a
+        refusal (400): the run stops with its ``error`` text, or splits on a range refusal.
+        """
+        code = fail_code(body)
+        return None if code is None else code or HTTP_CLIENT_ERROR
 
     def check_body(self, body: t.Any, context: Context, window: Window) -> None:  # noqa: ANN401
         """A 200 body says ``"status": "success"`` and holds its list of objects.
@@ -217,13 +321,13 @@ class CleverTapStream(WindowedReportStream):
             SourceError: when it does not say success, or has no list (never zero records).
             RetriableAPIError: when the list holds anything but objects (a malformed body).
         """
-        if isinstance(body, dict) and body.get("status") == "success":
+        if isinstance(body, dict) and _lower(body.get("status")) == "success":
             require_objects(self.list_field(body, context, window), self.list_key)
             return
         detail = body.get("error") if isinstance(body, dict) else None
         msg = (
             f"{self.where(context, window)}: "
-            f"CleverTap answered without success: {detail or str(body)[:200]}"
+            f"CleverTap answered without success: {str(detail or body)[:200]}"
         )
         raise SourceError(msg)
 
@@ -278,6 +382,37 @@ class CleverTapStream(WindowedReportStream):
             f"({type(value).__name__} {str(value)[:80]})"
         )
         raise SourceError(msg)
+
+
+def fail_code(body: t.Any) -> int | None:  # noqa: ANN401
+    """The code of a ``"status": "fail"`` body (any case), 0 without a usable one, else None.
+
+    A usable code is an HTTP error status (400 to 599), as a number or three digits.
+    """
+    if not isinstance(body, dict) or _lower(body.get("status")) != "fail":
+        return None
+    code = body.get("code")
+    if isinstance(code, str) and code.isascii() and code.isdigit() and len(code) == len("429"):
+        code = int(code)
+    if type(code) is int and HTTP_CLIENT_ERROR <= code <= MAX_HTTP_STATUS:
+        return code
+    return 0
+
+
+def answer_text(response: requests.Response) -> str:
+    """``HTTP 400``, or ``HTTP 200 "status": "fail" (code 404)`` for a failure in a 200."""
+    if response.status_code != HTTP_OK:
+        return f"HTTP {response.status_code}"
+    try:
+        code = fail_code(response.json())
+    except ValueError:
+        code = None
+    return f'HTTP 200 "status": "fail" ({f"code {code}" if code else "no usable code"})'
+
+
+def _lower(value: object) -> str | None:
+    """A text compared without regard to case; None for anything else."""
+    return value.lower() if isinstance(value, str) else None
 
 
 def _open_days(state: t.Mapping[str, t.Any]) -> list[object]:

@@ -27,6 +27,8 @@ MAX_REPORT_WINDOW_DAYS = 92  # assumed; latency grows with the range
 MAX_CONCURRENCY = 3  # requests in flight per account
 DEFAULT_REPORT_WINDOW_DAYS = 7
 DEFAULT_LOOKBACK_DAYS = 30
+DEFAULT_LOOKAHEAD_DAYS = 365  # a year ahead, as the best peer connector sweeps
+MAX_LOOKAHEAD_DAYS = 3660  # ten years: more is a typo, and 119 requests per run already
 REPORT_FILTERS = {
     # setting -> request field of Get Message Reports
     "clevertap_channels": "channel",
@@ -99,6 +101,18 @@ PROPERTIES = th.PropertiesList(
         description=(
             "Days before the bookmark that every run reads again: figures and statuses "
             "keep changing after a campaign starts."
+        ),
+    ),
+    th.Property(
+        "clevertap_lookahead_days",
+        th.IntegerType,
+        default=DEFAULT_LOOKAHEAD_DAYS,
+        title="CleverTap campaigns look-ahead (days)",
+        description=(
+            "Days after today whose campaigns every run reads too (campaigns scheduled "
+            "ahead are listed by their day and exist now), never past end_date; the "
+            "bookmark stays at today. 0 turns it off. Costs ceil(days / "
+            "clevertap_campaign_window_days) requests per account per run: 12 by default."
         ),
     ),
     th.Property(
@@ -278,7 +292,15 @@ def _window_problems(config: Mapping[str, t.Any]) -> list[str]:
     lookback = int(setting(config, "clevertap_lookback_days", DEFAULT_LOOKBACK_DAYS))
     if problem := range_problem("clevertap_lookback_days", lookback, 0, MAX_LOOKBACK_DAYS):
         found.append(problem)
+    lookahead = lookahead_days(config)
+    if problem := range_problem("clevertap_lookahead_days", lookahead, 0, MAX_LOOKAHEAD_DAYS):
+        found.append(problem)
     return found
+
+
+def lookahead_days(config: Mapping[str, t.Any]) -> int:
+    """Days after today whose campaigns every run reads."""
+    return int(setting(config, "clevertap_lookahead_days", DEFAULT_LOOKAHEAD_DAYS))
 
 
 def _is_timezone(name: str) -> bool:

@@ -3,7 +3,11 @@
 Both endpoints are `POST` with a JSON body and the account id and passcode in headers. Get
 Campaigns takes integer dates and at most 31 days; Get Message Reports takes string or integer
 dates and at most 92 days and matches messages by start day only. Errors use the vendor's
-`{"status": "fail", "error": ..., "code": ...}` envelope with a non-2xx status.
+`{"status": "fail", "error": ..., "code": ...}` envelope with a non-2xx status, or inside an
+HTTP 200 (`fails_in_200`, and the `200-*` fault kinds), as public clients of the real API see
+them. Campaigns are listed by their scheduled day from the day they are created, which can be
+weeks before it; accounts whose campaigns are all built in the dashboard list none
+(`dashboard_only`: the vendor's current page says Get Campaigns lists API-created ones only).
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ REPORTS_MAX_SPAN_DAYS = 92
 MAX_CONCURRENCY = 3
 # Message Reports filters: body key -> what of a message it is compared with (lower case).
 FILTER_KEYS = ("channel", "delivery", "status", "message_type", "label")
+RANGE_ERROR = "Invalid date range"
 ERROR_TEXT = {
     400: "Bad request",
     401: "Invalid Credentials",
@@ -60,20 +65,32 @@ class CleverTapError(Exception):
         self.message = message or ERROR_TEXT.get(status, "Error")
 
 
-def fail(status: int, message: str | None = None, retry_after: int | None = None) -> Response:
+# Fault kinds of failures inside a 200 -> (code, error text; None for the status's usual one).
+FAILURE_OF_KIND = {"200-429": (429, None), "200-500": (500, None), "200-range": (400, RANGE_ERROR)}
+
+
+def fail(
+    status: int,
+    message: str | None = None,
+    retry_after: int | None = None,
+    *,
+    in_200: bool = False,
+) -> Response:
     """Build a CleverTap error response.
 
     Args:
-        status: HTTP status code.
+        status: HTTP status code, and the envelope's `code`.
         message: The `error` text; default the usual text for the status.
         retry_after: Seconds for a `Retry-After` header, or None for none.
+        in_200: Answer HTTP 200 with the envelope (the status only in `code`).
 
     Returns:
         The response with the vendor's error envelope.
     """
     text = message or ERROR_TEXT.get(status, "Error")
     headers = () if retry_after is None else (("Retry-After", str(retry_after)),)
-    return json_response(status, {"status": "fail", "error": text, "code": status}, headers)
+    body = {"status": "fail", "error": text, "code": status}
+    return json_response(200 if in_200 else status, body, headers)
 
 
 class CleverTapAPI(VendorAPI):
@@ -87,6 +104,10 @@ class CleverTapAPI(VendorAPI):
         campaigns_max_span_days: Longest Get Campaigns range, in days counted inclusively.
         reports_max_span_days: Longest Get Message Reports range, in days counted inclusively.
         max_concurrency: Requests allowed in flight per account, over both endpoints.
+        fails_in_200: Answer the API's own refusals (range, credentials, bad requests) as HTTP
+            200 with the error envelope, the status only in its `code`.
+        dashboard_only: Accounts whose campaigns are all built in the dashboard: Get
+            Campaigns lists none of them (their messages are still reported).
     """
 
     name = "clevertap"
@@ -112,6 +133,8 @@ class CleverTapAPI(VendorAPI):
         self.campaigns_max_span_days = campaigns_max_span_days
         self.reports_max_span_days = reports_max_span_days
         self.max_concurrency = max_concurrency
+        self.fails_in_200 = False
+        self.dashboard_only: set[str] = set()
 
     def handles(self, path: str) -> bool:
         """Say whether a path is one of the two endpoints.
@@ -177,7 +200,7 @@ class CleverTapAPI(VendorAPI):
                 return json_response(200, self._list_campaigns(account, body, today))
             return json_response(200, self._report_messages(account, body, today))
         except CleverTapError as error:
-            return fail(error.status, error.message)
+            return fail(error.status, error.message, in_200=self.fails_in_200)
 
     def error_response(self, status: int, retry_after: int | None = None) -> Response:
         """Build the vendor's error response for a status.
@@ -190,6 +213,20 @@ class CleverTapAPI(VendorAPI):
             The response.
         """
         return fail(status, retry_after=retry_after)
+
+    def failure_in_ok(self, kind: str) -> Response | None:
+        """Build an HTTP 200 whose body says `"status": "fail"`, for a `200-*` fault kind.
+
+        Args:
+            kind: `200-429`, `200-500` or `200-range`.
+
+        Returns:
+            The response, or None for another kind.
+        """
+        if kind not in FAILURE_OF_KIND:
+            return None
+        status, message = FAILURE_OF_KIND[kind]
+        return fail(status, message, in_200=True)
 
     def tap_config(self, base_url: str) -> dict[str, Any]:
         """Return the `clevertap_accounts` setting for the world's accounts.
@@ -222,8 +259,11 @@ class CleverTapAPI(VendorAPI):
             today: The simulated current date.
 
         Returns:
-            Campaigns created by today, in generation order.
+            Campaigns created by today (through the API: none for a `dashboard_only`
+            account), in generation order; those scheduled after today included.
         """
+        if account.account_id in self.dashboard_only:
+            return []
         # Nothing scheduled later than this has been created yet.
         last = min(end, today + timedelta(days=MAX_CREATION_LEAD_DAYS))
         return [
@@ -261,7 +301,8 @@ class CleverTapAPI(VendorAPI):
         """Return what a correct tap holds for a stream and a range of days.
 
         Campaigns are selected by scheduled day, messages by start day; message figures are
-        totals as of today, without filters.
+        totals as of today, without filters. A range past today holds the campaigns already
+        created for those days (a tap that reads ahead lists them), and no message.
 
         Args:
             stream: `campaigns` or `message_reports`.
@@ -372,7 +413,7 @@ def _day_of(body: Mapping[str, Any], key: str, *, strings_allowed: bool) -> date
 
 def _check_range(start: date, end: date, max_span_days: int) -> None:
     if start > end or (end - start).days + 1 > max_span_days:
-        raise CleverTapError(400, "Invalid date range")
+        raise CleverTapError(400, RANGE_ERROR)
 
 
 def _filters(body: Mapping[str, Any]) -> dict[str, frozenset[str]]:

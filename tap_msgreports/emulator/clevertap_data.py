@@ -69,7 +69,11 @@ STOP_RATE = 0.15
 LONG_FORMAT_RATE = 0.5
 MAX_CAMPAIGN_DAYS = 11
 MAX_MESSAGE_DAYS = 21
-MAX_CREATION_LEAD_DAYS = 5
+# Most campaigns are created up to NEAR_LEAD_DAYS before their day; a share of them weeks
+# ahead, up to MAX_CREATION_LEAD_DAYS: beyond one 31-day window, within a year's look-ahead.
+NEAR_LEAD_DAYS = 5
+FAR_AHEAD_RATE = 0.1
+MAX_CREATION_LEAD_DAYS = 75
 
 
 @dataclass(frozen=True, slots=True)
@@ -349,7 +353,7 @@ def campaigns_of_day(seed: int, scale: int, slot: AccountSlot, day: date) -> tup
                 name=f"{rng.choice(THEMES)} {MONTHS[day.month - 1]} {day.day} #{number}",
                 day=day,
                 minute=rng.randrange(24 * 60),
-                created=day - timedelta(days=rng.randint(0, MAX_CREATION_LEAD_DAYS)),
+                created=_created(seed, slot, day, number, rng.randint(0, NEAR_LEAD_DAYS)),
                 ends=day + timedelta(days=duration),
                 pre_status=rng.choice(("scheduled", "pending")),
                 paused_from=None if paused_after is None else day + timedelta(days=paused_after),
@@ -401,6 +405,17 @@ def _plan_message(rng: random.Random, account_id: str, message_id: int, day: dat
         # A stopped message ends early: fewer days of figures.
         figures=_daily_figures(rng, rng.randint(1, days_run) if stopped else days_run),
     )
+
+
+def _created(seed: int, slot: AccountSlot, day: date, number: int, near_lead: int) -> date:
+    """The day a campaign is created: `near_lead` days before its day, or weeks before.
+
+    The far lead has its own generator, so that every other planned value stays as it was.
+    """
+    rng = seeded_rng(seed, "clevertap", "created", slot.account_id, day, number)
+    far = rng.random() < FAR_AHEAD_RATE
+    lead = rng.randint(NEAR_LEAD_DAYS + 1, MAX_CREATION_LEAD_DAYS) if far else near_lead
+    return day - timedelta(days=lead)
 
 
 def _ids_of_day(rng: random.Random, slot: AccountSlot, day: date, count: int) -> list[int]:

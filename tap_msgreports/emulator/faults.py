@@ -19,8 +19,12 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
+# Failures a vendor reports inside an HTTP 200 (CleverTap's `"status": "fail"` envelope, as
+# public clients of the real API see it): a 429, a 500, a range refusal. A vendor that never
+# does so answers such a request normally, and no fault is logged.
+FAILURES_IN_OK = ("200-429", "200-500", "200-range")
 # The order is also the order in which one uniform draw is mapped onto the rates.
-FAULT_KINDS = ("429", "500", "503", "drop", "truncate", "malformed", "slow")
+FAULT_KINDS = ("429", "500", "503", "drop", "truncate", "malformed", "slow", *FAILURES_IN_OK)
 # A script entry that lets one request through untouched.
 NO_FAULT = "ok"
 DEFAULT_SLOW_SECONDS = 1.0

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from tap_msgreports.emulator.clevertap import CleverTapAPI
 from tap_msgreports.emulator.control import CONTROL_PREFIX, handle_control
-from tap_msgreports.emulator.faults import FaultPlan
+from tap_msgreports.emulator.faults import FAILURES_IN_OK, FaultPlan
 from tap_msgreports.emulator.messangi import MessangiAPI
 from tap_msgreports.emulator.moengage import MoEngageAPI
 from tap_msgreports.emulator.transport import LoopbackHTTPServer
@@ -445,6 +445,8 @@ class EmulatorServer:
                 if plan is not None:
                     self._stopping.wait(plan.latency_ms / 1000)
                     fault = plan.next_fault(vendor.name, stream)
+                    if fault in FAILURES_IN_OK and vendor.failure_in_ok(fault) is None:
+                        fault = None  # a vendor that never fails inside a 200 answers normally
                 reply = self._answer(vendor, request, plan, fault)
         finally:
             self._in_flight.leave(key)
@@ -476,6 +478,8 @@ class EmulatorServer:
         return self._inject(fault, plan, vendor, request)
 
     def _inject(self, fault: str, plan: FaultPlan, vendor: VendorAPI, request: Request) -> Reply:
+        if (inside_ok := vendor.failure_in_ok(fault)) is not None:
+            return Reply(inside_ok)
         if fault in SERVER_ERROR_KINDS:
             retry_after = plan.retry_after if fault == "429" else None
             return Reply(vendor.error_response(int(fault), retry_after))

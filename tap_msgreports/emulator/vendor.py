@@ -161,6 +161,19 @@ class VendorAPI(ABC):
             retry_after: Seconds for a `Retry-After` header, or None for no header.
         """
 
+    def failure_in_ok(self, kind: str) -> Response | None:
+        """Build the vendor's HTTP 200 that reports a failure, for a kind of `FAILURES_IN_OK`.
+
+        Args:
+            kind: The injected fault kind, e.g. `"200-429"`.
+
+        Returns:
+            The response, or None when the vendor never reports failures inside a 200 (the
+            default) or the kind is not such a failure.
+        """
+        del kind
+        return None
+
     @abstractmethod
     def tap_config(self, base_url: str) -> dict[str, Any]:
         """Return the tap settings that point this vendor's streams at the emulator.

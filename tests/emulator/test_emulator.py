@@ -30,6 +30,7 @@ from tap_msgreports.emulator import (
     FaultPlan,
     World,
 )
+from tap_msgreports.emulator.clevertap_data import MAX_CREATION_LEAD_DAYS
 from tap_msgreports.emulator.cli import build_parser, build_server, main
 from tap_msgreports.tap import TapMsgReports
 
@@ -254,7 +255,9 @@ def test_chunked_request_body_is_read(server):
 
 
 def test_empty_range_gives_empty_lists(server):
-    future = {"from": ymd(TODAY + timedelta(days=20)), "to": ymd(TODAY + timedelta(days=25))}
+    # Beyond the longest creation lead: no campaign scheduled there exists yet.
+    after = TODAY + timedelta(days=MAX_CREATION_LEAD_DAYS)
+    future = {"from": ymd(after + timedelta(days=1)), "to": ymd(after + timedelta(days=6))}
     assert post(server, CAMPAIGNS, future).json() == {"status": "success", "targets": []}
     assert post(server, REPORTS, future).json() == {
         "status": "success",
@@ -548,7 +551,10 @@ def test_the_truth_gives_scheduled_and_start_instants_in_utc(server):
 def test_each_scripted_fault_is_observable(server):
     body = {"from": ymd(TODAY), "to": ymd(TODAY)}
     plan = {
-        "script": ["429", "500", "503", "drop", "truncate", "malformed", "slow", "ok"],
+        "script": [
+            *("429", "500", "503", "drop", "truncate", "malformed", "slow", "ok"),
+            *("200-429", "200-500", "200-range"),
+        ],
         "slow_seconds": 0.3,
     }
     assert control(server, "POST", "faults", json=plan)["script"] == plan["script"]
@@ -570,6 +576,14 @@ def test_each_scripted_fault_is_observable(server):
     assert post(server, CAMPAIGNS, body).status_code == 200
     assert time.monotonic() - started >= 0.3
     assert post(server, CAMPAIGNS, body).status_code == 200
+    for code, error in ((429, "Rate limit exceeded"), (500, "Internal server error")):
+        failed = post(server, CAMPAIGNS, body)
+        assert (failed.status_code, failed.json()) == (
+            200,
+            {"status": "fail", "error": error, "code": code},
+        )
+    refused = post(server, CAMPAIGNS, body)
+    assert (refused.status_code, refused.json()["error"]) == (200, "Invalid date range")
 
     injected = control(server, "GET", "status")["faults_injected"]
     assert injected == dict.fromkeys(FAULT_KINDS, 1)
