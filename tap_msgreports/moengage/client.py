@@ -1,17 +1,19 @@
 """What every MoEngage download shares: signed URLs, dates that expire, errors, files.
 
-One request fetches one report file for one generation date. Files live 7 days: each run
-reads every date from the day after the bookmark to today that has not expired, says
-which dates were lost when the tap did not run in time, skips dates without a file (a
-weekly report), and leaves today and yesterday for the next run if their files are not
-there yet.
+One request fetches one report file for one generation date. The vendor refuses a file only
+once it is older than 7 days, so the oldest date still served is today - 7: each run reads
+every date from the day after the bookmark to today that is not older, says which dates
+were lost when the tap did not run in time, skips dates without a file (a weekly report),
+and leaves today and yesterday for the next run if their files are not there yet.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import re
 import tempfile
 import typing as t
+from http import HTTPStatus
 
 from singer_sdk.exceptions import RetriableAPIError
 from singer_sdk.streams.rest import HTTPRequest
@@ -37,7 +39,12 @@ if t.TYPE_CHECKING:
 
 
 SOURCE = "MoEngage"
+#: The vendor refuses a report "older than 7 days" (api-notes 5.4): the file dated today - 7
+#: is the oldest still served. A 400 for it is taken as expired (the vendor's clock, or its
+#: time zone, may be ahead of the tap's), skipped with a warning, never a failure.
 FILE_LIFE_DAYS = 7
+#: How a 400 says that a report is too old: "older than 7 days" (api-notes 5.4), "expired".
+EXPIRED_TEXT = re.compile(r"older than|expire", re.IGNORECASE)
 #: A missing file of today or of this many days before it may still come: the vendor advises
 #: a buffer after generation, and the time zone of the workspace's file dates is unknown
 #: (api-notes 5.4, 5.5). It is tried again next run; an older missing file is skipped.
@@ -94,7 +101,7 @@ class MoEngageStream(WindowedReportStream):
         last_day = min(last_day, today)
         stored = self.stored_bookmark(context)
         wanted = stored.date() + ONE_DAY if stored else first_day
-        oldest = today - dt.timedelta(days=FILE_LIFE_DAYS - 1)
+        oldest = oldest_served(today)
         if wanted < oldest:
             lost = Window.of_days(wanted, min(oldest - ONE_DAY, last_day))
             self.report_expired(context, lost, oldest, bookmarked=stored is not None)
@@ -189,14 +196,14 @@ class MoEngageStream(WindowedReportStream):
     def probe_header(self, context: Context) -> list[str] | None:
         """The header of the report's newest file, reading only its first bytes.
 
-        Best effort, for discovery: tries today and the six days before, each through the
+        Best effort, for discovery: tries today and the seven days before, each through the
         workspace's throttle and retried like any request (429, 5xx, dropped connections),
         and gives up with a warning that says why when no file answers.
         """
         today = self.today()
         send = self.request_decorator(self._probe_once)
-        outcome = f"no file in the last {FILE_LIFE_DAYS} days"
-        for back in range(FILE_LIFE_DAYS):
+        outcome = f"no file dated today or in the {FILE_LIFE_DAYS} days before"
+        for back in range(FILE_LIFE_DAYS + 1):
             day = today - dt.timedelta(days=back)
             window = Window.of_days(day, day)
             try:
@@ -262,6 +269,11 @@ class MoEngageStream(WindowedReportStream):
         name = self.file_name(context, window)
         if "app id" in message.lower():
             return SourceError(f"{SOURCE} {name}: {message}: check moengage_app_id")
+        oldest = window.first_day <= oldest_served(self.today())
+        if oldest and response.status_code == HTTPStatus.BAD_REQUEST:
+            # Never a failure, whatever the text: the vendor's day may be later than ours.
+            reason = _oldest_refused(name, window.first_day, message)
+            return WindowUnavailableError(reason, retry_later=False)
         if window.first_day >= self.today() - dt.timedelta(days=NOT_THERE_YET_DAYS):
             reason = f"{name} is not generated yet ({message})"
             return WindowUnavailableError(reason, retry_later=True)
@@ -270,6 +282,18 @@ class MoEngageStream(WindowedReportStream):
     def throttle_key(self, context: Context) -> str:  # noqa: ARG002
         """The workspace."""
         return str(self.config["moengage_app_id"])
+
+
+def oldest_served(today: dt.date) -> dt.date:
+    """The oldest file date the vendor still serves: ``FILE_LIFE_DAYS`` before today."""
+    return today - dt.timedelta(days=FILE_LIFE_DAYS)
+
+
+def _oldest_refused(name: str, day: dt.date, message: str) -> str:
+    """Why the file of the oldest date was refused: expired, or none was made (a weekly one)."""
+    if EXPIRED_TEXT.search(message):
+        return f"{name}: the file of {day} has expired ({message})"
+    return f"no file {name} ({message})"
 
 
 def _first_bytes(response: requests.Response) -> bytes:

@@ -1,0 +1,98 @@
+"""MoEngage as a real account may behave: the file dated today - 7, and Basic auth.
+
+The vendor refuses a report only when it is "older than 7 days", so the file dated today - 7
+is still served; a workspace may demand Basic auth (workspace id, API key) besides the
+signature, as public clients send it. Each run is against the emulator over simulated days.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import typing as t
+
+import pytest
+
+from tests.conftest import TODAY
+from tests.harness import Warehouse, assert_equal_to_truth, differences, run_tap
+from tests.test_moengage_runs import ROWS, WEEK_AGO, bookmarks, moengage_config
+
+if t.TYPE_CHECKING:
+    from tap_msgreports.emulator import EmulatorServer
+
+pytestmark = pytest.mark.emulator
+SEVEN_DAYS_AGO = TODAY - dt.timedelta(days=7)
+YESTERDAY = TODAY - dt.timedelta(days=1)
+
+
+def dates_read(warehouse: Warehouse, report: str = "Daily Push Report") -> set[str]:
+    """The report dates of a report's rows in the warehouse."""
+    return {
+        key[1] for key in warehouse.tables.get("moengage_campaign_rows", {}) if key[0] == report
+    }
+
+
+def warnings_about(caplog: pytest.LogCaptureFixture, text: str) -> list[str]:
+    return [r.message for r in caplog.records if r.levelno >= logging.WARNING and text in r.message]
+
+
+# ----- the file dated today - 7 ----------------------------------------------------------------
+
+
+def test_a_first_run_reads_the_file_dated_today_minus_7(
+    emulator: EmulatorServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    config = moengage_config(emulator, start_date=(TODAY - dt.timedelta(days=30)).isoformat())
+    with caplog.at_level(logging.INFO):
+        run = run_tap(config)
+    warehouse = Warehouse()
+    warehouse.load(run)
+    assert_equal_to_truth(differences(warehouse, emulator, SEVEN_DAYS_AGO, YESTERDAY, ROWS))
+    assert SEVEN_DAYS_AGO.isoformat() in dates_read(warehouse)
+    assert warnings_about(caplog, "Daily_Push_Report_") == []
+    assert f"start_date {TODAY - dt.timedelta(days=30)} is before {SEVEN_DAYS_AGO}" in caplog.text
+
+
+def test_a_run_after_six_days_without_one_reads_the_file_dated_today_minus_7(
+    emulator: EmulatorServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    warehouse = Warehouse()
+    first = run_tap(moengage_config(emulator))
+    warehouse.load(first)
+    assert bookmarks(first)["Daily Push Report"] == YESTERDAY.isoformat()
+    emulator.world.advance(7)  # six days pass without a run: TODAY is today - 7 now
+    with caplog.at_level(logging.WARNING):
+        late = run_tap(
+            moengage_config(emulator, end_date=emulator.world.today.isoformat()), first.final_state
+        )
+    late_rows = Warehouse()
+    late_rows.load(late)
+    assert TODAY.isoformat() in dates_read(late_rows)
+    assert warnings_about(caplog, "have expired") == []  # no date lost
+    warehouse.load(late)
+    emulator.world.advance(1)  # and the runs go on
+    next_run = run_tap(
+        moengage_config(emulator, end_date=emulator.world.today.isoformat()), late.final_state
+    )
+    warehouse.load(next_run)
+    last = emulator.world.today - dt.timedelta(days=1)
+    assert_equal_to_truth(differences(warehouse, emulator, WEEK_AGO, last, ROWS))
+
+
+def test_a_refused_file_dated_today_minus_7_is_a_warning_naming_it_and_skipped(
+    emulator: EmulatorServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    emulator.moengage.served_days = 6  # the vendor's day runs ahead: today - 7 is too old
+    config = moengage_config(emulator, start_date=SEVEN_DAYS_AGO.isoformat())
+    with caplog.at_level(logging.INFO):
+        run = run_tap(config)  # no failure
+    (said,) = warnings_about(caplog, f"Daily_Push_Report_{SEVEN_DAYS_AGO:%Y%m%d}.zip")
+    expired = f"the file of {SEVEN_DAYS_AGO} has expired (Requested report is older than 7 days)"
+    assert f"{expired}; skipped" in said
+    warehouse = Warehouse()
+    warehouse.load(run)
+    # Nothing of today - 7 (it would be "unexpected"), every later file.
+    assert_equal_to_truth(
+        differences(warehouse, emulator, TODAY - dt.timedelta(days=6), YESTERDAY, ROWS)
+    )
+    assert set(bookmarks(run).values()) == {YESTERDAY.isoformat()}
