@@ -15,9 +15,12 @@ import pytest
 
 from tests.conftest import TODAY
 from tests.harness import Warehouse, assert_equal_to_truth, differences, run_tap
-from tests.test_moengage_runs import ROWS, WEEK_AGO, bookmarks, moengage_config
+from tests.processes import run_cli
+from tests.test_moengage_runs import ROWS, WEEK_AGO, bookmarks, daily_runs, moengage_config
 
 if t.TYPE_CHECKING:
+    from pathlib import Path
+
     from tap_msgreports.emulator import EmulatorServer
 
 pytestmark = pytest.mark.emulator
@@ -96,3 +99,72 @@ def test_a_refused_file_dated_today_minus_7_is_a_warning_naming_it_and_skipped(
         differences(warehouse, emulator, TODAY - dt.timedelta(days=6), YESTERDAY, ROWS)
     )
     assert set(bookmarks(run).values()) == {YESTERDAY.isoformat()}
+
+
+# ----- Basic auth ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("mode", "sent"), [(None, False), ("signature", False), ("signature+basic", True)]
+)
+def test_basic_auth_is_sent_only_with_signature_basic(
+    emulator: EmulatorServer, mode: str | None, sent: bool
+) -> None:
+    config = moengage_config(emulator)
+    if mode is not None:
+        config["moengage_auth"] = mode
+    assert run_tap(config).records["moengage_campaign_rows"]
+    # Every download, discovery's probes too.
+    assert len(emulator.moengage.basic_auth_given) > 10
+    assert set(emulator.moengage.basic_auth_given) == {sent}
+
+
+def test_signature_basic_reads_a_workspace_that_demands_basic_auth_exactly(
+    emulator: EmulatorServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    emulator.moengage.require_basic_auth = True
+    with caplog.at_level(logging.DEBUG):  # urllib3 and the SDK say the most at DEBUG
+        warehouse = daily_runs(emulator, days=3, moengage_auth="signature+basic")
+    last = emulator.world.today - dt.timedelta(days=1)
+    assert_equal_to_truth(differences(warehouse, emulator, WEEK_AGO, last, ROWS))
+    assert set(emulator.moengage.basic_auth_given) == {True}
+    for secret in (emulator.moengage.basic_credentials(), emulator.moengage.secret_key):
+        assert secret not in caplog.text
+
+
+@pytest.mark.slow
+def test_a_workspace_that_demands_basic_auth_refuses_the_signature_alone_naming_moengage_auth(
+    emulator: EmulatorServer, tmp_path: Path
+) -> None:
+    emulator.moengage.require_basic_auth = True
+    config = moengage_config(emulator)
+    del config["moengage_auth"]  # the default: the signature alone
+    done = run_cli(tmp_path, config)
+    assert done.returncode == 1
+    (line,) = [line for line in done.stderr.splitlines() if "refused the signature" in line]
+    assert config["moengage_app_id"] in line
+    assert "if both are right, set moengage_auth to signature+basic" in line
+    # Discovery's probes, refused first, say so too.
+    probes = [line for line in done.stderr.splitlines() if "no columns learnt" in line]
+    assert probes
+    assert all("HTTP 401" in probe and "moengage_auth" in probe for probe in probes)
+    assert "Traceback" not in done.stderr
+    for secret in (emulator.moengage.basic_credentials(), emulator.moengage.secret_key):
+        assert secret not in done.stderr + done.stdout
+
+
+@pytest.mark.slow
+def test_an_unknown_moengage_auth_is_one_line_naming_the_setting(
+    emulator: EmulatorServer, tmp_path: Path
+) -> None:
+    done = run_cli(tmp_path, moengage_config(emulator, moengage_auth="basic"))
+    assert done.returncode == 1
+    errors = [line for line in done.stderr.splitlines() if "ERROR" in line]
+    # One line names the setting; the SDK adds its "Config validation failed".
+    (line,) = [line for line in errors if "moengage_auth" in line]
+    assert [rest for rest in errors if rest != line] == [
+        rest for rest in errors if rest.endswith("Config validation failed")
+    ]
+    assert "signature+basic" in line  # the values it takes
+    assert "Traceback" not in done.stderr
+    assert emulator.status()["requests"]["moengage"] == 0

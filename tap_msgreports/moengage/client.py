@@ -147,12 +147,15 @@ class MoEngageStream(WindowedReportStream):
         return files.file_name(context["report_name"], window.first_day)
 
     def window_request(self, context: Context, window: Window) -> HTTPRequest:
-        """A GET of the file, signed as ``moengage_signature_in`` says."""
+        """A GET of the file, signed as ``moengage_signature_in`` says (``moengage_auth``)."""
         app_id = str(self.config["moengage_app_id"])
         name = self.file_name(context, window)
-        signed = files.signature(app_id, name, str(self.config["moengage_secret_key"]))
+        key = str(self.config["moengage_secret_key"])
+        signed = files.signature(app_id, name, key)
         place = setting(self.config, "moengage_signature_in", "header")
         headers = {**self.http_headers}
+        if settings.sends_basic_auth(self.config):
+            headers["Authorization"] = files.basic_authorization(app_id, key)
         params: dict[str, t.Any] = {}
         if place in {"header", "both"}:
             headers["Signature"] = signed
@@ -212,7 +215,7 @@ class MoEngageStream(WindowedReportStream):
                 outcome = f"gave up after {self.backoff_max_tries()} tries: {failure_reason(exc)}"
                 break
             if status in AUTH_STATUSES:
-                outcome = f"HTTP {status}: the signature was refused, check moengage_secret_key"
+                outcome = f"HTTP {status}: {self.credentials_hint()}"
                 break
             if prefix:
                 if header := files.header_from_prefix(prefix):
@@ -252,11 +255,19 @@ class MoEngageStream(WindowedReportStream):
         return self.file_name(context, window)
 
     def auth_error_message(self, context: Context) -> str:  # noqa: ARG002
-        """Name the workspace and the setting, never the key or a signature."""
+        """Name the workspace and the settings, never the key, a signature or Basic auth."""
         return (
             f"{SOURCE} refused the signature for workspace {self.config['moengage_app_id']}: "
-            "check moengage_secret_key (the campaign report API key) and moengage_app_id"
+            f"{self.credentials_hint()}"
         )
+
+    def credentials_hint(self) -> str:
+        """What to check after a 401: the key and workspace, then ``moengage_auth``."""
+        hint = "check moengage_secret_key (the campaign report API key) and moengage_app_id"
+        if settings.sends_basic_auth(self.config):
+            return hint
+        # Public clients also send Basic auth: a workspace may require it (api-notes 5.3).
+        return f"{hint}; if both are right, set moengage_auth to signature+basic"
 
     def client_error(
         self,
