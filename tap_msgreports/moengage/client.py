@@ -40,8 +40,8 @@ if t.TYPE_CHECKING:
 
 SOURCE = "MoEngage"
 #: The vendor refuses a report "older than 7 days" (api-notes 5.4): the file dated today - 7
-#: is the oldest still served. A 400 for it is taken as expired (the vendor's clock, or its
-#: time zone, may be ahead of the tap's), skipped with a warning, never a failure.
+#: is the oldest still served. A 400 for it is never a failure (the vendor's day may be ahead
+#: of the tap's): a warning that names it, and the date is skipped.
 FILE_LIFE_DAYS = 7
 #: How a 400 says that a report is too old: "older than 7 days" (api-notes 5.4), "expired".
 EXPIRED_TEXT = re.compile(r"older than|expire", re.IGNORECASE)
