@@ -59,8 +59,8 @@ MOENGAGE = "moengage_campaign_rows"
 #: tap only the settings meltano.yml declares, so a source whose settings are missing there
 #: would otherwise drop out of the demo without a word.
 EXPECTED_STREAMS = ("campaigns", "message_reports", "mlog_items", MOENGAGE)
-#: MoEngage report files expire 7 days after their date (api-notes 5.5, as the emulator
-#: enforces it): the first run can read only the newest of them, whatever start_date says.
+#: MoEngage report files are served until they are 7 days old (api-notes 5.4, as the emulator
+#: enforces it): the first run reads back to today - 7 only, whatever start_date says.
 MOENGAGE_FILE_LIFE_DAYS = 7
 EMULATOR_READY_SECONDS = 30.0
 EMULATOR_STOP_SECONDS = 10.0
@@ -535,8 +535,8 @@ def truth_days(
 
     ``first`` (the first run's start_date) to today, except for MoEngage, at both ends:
 
-    - Its files expire 7 days after their date, so the first run (on ``first_run_today``)
-      could read only the files of the six days before it; older files are in the emulator's
+    - Its files are refused once older than 7 days, so the first run (on ``first_run_today``)
+      could read only the files of the seven days before it; older files are in the emulator's
       truth (which keeps expired files) but no tap could have loaded them. Later runs go on
       from their bookmark, so nothing is lost after that.
     - A file is generated the day after its date: today's does not exist yet (the tap tries
@@ -545,7 +545,7 @@ def truth_days(
     """
     if stream != MOENGAGE:
         return first, today
-    oldest = first_run_today - dt.timedelta(days=MOENGAGE_FILE_LIFE_DAYS - 1)
+    oldest = first_run_today - dt.timedelta(days=MOENGAGE_FILE_LIFE_DAYS)
     return max(first, oldest), today - dt.timedelta(days=1)
 
 

@@ -136,11 +136,12 @@ def test_an_end_date_before_today_ends_there_and_file_life_counts_from_today(
     )
     with caplog.at_level(logging.INFO):
         run = run_tap(config)
-    # Files older than today - 6 have expired: none is asked for (the vendor would refuse it).
-    assert "Report file has expired" not in caplog.text
+    # Files older than today - 7 have expired: none is asked for (the vendor would refuse it).
+    assert "Requested report is older" not in caplog.text
+    assert "has expired" not in caplog.text
     warehouse = Warehouse()
     warehouse.load(run)
-    assert_equal_to_truth(differences(warehouse, emulator, TODAY - dt.timedelta(days=6), end, ROWS))
+    assert_equal_to_truth(differences(warehouse, emulator, TODAY - dt.timedelta(days=7), end, ROWS))
     assert bookmarks(run)["Daily Push Report"] == end.isoformat()
 
 
@@ -209,7 +210,7 @@ def test_a_first_run_from_an_old_start_date_loses_nothing_and_says_so_at_info(
     assert [
         r for r in caplog.records if r.levelno >= logging.WARNING and "expired" in r.message
     ] == []
-    start, oldest = TODAY - dt.timedelta(days=30), TODAY - dt.timedelta(days=6)
+    start, oldest = TODAY - dt.timedelta(days=30), TODAY - dt.timedelta(days=7)
     said = f"files older than 7 days cannot be fetched: start_date {start} is before {oldest}"
     assert said in caplog.text
 
@@ -222,7 +223,7 @@ def test_a_late_run_says_which_dates_were_lost(
     config = moengage_config(emulator, end_date=emulator.world.today.isoformat())
     with caplog.at_level(logging.WARNING):
         run_tap(config, first.final_state)
-    lost_from, lost_to = TODAY, emulator.world.today - dt.timedelta(days=7)
+    lost_from, lost_to = TODAY, emulator.world.today - dt.timedelta(days=8)
     assert f"files for {lost_from}..{lost_to} have expired" in caplog.text
 
 
@@ -429,7 +430,8 @@ def test_discovery_says_why_it_learnt_no_columns(
     caplog.clear()
     with caplog.at_level(logging.WARNING):
         TapMsgReports(config=moengage_config(emulator))
-    assert (
-        "no columns learnt at discovery (no file in the last 7 days; answers: HTTP 400 x7)"
-        in caplog.text
+    said = (
+        "no columns learnt at discovery (no file dated today or in the 7 days before; "
+        "answers: HTTP 400 x8)"
     )
+    assert said in caplog.text

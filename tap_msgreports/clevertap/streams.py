@@ -51,6 +51,7 @@ class CampaignsStream(CleverTapStream):
             f"reached, credentials accepted: {found} campaigns in the last {CHECK_DAYS} days "
             f"({window.describe()}; Get Campaigns lists campaigns created through the API)"
         )
+
     reads_ahead = True  # a campaign created today for next week is listed now, by its day
 
     def window_request(self, context: Context, window: Window) -> HTTPRequest:

@@ -157,6 +157,11 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEFAULT_BODY_FORMAT,
         help="MoEngage body: a ZIP like the vendor's, gzip or plain CSV (default %(default)s)",
     )
+    parser.add_argument(
+        "--moengage-basic-auth",
+        action="store_true",
+        help="MoEngage demands HTTP Basic auth (workspace id, API key) besides the signature",
+    )
     parser.add_argument("--config-out", type=Path, help="also write the tap config JSON here")
     return parser
 
@@ -195,6 +200,7 @@ def build_server(args: argparse.Namespace) -> EmulatorServer:
     server.messangi.max_report_lines = args.mlog_max_report_lines
     server.moengage.rows_per_file = args.moengage_rows_per_file
     server.moengage.body_format = args.moengage_body_format
+    server.moengage.require_basic_auth = args.moengage_basic_auth
     return server
 
 

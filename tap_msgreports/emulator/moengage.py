@@ -2,9 +2,11 @@
 
 One request downloads one report file for one generation date, as `api-notes.md` section 5
 describes it: the request is signed with sha256(APP_ID|FILENAME|SECRET), a missing or wrong
-signature gets 401 with an empty body, and every other refusal is a 400 with the vendor's
-`{"error": {...}}` envelope. A file exists from the day after its generation date and expires
-7 days after it. The body is a ZIP holding one CSV, served as `application/gzip`.
+signature gets 401 with an empty body (so does missing Basic auth, when the emulation is told
+to demand it, as a workspace may), and every other refusal is a 400 with the vendor's
+`{"error": {...}}` envelope. A file exists from the day after its generation date and is
+refused once it is older than 7 days. The body is a ZIP holding one CSV, served as
+`application/gzip`.
 
 Bodies are built once per content and format, streamed into files in a temporary directory that
 the emulation removes when the server stops, and sent from disk in chunks.
@@ -16,6 +18,7 @@ one-line change.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import itertools
@@ -58,15 +61,18 @@ FILE_NAME_PATTERN = re.compile(
     rf"(?P<prefix>.+){FILE_NAME_SPACE}(?P<day>\d{{8}}){re.escape(FILE_NAME_SUFFIX)}"
 )
 # A file generated on D can be downloaded from D + 1 (today's is not generated yet, api-notes
-# 5.4) until D + 6: it has expired once today - D reaches EXPIRY_DAYS (api-notes 5.5).
+# 5.4) until D + 7: the vendor refuses a report only when it is "older than 7 days" (api-notes
+# 5.4's errors), i.e. once today - D passes EXPIRY_DAYS.
 GENERATION_LAG_DAYS = 1
 EXPIRY_DAYS = 7
+# Basic auth, when demanded: the workspace id as user, the API key as password (public clients).
+AUTHORIZATION_HEADER = "Authorization"
 # A missing or wrong signature: the only refusal without an envelope, its body empty.
 UNAUTHORIZED = 401
 # Assumed texts of the 400s; the vendor only lists their causes.
 INVALID_APP_ID = "Invalid APP ID"
 INVALID_FILE_NAME = "Invalid Report file name"
-EXPIRED = f"Report file has expired; reports are available for {EXPIRY_DAYS} days"
+EXPIRED = f"Requested report is older than {EXPIRY_DAYS} days"
 ERROR_TYPES = {
     400: "BAD REQUEST",
     405: "METHOD NOT ALLOWED",
@@ -154,20 +160,28 @@ def is_generated(report: ReportSpec, day: date, today: date, late_days: int = 0)
     return report.generated_on(day) and (today - day).days >= GENERATION_LAG_DAYS + late_days
 
 
-def is_expired(day: date, today: date) -> bool:
+def is_expired(day: date, today: date, served_days: int = EXPIRY_DAYS) -> bool:
     """Say whether a file of a generation date has expired.
 
     Args:
         day: The generation date.
         today: The emulator's today.
+        served_days: How old a file may be and still be served (see
+            `MoEngageAPI.served_days`).
 
     Returns:
-        True once EXPIRY_DAYS have passed since the day.
+        True once the day is older than `served_days` days.
     """
-    return (today - day).days >= EXPIRY_DAYS
+    return (today - day).days > served_days
 
 
-def refusal(report: ReportSpec, day: date, today: date, late_days: int = 0) -> str | None:
+def refusal(
+    report: ReportSpec,
+    day: date,
+    today: date,
+    late_days: int = 0,
+    served_days: int = EXPIRY_DAYS,
+) -> str | None:
     """Return why a file cannot be downloaded today, if it cannot.
 
     Args:
@@ -175,6 +189,7 @@ def refusal(report: ReportSpec, day: date, today: date, late_days: int = 0) -> s
         day: The generation date.
         today: The emulator's today.
         late_days: Days the file comes after the usual day.
+        served_days: How old a file may be and still be served.
 
     Returns:
         None for an available file, else the 400 message.
@@ -182,7 +197,7 @@ def refusal(report: ReportSpec, day: date, today: date, late_days: int = 0) -> s
     if not is_generated(report, day, today, late_days):
         # Assumed (api-notes 5.4): a file not made (yet) is an invalid file name.
         return INVALID_FILE_NAME
-    return EXPIRED if is_expired(day, today) else None
+    return EXPIRED if is_expired(day, today, served_days) else None
 
 
 class _FileCache:
@@ -256,6 +271,11 @@ class MoEngageAPI(VendorAPI):
         late_days: Files come this many days later than the day after their date (a
             generation running late, or a workspace whose dates run ahead of UTC); 0 by
             default.
+        served_days: A file is refused (400, `EXPIRED`) once older than this many days;
+            EXPIRY_DAYS by default, less for a vendor whose day runs ahead of the client's.
+        require_basic_auth: Demand HTTP Basic auth (workspace id, API key) besides the
+            signature, as a workspace may: 401 with an empty body without it. Off by default.
+        basic_auth_given: Whether each download carried Basic auth, in arrival order.
         signature_places: Where each download carried its signature, in arrival order:
             `header`, `query`, `both` or `none` (to check what the client sends).
     """
@@ -314,6 +334,9 @@ class MoEngageAPI(VendorAPI):
         self.huge_field_bytes = huge_field_bytes
         self.header_drift = header_drift
         self.late_days = 0
+        self.served_days = EXPIRY_DAYS
+        self.require_basic_auth = False
+        self.basic_auth_given: list[bool] = []
         self.signature_places: list[str] = []
         self._places_lock = threading.Lock()
         self._files = _FileCache()
@@ -347,16 +370,29 @@ class MoEngageAPI(VendorAPI):
             self._signatures[computed] = file_name
         return computed
 
-    def issued_secrets(self) -> dict[str, str]:
-        """Return the secret key and every signature computed so far.
+    def basic_credentials(self) -> str:
+        """Return the Basic auth token a correct client sends (`Authorization: Basic <it>`).
 
         Returns:
-            Secret -> `MoEngage secret key` or `MoEngage signature of <file>`.
+            base64 of `app_id:secret_key`.
+        """
+        return base64.b64encode(f"{self.app_id}:{self.secret_key}".encode()).decode("ascii")
+
+    def issued_secrets(self) -> dict[str, str]:
+        """Return the secret key, its Basic auth token and every signature computed so far.
+
+        Returns:
+            Secret -> `MoEngage secret key`, `MoEngage Basic credentials` or
+            `MoEngage signature of <file>`.
         """
         with self._signatures_lock:
             files = dict(self._signatures)
         signatures = {sig: f"MoEngage signature of {name}" for sig, name in files.items()}
-        return {**signatures, self.secret_key: "MoEngage secret key"}
+        return {
+            **signatures,
+            self.basic_credentials(): "MoEngage Basic credentials",
+            self.secret_key: "MoEngage secret key",
+        }
 
     def handles(self, path: str) -> bool:
         """Say whether a path is a report download.
@@ -406,14 +442,18 @@ class MoEngageAPI(VendorAPI):
                 `/campaign_reports/rest_api/{app_id}/{file}`).
 
         Returns:
-            `moengage_app_id`, `moengage_secret_key`, `moengage_api_url`, `moengage_reports`.
+            `moengage_app_id`, `moengage_secret_key`, `moengage_api_url`, `moengage_reports`,
+            and `moengage_auth` when Basic auth is demanded.
         """
-        return {
+        config = {
             "moengage_app_id": self.app_id,
             "moengage_secret_key": self.secret_key,
             "moengage_api_url": base_url,
             "moengage_reports": [report.name for report in self.reports],
         }
+        if self.require_basic_auth:
+            config["moengage_auth"] = "signature+basic"
+        return config
 
     def close(self) -> None:
         """Remove the bodies built so far and their temporary directory."""
@@ -474,11 +514,9 @@ class MoEngageAPI(VendorAPI):
             Report name -> generation dates (generated and not expired), oldest first.
         """
         today = self.world.today
-        recent = [today - timedelta(days=back) for back in range(EXPIRY_DAYS, 0, -1)]
+        recent = [today - timedelta(days=back) for back in range(self.served_days, 0, -1)]
         return {
-            report.name: [
-                day for day in recent if refusal(report, day, today, self.late_days) is None
-            ]
+            report.name: [day for day in recent if self._refusal(report, day) is None]
             for report in self.reports
         }
 
@@ -525,17 +563,31 @@ class MoEngageAPI(VendorAPI):
         return [record for content in self.generated_files(start, end) for record in _rows(content)]
 
     def _requested_file(self, request: Request) -> ReportFile:
-        """Check a download in the assumed order: app id, signature, file name, availability."""
+        """Check a download in the assumed order: app id, credentials, file name, availability."""
         app_id, file_name = _path_parts(request.path)
         if app_id != self.app_id:
             raise MoEngageError(400, INVALID_APP_ID)
-        if not self._signed(request, file_name):
+        signed, basic = self._signed(request, file_name), self._basic_auth(request)
+        if not signed or (self.require_basic_auth and not basic):
             raise MoEngageError(UNAUTHORIZED)
         report, day = self._parse_file_name(file_name)
-        reason = refusal(report, day, self.world.today, self.late_days)
+        reason = self._refusal(report, day)
         if reason is not None:
             raise MoEngageError(400, reason)
         return self.content(report.name, day)
+
+    def _refusal(self, report: ReportSpec, day: date) -> str | None:
+        return refusal(report, day, self.world.today, self.late_days, self.served_days)
+
+    def _basic_auth(self, request: Request) -> bool:
+        """Say whether the request carries the right Basic auth; note whether it had any."""
+        given = request.header(AUTHORIZATION_HEADER)
+        with self._places_lock:
+            self.basic_auth_given.append(given is not None)
+        scheme, _, token = (given or "").strip().partition(" ")
+        expected = self.basic_credentials().encode()
+        # The scheme's case does not count (RFC 7617); the token is compared exactly.
+        return scheme.lower() == "basic" and hmac.compare_digest(token.strip().encode(), expected)
 
     def _signed(self, request: Request, file_name: str) -> bool:
         expected = self.signature(file_name).encode()

@@ -1,19 +1,21 @@
 """What every MoEngage download shares: signed URLs, dates that expire, errors, files.
 
-One request fetches one report file for one generation date. Files live 7 days: each run
-reads every date from the day after the bookmark to today that has not expired, says
-which dates were lost when the tap did not run in time, skips dates without a file (a
-weekly report), and leaves today and yesterday for the next run if their files are not
-there yet.
+One request fetches one report file for one generation date. The vendor refuses a file only
+once it is older than 7 days, so the oldest date still served is today - 7: each run reads
+every date from the day after the bookmark to today that is not older, says which dates
+were lost when the tap did not run in time, skips dates without a file (a weekly report),
+and leaves today and yesterday for the next run if their files are not there yet.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import re
 import tempfile
 import typing as t
 from collections import Counter
 from dataclasses import dataclass, field
+from http import HTTPStatus
 
 from singer_sdk.exceptions import RetriableAPIError
 from singer_sdk.streams.rest import HTTPRequest
@@ -42,7 +44,12 @@ if t.TYPE_CHECKING:
 
 
 SOURCE = "MoEngage"
+#: The vendor refuses a report "older than 7 days" (api-notes 5.4): the file dated today - 7
+#: is the oldest still served. A 400 for it is never a failure (the vendor's day may be ahead
+#: of the tap's): a warning that names it, and the date is skipped.
 FILE_LIFE_DAYS = 7
+#: How a 400 says that a report is too old: "older than 7 days" (api-notes 5.4), "expired".
+EXPIRED_TEXT = re.compile(r"older than|expire", re.IGNORECASE)
 #: A missing file of today or of this many days before it may still come: the vendor advises
 #: a buffer after generation, and the time zone of the workspace's file dates is unknown
 #: (api-notes 5.4, 5.5). It is tried again next run; an older missing file is skipped.
@@ -62,7 +69,10 @@ class ProbedFiles:
     def none_found(self) -> str:
         """Why no file was found, with the answers seen (a wrong URL answers 404)."""
         answers = ", ".join(f"HTTP {code} x{n}" for code, n in Counter(self.statuses).items())
-        return f"no file in the last {FILE_LIFE_DAYS} days; answers: {answers or 'none'}"
+        return (
+            f"no file dated today or in the {FILE_LIFE_DAYS} days before; "
+            f"answers: {answers or 'none'}"
+        )
 
 
 class MoEngageStream(WindowedReportStream):
@@ -120,7 +130,7 @@ class MoEngageStream(WindowedReportStream):
         last_day = min(last_day, today)
         stored = self.stored_bookmark(context)
         wanted = stored.date() + ONE_DAY if stored else first_day
-        oldest = today - dt.timedelta(days=FILE_LIFE_DAYS - 1)
+        oldest = oldest_served(today)
         if wanted < oldest:
             lost = Window.of_days(wanted, min(oldest - ONE_DAY, last_day))
             self.report_expired(context, lost, oldest, bookmarked=stored is not None)
@@ -166,12 +176,15 @@ class MoEngageStream(WindowedReportStream):
         return files.file_name(context["report_name"], window.first_day)
 
     def window_request(self, context: Context, window: Window) -> HTTPRequest:
-        """A GET of the file, signed as ``moengage_signature_in`` says."""
+        """A GET of the file, signed as ``moengage_signature_in`` says (``moengage_auth``)."""
         app_id = str(self.config["moengage_app_id"])
         name = self.file_name(context, window)
-        signed = files.signature(app_id, name, str(self.config["moengage_secret_key"]))
+        key = str(self.config["moengage_secret_key"])
+        signed = files.signature(app_id, name, key)
         place = setting(self.config, "moengage_signature_in", "header")
         headers = {**self.http_headers}
+        if settings.sends_basic_auth(self.config):
+            headers["Authorization"] = files.basic_authorization(app_id, key)
         params: dict[str, t.Any] = {}
         if place in {"header", "both"}:
             headers["Signature"] = signed
@@ -242,7 +255,7 @@ class MoEngageStream(WindowedReportStream):
         today = self.today()
         send = self.request_decorator(self._probe_once)
         probed = ProbedFiles()
-        for back in range(FILE_LIFE_DAYS):
+        for back in range(FILE_LIFE_DAYS + 1):  # today and the 7 days before: all served
             day = today - dt.timedelta(days=back)
             window = Window.of_days(day, day)
             prepared = self._prepare(self.window_request(context, window))
@@ -255,10 +268,7 @@ class MoEngageStream(WindowedReportStream):
                 return probed
             probed.statuses.append(status)
             if status in AUTH_STATUSES:
-                probed.failure = (
-                    f"HTTP {status}: the signature was refused, check moengage_secret_key and "
-                    "moengage_app_id"
-                )
+                probed.failure = f"HTTP {status}: {self.credentials_hint()}"
                 return probed
             if status not in {HTTP_OK, HTTP_CLIENT_ERROR}:  # the API says "no file" with 400
                 probed.failure = (
@@ -308,11 +318,19 @@ class MoEngageStream(WindowedReportStream):
         return self.file_name(context, window)
 
     def auth_error_message(self, context: Context) -> str:  # noqa: ARG002
-        """Name the workspace and the setting, never the key or a signature."""
+        """Name the workspace and the settings, never the key, a signature or Basic auth."""
         return (
             f"{SOURCE} refused the signature for workspace {self.config['moengage_app_id']}: "
-            "check moengage_secret_key (the campaign report API key) and moengage_app_id"
+            f"{self.credentials_hint()}"
         )
+
+    def credentials_hint(self) -> str:
+        """What to check after a 401: the key and workspace, then ``moengage_auth``."""
+        hint = "check moengage_secret_key (the campaign report API key) and moengage_app_id"
+        if settings.sends_basic_auth(self.config):
+            return hint
+        # Public clients also send Basic auth: a workspace may require it (api-notes 5.3).
+        return f"{hint}; if both are right, set moengage_auth to signature+basic"
 
     def client_error(
         self,
@@ -325,6 +343,11 @@ class MoEngageStream(WindowedReportStream):
         name = self.file_name(context, window)
         if "app id" in message.lower():
             return SourceError(f"{SOURCE} {name}: {message}: check moengage_app_id")
+        oldest = window.first_day <= oldest_served(self.today())
+        if oldest and response.status_code == HTTPStatus.BAD_REQUEST:
+            # Never a failure, whatever the text: the vendor's day may be later than ours.
+            reason = _oldest_refused(name, window.first_day, message)
+            return WindowUnavailableError(reason, retry_later=False)
         if window.first_day >= self.today() - dt.timedelta(days=NOT_THERE_YET_DAYS):
             reason = f"{name} is not generated yet ({message})"
             return WindowUnavailableError(reason, retry_later=True)
@@ -333,6 +356,18 @@ class MoEngageStream(WindowedReportStream):
     def throttle_key(self, context: Context) -> str:  # noqa: ARG002
         """The workspace."""
         return str(self.config["moengage_app_id"])
+
+
+def oldest_served(today: dt.date) -> dt.date:
+    """The oldest file date the vendor still serves: ``FILE_LIFE_DAYS`` before today."""
+    return today - dt.timedelta(days=FILE_LIFE_DAYS)
+
+
+def _oldest_refused(name: str, day: dt.date, message: str) -> str:
+    """Why the file of the oldest date was refused: expired, or none was made (a weekly one)."""
+    if EXPIRED_TEXT.search(message):
+        return f"{name}: the file of {day} has expired ({message})"
+    return f"no file {name} ({message})"
 
 
 def _first_bytes(response: requests.Response) -> bytes:

@@ -1,4 +1,4 @@
-"""MoEngage report files: their names, signatures, and their rows read as a stream.
+"""MoEngage report files: their names, signatures, Basic auth, and their rows read as a stream.
 
 A file is downloaded to an anonymous temporary file, then read without ever holding it
 in memory: ZIP, gzip or plain CSV are told apart by their first bytes (the vendor serves
@@ -8,6 +8,7 @@ at a size limit, so that a ZIP bomb is refused rather than filling the disk or m
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import csv
 import gzip
@@ -59,6 +60,11 @@ def signature(app_id: str, name: str, secret: str) -> str:
     signed = hashlib.sha256(f"{app_id}|{name}|{secret}".encode()).hexdigest()
     redaction.register_signature(signed)
     return signed
+
+
+def basic_authorization(app_id: str, secret: str) -> str:
+    """An ``Authorization`` value: Basic auth with the workspace id and the API key."""
+    return "Basic " + base64.b64encode(f"{app_id}:{secret}".encode()).decode("ascii")
 
 
 class ByteBudget:

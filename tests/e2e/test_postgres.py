@@ -111,9 +111,9 @@ class Pipeline:
         keys = PRIMARY_KEYS[stream]
         first, last = START, self.emulator.world.today
         if stream == "moengage_campaign_rows":
-            # Files live 7 days: the first run could reach back 6 days; today's file is never
-            # generated yet.
-            first, last = TODAY - dt.timedelta(days=6), last - dt.timedelta(days=1)
+            # Files are served until 7 days old: the first run could reach back 7 days; today's
+            # file is never generated yet.
+            first, last = TODAY - dt.timedelta(days=7), last - dt.timedelta(days=1)
         truth = {
             tuple(r[k] for k in keys): r for r in truth_rows(self.emulator, stream, first, last)
         }

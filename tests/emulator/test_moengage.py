@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import csv
 import gzip
 import http.client
@@ -182,7 +183,10 @@ def test_credentials_come_from_the_seed_and_reach_the_config(server):
 
 def test_every_signature_it_checks_is_an_issued_secret_and_requests_name_the_stream(server):
     moengage = server.moengage
-    assert moengage.issued_secrets() == {moengage.secret_key: "MoEngage secret key"}
+    assert moengage.issued_secrets() == {
+        moengage.secret_key: "MoEngage secret key",
+        moengage.basic_credentials(): "MoEngage Basic credentials",
+    }
     file_name = name_of(PUSH, MONDAY)
     expected = signature_of(moengage.app_id, file_name, moengage.secret_key)  # not via the server
     assert download(server, file_name, signature=expected).status_code == 200
@@ -219,6 +223,46 @@ def test_missing_or_wrong_signature_gets_401_with_an_empty_body(server, case):
     assert response.content == b""
     assert response.headers["Content-Type"] == "application/json"
     assert response.headers["Content-Length"] == "0"
+
+
+def with_basic(server, file_name, credentials=None, scheme="Basic"):
+    """A download signed in the header, with Basic auth (the right one unless given)."""
+    moengage = server.moengage
+    token = moengage.basic_credentials() if credentials is None else credentials
+    return requests.get(
+        f"{server.url}{PREFIX}{moengage.app_id}/{file_name}",
+        headers={"Signature": moengage.signature(file_name), "Authorization": f"{scheme} {token}"},
+        timeout=TIMEOUT,
+    )
+
+
+def test_basic_auth_is_demanded_only_when_switched_on(server):
+    moengage = server.moengage
+    file_name = name_of(PUSH, MONDAY)
+    assert download(server, file_name).status_code == 200  # off: the signature is enough
+    assert with_basic(server, file_name).status_code == 200  # and Basic auth does no harm
+    assert "moengage_auth" not in server.tap_config()
+    moengage.require_basic_auth = True
+    alone = download(server, file_name)
+    assert (alone.status_code, alone.content) == (401, b"")
+    assert with_basic(server, file_name).status_code == 200
+    assert with_basic(server, file_name, scheme="basic").status_code == 200
+    other_key = base64.b64encode(f"{moengage.app_id}:{WRONG_KEY}".encode()).decode()
+    other_app = base64.b64encode(f"EMUAPPFFFFFF:{moengage.secret_key}".encode()).decode()
+    for wrong in (other_key, other_app, ""):
+        assert with_basic(server, file_name, wrong).status_code == 401
+    # Basic auth does not stand in for the signature.
+    unsigned = requests.get(
+        f"{server.url}{PREFIX}{moengage.app_id}/{file_name}",
+        headers={"Authorization": f"Basic {moengage.basic_credentials()}"},
+        timeout=TIMEOUT,
+    )
+    assert unsigned.status_code == 401
+    assert moengage.basic_auth_given == [False, True, False, True, True, True, True, True, True]
+    assert server.tap_config()["moengage_auth"] == "signature+basic"
+    token = base64.b64decode(moengage.basic_credentials()).decode()
+    assert token == f"{moengage.app_id}:{moengage.secret_key}"
+    assert moengage.issued_secrets()[moengage.basic_credentials()] == "MoEngage Basic credentials"
 
 
 # 400s
@@ -281,14 +325,13 @@ def test_a_file_appears_the_day_after_its_date_and_expires_seven_days_later(serv
     control(server, "advance", method="POST", json={"days": 1})
     first = download(server, file_name)
     assert first.status_code == 200
-    for _ in range(5):
+    for _ in range(6):  # up to today - date == 7: not "older than 7 days" yet
         control(server, "advance", method="POST", json={"days": 1})
         again = download(server, file_name)
         assert again.status_code == 200
         assert again.content == first.content  # a file never changes
-    control(server, "advance", method="POST", json={"days": 1})  # today - date == 7
-    assert "expired" in refusal(download(server, file_name)).lower()
-    assert "7 days" in refusal(download(server, file_name))
+    control(server, "advance", method="POST", json={"days": 1})  # today - date == 8
+    assert refusal(download(server, file_name)) == "Requested report is older than 7 days"
 
 
 def test_a_late_file_comes_late_days_after_the_usual_day(server):
@@ -305,7 +348,7 @@ def test_a_late_file_comes_late_days_after_the_usual_day(server):
 
 def test_available_dates_are_exactly_what_downloads(server):
     available = server.moengage.available_dates()
-    assert available[PUSH] == [TODAY - timedelta(days=back) for back in range(6, 0, -1)]
+    assert available[PUSH] == [TODAY - timedelta(days=back) for back in range(7, 0, -1)]
     assert available[EMAIL] == [MONDAY]
     for report in (PUSH, EMAIL):
         for back in range(-1, 12):
@@ -321,17 +364,32 @@ def test_the_weekly_report_exists_on_mondays_only(server):
         response = download(server, name_of(EMAIL, day))
         if day.weekday() != 0:
             assert refusal(response) == "Invalid Report file name", day  # never made
-        elif back < 7:
+        elif back <= 7:
             assert response.status_code == 200
         else:
-            assert "expired" in refusal(response)
-    control(server, "advance", method="POST", json={"days": 5})  # Sunday 25th
+            assert "older than 7 days" in refusal(response)
+    control(server, "advance", method="POST", json={"days": 6})  # Monday 26th
+    # Last week's file is 7 days old, still served; today's is not made yet.
     assert server.moengage.available_dates()[EMAIL] == [MONDAY]
-    # On Monday 26th last week's file has expired and today's is not made yet: none at all.
-    control(server, "advance", method="POST", json={"days": 1})
-    assert server.moengage.available_dates()[EMAIL] == []
+    # On Tuesday 27th last week's file is older than 7 days, and this week's is there.
     control(server, "advance", method="POST", json={"days": 1})
     assert server.moengage.available_dates()[EMAIL] == [MONDAY + timedelta(days=7)]
+
+
+def test_the_file_dated_today_minus_7_is_served_and_an_older_one_refused(server):
+    week = download(server, name_of(PUSH, TODAY - timedelta(days=7)))
+    assert week.status_code == 200
+    assert parse_body(week.content)[0] == PUSH_HEADER
+    older = download(server, name_of(PUSH, TODAY - timedelta(days=8)))
+    assert refusal(older) == "Requested report is older than 7 days"  # the vendor's cause
+
+
+def test_a_vendor_whose_day_runs_ahead_refuses_the_file_dated_today_minus_7(server):
+    server.moengage.served_days = 6
+    refused = download(server, name_of(PUSH, TODAY - timedelta(days=7)))
+    assert refusal(refused) == "Requested report is older than 7 days"
+    assert download(server, name_of(PUSH, TODAY - timedelta(days=6))).status_code == 200
+    assert server.moengage.available_dates()[PUSH][0] == TODAY - timedelta(days=6)
 
 
 # Bodies and CSV
@@ -650,12 +708,20 @@ def test_header_drift_adds_and_removes_a_column_from_one_date_to_the_next(server
 
 def test_cli_options_reach_the_moengage_emulation():
     args = build_parser().parse_args(
-        ["--moengage-rows-per-file", "7", "--moengage-body-format", "gzip"]
+        ["--moengage-rows-per-file", "7", "--moengage-body-format", "gzip", "--moengage-basic-auth"]
     )
     moengage = build_server(args).moengage
-    assert (moengage.rows_per_file, moengage.body_format) == (7, "gzip")
+    assert (moengage.rows_per_file, moengage.body_format, moengage.require_basic_auth) == (
+        7,
+        "gzip",
+        True,
+    )
     defaults = build_server(build_parser().parse_args([])).moengage
-    assert (defaults.rows_per_file, defaults.body_format) == (50, "zip")
+    assert (defaults.rows_per_file, defaults.body_format, defaults.require_basic_auth) == (
+        50,
+        "zip",
+        False,
+    )
     for bad in (["--moengage-body-format", "rar"], ["--moengage-rows-per-file", "-1"]):
         with pytest.raises(SystemExit):
             build_parser().parse_args(bad)

@@ -38,6 +38,11 @@ def test_signature_is_sha256_of_app_file_and_secret() -> None:
     )
 
 
+def test_basic_auth_is_the_workspace_id_and_the_key_as_rfc_7617_says() -> None:
+    # base64("ABCDEF123:SECRET"); the user is the workspace id, the password the API key.
+    assert files.basic_authorization("ABCDEF123", "SECRET") == "Basic QUJDREVGMTIzOlNFQ1JFVA=="
+
+
 @pytest.mark.parametrize("name", ["", "  ", "a/b", "what?", "x#y", "50%", "tab\tname"])
 def test_report_names_that_cannot_make_a_file_name(name: str) -> None:
     assert files.file_name_problem(name)

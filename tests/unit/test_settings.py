@@ -277,6 +277,8 @@ def test_each_bad_moengage_setting_is_named(changes: dict[str, t.Any], named: st
         ("moengage_data_center", "07"),
         ("moengage_data_center", "1"),
         ("moengage_signature_in", "body"),
+        ("moengage_auth", "basic"),
+        ("moengage_auth", "Signature"),
     ],
 )
 def test_moengage_choices_are_checked_before_any_request(
