@@ -125,10 +125,10 @@ def state_for_every_stream(value: str, emulator: EmulatorServer) -> dict[str, t.
 
 
 def days_of(stream: str, emulator: EmulatorServer) -> tuple[dt.date, dt.date]:
-    """The days whose truth a run can read: MoEngage files live 7 days."""
+    """The days whose truth a run can read: MoEngage serves today and the 7 days before."""
     today = emulator.world.today
     if stream == "moengage_campaign_rows":
-        return today - dt.timedelta(days=6), today
+        return today - dt.timedelta(days=7), today
     return START, today
 
 
