@@ -467,9 +467,20 @@ class WindowedReportStream(RESTStream[None], metaclass=abc.ABCMeta):
             ]
 
     def _read_once(self, context: Context, window: Window) -> Iterable[dict[str, t.Any]]:
+        body = self.fetch_body(context, window, self.window_request(context, window))
+        return self.records_from(body, context, window)
+
+    def fetch_body(self, context: Context, window: Window, request: HTTPRequest) -> t.Any:  # noqa: ANN401
+        """Send one request of ``window`` with retries; its checked, parsed body.
+
+        A vendor that needs more than one request per window (pages) sends them here too.
+
+        Raises:
+            SourceError: when the tries are used up or the request cannot be sent.
+        """
         send = self.request_decorator(self._send)
         try:
-            body = send(self._prepare(self.window_request(context, window)), context, window)
+            return send(self._prepare(request), context, window)
         except RETRIABLE_ERRORS as exc:
             msg = (
                 f"{self.where(context, window)}: "
@@ -483,7 +494,6 @@ class WindowedReportStream(RESTStream[None], metaclass=abc.ABCMeta):
                 "source's settings"  # the exception's text may quote a header: not shown
             )
             raise SourceError(msg) from None
-        return self.records_from(body, context, window)
 
     def _prepare(self, request: HTTPRequest) -> requests.PreparedRequest:
         body_key = "json" if self.payload_as_json else "data"
