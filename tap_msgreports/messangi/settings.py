@@ -62,7 +62,7 @@ PROPERTIES = th.PropertiesList(
         title="Messangi API key",
         description=(
             "The Space's API key, sent in messangi_auth_header after messangi_auth_scheme "
-            "(by default Authorization: Bearer <key>)."
+            "(by default Authorization: Bearer followed by the key)."
         ),
     ),
     th.Property(
