@@ -21,7 +21,6 @@ page, a few times.
 
 from __future__ import annotations
 
-import math
 import typing as t
 from dataclasses import dataclass
 
@@ -140,7 +139,7 @@ def _checked_first(first: Page, paging: Paging) -> int:
     if count == 0:
         msg = f"{paging.where}: the response holds none of its {first.total} lines"
         raise SourceError(msg)
-    if math.ceil(first.total / count) > MAX_PAGES:
+    if -(-first.total // count) > MAX_PAGES:  # integers: a total of 10**400 is no float
         msg = (
             f"{paging.where}: {first.total} lines in one second at {count} per response "
             f"would take more than {MAX_PAGES} requests: is pagination.total right?"
