@@ -591,16 +591,22 @@ class WindowedReportStream(RESTStream[None], metaclass=abc.ABCMeta):
     def _read_once(self, context: Context, window: Window) -> Iterable[dict[str, t.Any]]:
         return self.records_from(self.fetch_body(context, window), context, window)
 
-    def fetch_body(self, context: Context, window: Window) -> t.Any:  # noqa: ANN401
-        """The parsed, checked body of the window's request, retried like any request.
+    def fetch_body(
+        self, context: Context, window: Window, request: HTTPRequest | None = None
+    ) -> t.Any:  # noqa: ANN401
+        """Send one request of ``window`` (by default :meth:`window_request`), with retries.
+
+        Returns its checked, parsed body. A vendor that needs more than one request per
+        window (pages) sends them here too.
 
         Raises:
             SourceError: when the tries are used up or the request cannot be sent.
             WindowTooLargeError: when the source refuses the window as too large.
         """
         send = self.request_decorator(self._send)
+        request = request or self.window_request(context, window)
         try:
-            return send(self._prepare(self.window_request(context, window)), context, window)
+            return send(self._prepare(request), context, window)
         except RETRIABLE_ERRORS as exc:
             msg = (
                 f"{self.where(context, window)}: "

@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Any
 from tap_msgreports.emulator.clevertap import CAMPAIGNS_MAX_SPAN_DAYS, REPORTS_MAX_SPAN_DAYS
 from tap_msgreports.emulator.control import TRUTH_DEFAULT_DAYS
 from tap_msgreports.emulator.faults import FAULT_KINDS, PLANS_KEY, plans_from_dict
+from tap_msgreports.emulator.messangi import AUTH_HEADER as MLOG_AUTH_HEADER
+from tap_msgreports.emulator.messangi import AUTH_SCHEME as MLOG_AUTH_SCHEME
 from tap_msgreports.emulator.messangi import (
     DEFAULT_MAX_ITEMS_PER_RESPONSE,
     DEFAULT_MAX_REPORT_LINES,
@@ -146,6 +148,22 @@ def build_parser() -> argparse.ArgumentParser:
         help="Messangi matching lines before 'too big' (default %(default)s)",
     )
     parser.add_argument(
+        "--mlog-burst-lines",
+        type=count_at_least(0),
+        default=0,
+        help="Messangi lines sent within one second of every channel-day (default none)",
+    )
+    parser.add_argument(
+        "--mlog-auth-header",
+        default=MLOG_AUTH_HEADER,
+        help="Messangi: the header the key must come in (default %(default)s)",
+    )
+    parser.add_argument(
+        "--mlog-auth-scheme",
+        default=MLOG_AUTH_SCHEME,
+        help='Messangi: the scheme before the key, "" for the key alone (default %(default)s)',
+    )
+    parser.add_argument(
         "--moengage-rows-per-file",
         type=count_at_least(0),
         default=DEFAULT_ROWS_PER_FILE,
@@ -198,6 +216,9 @@ def build_server(args: argparse.Namespace) -> EmulatorServer:
     server.messangi.lines_per_day = args.mlog_lines_per_day
     server.messangi.max_items_per_response = args.mlog_max_items
     server.messangi.max_report_lines = args.mlog_max_report_lines
+    server.messangi.burst_lines = args.mlog_burst_lines
+    server.messangi.auth_header = args.mlog_auth_header
+    server.messangi.auth_scheme = args.mlog_auth_scheme
     server.moengage.rows_per_file = args.moengage_rows_per_file
     server.moengage.body_format = args.moengage_body_format
     server.moengage.require_basic_auth = args.moengage_basic_auth

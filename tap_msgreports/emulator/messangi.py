@@ -38,8 +38,14 @@ if TYPE_CHECKING:
     from tap_msgreports.emulator.world import World
 
 MLOG_PATH = "/v3/mlog"
-# Assumed: the key goes in `Authorization: Bearer <key>`, as for Messangi's messaging API.
-AUTH_SCHEME = "bearer"
+# Assumed: the key goes in `Authorization: Bearer <key>`, as for Messangi's messaging API. The
+# real header is not public: a test may demand another name, or the key without a scheme ("").
+AUTH_HEADER = "Authorization"
+AUTH_SCHEME = "Bearer"
+# Assumed: pages are asked for with an optional 1-based `page` and `size` (the vendor documents
+# "pagination" without naming its parameters). A test may rename `page`, or make it ignored.
+PAGE_PARAM = "page"
+SIZE_PARAM = "size"
 # Assumed: exactly 92 x 24 h is allowed, anything longer is refused.
 MAX_RANGE_DAYS = 92
 # Assumed: `to` is inclusive, like `from`: a line sent exactly at `to` is returned. That is the
@@ -176,12 +182,15 @@ class MlogQuery:
         )
 
 
-def parse_query(request: Request, max_range_days: int) -> MlogQuery:
+def parse_query(
+    request: Request, max_range_days: int, page_param: str | None = PAGE_PARAM
+) -> MlogQuery:
     """Check the query string of a `GET /v3/mlog`.
 
     Args:
         request: The request.
         max_range_days: The longest range allowed, in days of 24 h.
+        page_param: The name of the page parameter, or None to ignore any (always page 1).
 
     Returns:
         The query.
@@ -206,8 +215,8 @@ def parse_query(request: Request, max_range_days: int) -> MlogQuery:
         campaign_id=request.query_value("campaignID"),
         sender=request.query_value("sender"),
         recipient=request.query_value("recipient"),
-        page=_positive_int(request, "page") or 1,
-        size=_positive_int(request, "size"),
+        page=(_positive_int(request, page_param) if page_param else None) or 1,
+        size=_positive_int(request, SIZE_PARAM),
     )
 
 
@@ -233,6 +242,11 @@ class MessangiAPI(VendorAPI):
         max_report_lines: Most matching lines a request may have before it is refused as too
             big.
         max_range_days: Longest `from`..`to` range, in days of 24 h.
+        burst_lines: Lines of a burst within one second of every channel-day (0: none).
+        page_param: The name of the page parameter it honours.
+        honours_page: False to ignore any page parameter: every page is the first.
+        auth_header: The header the key must come in.
+        auth_scheme: The scheme before the key in it (any case), or "" for the key alone.
     """
 
     name = "messangi"
@@ -270,6 +284,11 @@ class MessangiAPI(VendorAPI):
         self.max_items_per_response = max_items_per_response
         self.max_report_lines = max_report_lines
         self.max_range_days = max_range_days
+        self.burst_lines = 0
+        self.page_param = PAGE_PARAM
+        self.honours_page = True
+        self.auth_header = AUTH_HEADER
+        self.auth_scheme = AUTH_SCHEME
 
     @property
     def api_key(self) -> str:
@@ -305,7 +324,9 @@ class MessangiAPI(VendorAPI):
             if request.method != "GET":
                 raise MessangiError(405)  # noqa: TRY301 - one place turns errors into responses
             self._authenticate(request)
-            return json_response(200, self._report(parse_query(request, self.max_range_days)))
+            page_param = self.page_param if self.honours_page else None
+            query = parse_query(request, self.max_range_days, page_param)
+            return json_response(200, self._report(query))
         except MessangiError as error:
             return fail(error.status, error.explain)
 
@@ -336,9 +357,14 @@ class MessangiAPI(VendorAPI):
             base_url: The emulator's URL.
 
         Returns:
-            `{"messangi_api_url": ..., "messangi_api_key": ...}`.
+            `{"messangi_api_url": ..., "messangi_api_key": ...}`, and the auth header settings
+            when the emulation demands another header than the tap's default.
         """
-        return {"messangi_api_url": base_url, "messangi_api_key": self.api_key}
+        config = {"messangi_api_url": base_url, "messangi_api_key": self.api_key}
+        if (self.auth_header, self.auth_scheme) != (AUTH_HEADER, AUTH_SCHEME):
+            config |= {"messangi_auth_header": self.auth_header}
+            config |= {"messangi_auth_scheme": self.auth_scheme}
+        return config
 
     def lines(
         self, start_ms: int, stop_ms: int, channels: Iterable[str] = CHANNELS
@@ -382,8 +408,9 @@ class MessangiAPI(VendorAPI):
         return [line.truth(now_ms) for line in self.lines(day_start_ms(start), stop_ms)]
 
     def _authenticate(self, request: Request) -> None:
-        scheme, _, key = (request.header("Authorization") or "").partition(" ")
-        if scheme.lower() != AUTH_SCHEME or not hmac.compare_digest(
+        value = request.header(self.auth_header) or ""
+        scheme, key = value.partition(" ")[::2] if self.auth_scheme else ("", value)
+        if scheme.lower() != self.auth_scheme.lower() or not hmac.compare_digest(
             key.strip().encode(), self.api_key.encode()
         ):
             raise MessangiError(401)
@@ -415,7 +442,7 @@ class MessangiAPI(VendorAPI):
             # A whole day without filters is counted without planning its lines: a 92-day
             # request refused as too big, or answered from its first days, stays quick.
             count = sum(
-                sum(day_size(self.world.seed, self.lines_per_day, channel, day))
+                sum(day_size(self.world.seed, self.lines_per_day, channel, day, self.burst_lines))
                 for channel in query.channels
             )
             return _DayPart(count, lambda: self._lines_of(day, query))
@@ -426,7 +453,9 @@ class MessangiAPI(VendorAPI):
         """Return a day's lines in the query's range, merged across its channels by `date`."""
         slices = []
         for channel in query.channels:
-            planned = lines_of_day(self.world.seed, self.lines_per_day, channel, day)
+            planned = lines_of_day(
+                self.world.seed, self.lines_per_day, channel, day, self.burst_lines
+            )
             low = bisect_left(planned.dates, query.start_ms)
             high = bisect_left(planned.dates, query.stop_ms)
             slices.append(planned.lines[low:high])

@@ -38,6 +38,10 @@ DAY_SIZE_JITTER = 0.2
 # Share of lines repeated at the same millisecond to the same recipient, from the same sender
 # and campaign, with other content and status: the composite key is not unique.
 DUPLICATE_RATE = 0.002
+# A burst: a bulk campaign sends `burst_lines` lines of a channel within one second of each day
+# (one sender, one campaign, many recipients); every BURST_TWIN_EVERY-th of them is a twin of an
+# earlier one (same millisecond, recipient, sender and campaign). Off (0) unless asked for.
+BURST_TWIN_EVERY = 20
 # Every status path ends before this long after `date` (a tap re-reads 3 days).
 FINAL_STATUS_WITHIN_MS = 3 * MS_PER_DAY - 1
 # The first status follows the send by under a second (the vendor example shows ~26 ms).
@@ -420,7 +424,9 @@ def day_start_ms(day: date) -> int:
 
 
 @functools.lru_cache(maxsize=16 * CACHED_CHANNEL_DAYS)
-def day_size(seed: int, lines_per_day: int, channel: str, day: date) -> tuple[int, int]:
+def day_size(
+    seed: int, lines_per_day: int, channel: str, day: date, burst_lines: int = 0
+) -> tuple[int, int, int]:
     """Return how many lines a channel-day has, without planning them.
 
     Args:
@@ -428,19 +434,22 @@ def day_size(seed: int, lines_per_day: int, channel: str, day: date) -> tuple[in
         lines_per_day: Average lines per channel per day.
         channel: The channel.
         day: The UTC day.
+        burst_lines: Lines of the day's burst (0: no burst).
 
     Returns:
-        (distinct lines, duplicates of them); `lines_of_day` holds their sum.
+        (distinct lines, duplicates of them, burst lines); `lines_of_day` holds their sum.
     """
     rng = seeded_rng(seed, "messangi", "size", channel, day)
     mean = lines_per_day * CHANNEL_WEIGHTS[channel]
     distinct = round(mean * rng.uniform(1 - DAY_SIZE_JITTER, 1 + DAY_SIZE_JITTER))
     duplicates = sum(rng.random() < DUPLICATE_RATE for _ in range(distinct))
-    return distinct, duplicates
+    return distinct, duplicates, burst_lines
 
 
 @functools.lru_cache(maxsize=CACHED_CHANNEL_DAYS)
-def lines_of_day(seed: int, lines_per_day: int, channel: str, day: date) -> ChannelDay:
+def lines_of_day(
+    seed: int, lines_per_day: int, channel: str, day: date, burst_lines: int = 0
+) -> ChannelDay:
     """Plan the lines of one channel sent on one UTC day.
 
     Args:
@@ -448,11 +457,12 @@ def lines_of_day(seed: int, lines_per_day: int, channel: str, day: date) -> Chan
         lines_per_day: Average lines per channel per day.
         channel: The channel.
         day: The UTC day.
+        burst_lines: Lines of the day's burst, all within one second (0: no burst).
 
     Returns:
         The lines, sorted by `date` (generation order among equal dates).
     """
-    distinct, duplicates = day_size(seed, lines_per_day, channel, day)
+    distinct, duplicates, _ = day_size(seed, lines_per_day, channel, day)
     rng = seeded_rng(seed, "messangi", "lines", channel, day)
     pools = _pools(seed, channel)
     first_ms = day_start_ms(day)
@@ -461,6 +471,7 @@ def lines_of_day(seed: int, lines_per_day: int, channel: str, day: date) -> Chan
         for _ in range(distinct)
     ]
     lines += [_duplicate(rng, pools, lines[rng.randrange(distinct)]) for _ in range(duplicates)]
+    lines += _burst(seed, pools, channel, day, burst_lines)
     lines.sort(key=lambda line: line.date_ms)
     return ChannelDay(tuple(lines), tuple(line.date_ms for line in lines))
 
@@ -521,6 +532,23 @@ def _campaigns(seed: int) -> dict[str, tuple[MlogCampaign, ...]]:
             MlogCampaign(next(ids), rng.choice(THEMES), owner, user) for owner, user in owners
         )
     return campaigns
+
+
+def _burst(seed: int, pools: _Pools, channel: str, day: date, size: int) -> list[MlogLine]:
+    """Return the day's burst: `size` lines of one sender and campaign within one second."""
+    if not size:
+        return []
+    rng = seeded_rng(seed, "messangi", "burst", channel, day)
+    second_ms = day_start_ms(day) + rng.randrange(MS_PER_DAY // 1000) * 1000
+    sender, campaign = rng.choice(pools.senders), rng.choice(pools.campaigns)
+    burst: list[MlogLine] = []
+    for number in range(size):
+        if number and number % BURST_TWIN_EVERY == 0:
+            burst.append(_duplicate(rng, pools, burst[rng.randrange(number)]))
+            continue
+        line = _plan_line(rng, pools, channel, second_ms + rng.randrange(1000))
+        burst.append(replace(line, sender=sender, campaign=campaign))
+    return burst
 
 
 def _plan_line(rng: random.Random, pools: _Pools, channel: str, date_ms: int) -> MlogLine:

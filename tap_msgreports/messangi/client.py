@@ -44,8 +44,9 @@ class MessangiStream(WindowedReportStream):
         return [{"channel": channel} for channel in settings.channels(self.config)]
 
     def auth_headers(self) -> dict[str, str]:
-        """The bearer key (never logged)."""
-        return {**self.http_headers, "Authorization": f"Bearer {self.config['messangi_api_key']}"}
+        """The key in its header, ``Authorization: Bearer <key>`` by default (never logged)."""
+        name, value = settings.auth_header(self.config)
+        return {**self.http_headers, name: value}
 
     # ----- windows and bookmarks --------------------------------------------------------
 
@@ -98,10 +99,11 @@ class MessangiStream(WindowedReportStream):
         return f"{SOURCE} channel {context['channel']}"
 
     def auth_error_message(self, context: Context) -> str:  # noqa: ARG002
-        """Name the setting, never the key."""
+        """Name the settings, never the key: a valid key in the wrong header is refused too."""
         return (
             f"{SOURCE} refused the API key: check messangi_api_key (active, not expired or "
-            "revoked) and messangi_api_url"
+            "revoked) and messangi_api_url; if the key is valid, the account may expect it in "
+            "another messangi_auth_header or messangi_auth_scheme (see the README)"
         )
 
     def refusal(

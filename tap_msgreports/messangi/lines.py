@@ -173,10 +173,11 @@ def line_key(line: Mapping[str, t.Any], date: str | None = None) -> str:
 
 
 class KeyGiver:
-    """Gives each line of one response its ``mlog_id``; repeats get ``-2``, ``-3``...
+    """Gives each line of one window its ``mlog_id``; repeats get ``-2``, ``-3``...
 
     Lines sharing a key are real (two messages in the same millisecond to the same
-    recipient); both are kept. The suffix follows the order of the response: the API is
+    recipient); both are kept. The suffix follows the order of the window's lines, all its
+    pages together (see :mod:`~tap_msgreports.messangi.paging`): the API is
     assumed to send lines by date and lines of the same date always in the same order
     (api-notes 4.2); an API that shuffled them would swap the suffixes of twins.
     """
@@ -193,7 +194,7 @@ class KeyGiver:
 
 
 class KeyedLines(t.NamedTuple):
-    """The records of one response, and what was odd about its lines."""
+    """The records of one window, and what was odd about its lines."""
 
     records: list[dict[str, t.Any]]
     #: Lines dated before the window or after its end: the API filters on another field?
@@ -212,7 +213,7 @@ def keyed_lines(
     start: str,
     end: str,
 ) -> KeyedLines:
-    """The records of one response: readable names, the window check, the key, the campaign id.
+    """The records of one window: readable names, the window check, the key, the campaign id.
 
     This is the one way lines are keyed, in one pass per line (the hot path). ``start`` and
     ``end`` are the window's bounds as :func:`iso_utc` writes them: canonical dates compare

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import typing as t
 
 from singer_sdk import typing as th
@@ -31,6 +32,21 @@ FILTERS = {
     "messangi_campaign_id": "campaignID",
     "messangi_recipient": "recipient",
 }
+#: Paging within a one-second window (api-notes 4.2: assumed 1-based ``page`` and ``size``).
+DEFAULT_PAGE_PARAM = "page"
+SIZE_PARAM = "size"
+MAX_PAGE_SIZE = 100_000
+#: Query parameters the tap sends already: the page parameter may not take one of their names.
+SENT_PARAMETERS = frozenset({"from", "to", "pretty", "channel", "status", SIZE_PARAM}) | frozenset(
+    FILTERS.values()
+)
+QUERY_NAME = re.compile(r"[A-Za-z0-9_.\-\[\]]+")
+#: Where the key goes (api-notes 4.1: "in the headers"; Bearer is assumed from the v2 API).
+DEFAULT_AUTH_HEADER = "Authorization"
+DEFAULT_AUTH_SCHEME = "Bearer"
+HTTP_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # RFC 9110 token: a header name
+#: Headers that frame the request itself: a key sent in one would break every request.
+FRAMING_HEADERS = frozenset({"host", "content-length", "transfer-encoding", "connection"})
 
 PROPERTIES = th.PropertiesList(
     th.Property(
@@ -44,7 +60,30 @@ PROPERTIES = th.PropertiesList(
         th.StringType,
         secret=True,
         title="Messangi API key",
-        description="The Space's API key, sent as a bearer token (Authorization header).",
+        description=(
+            "The Space's API key, sent in messangi_auth_header after messangi_auth_scheme "
+            "(by default Authorization: Bearer followed by the key)."
+        ),
+    ),
+    th.Property(
+        "messangi_auth_header",
+        th.StringType,
+        default=DEFAULT_AUTH_HEADER,
+        title="Messangi auth header",
+        description=(
+            "The header that carries the API key, e.g. Authorization or X-API-Key: as your "
+            "account manager names it."
+        ),
+    ),
+    th.Property(
+        "messangi_auth_scheme",
+        th.StringType,
+        default=DEFAULT_AUTH_SCHEME,
+        title="Messangi auth scheme",
+        description=(
+            "The word sent before the key in messangi_auth_header (Bearer); empty to send "
+            "the key alone."
+        ),
     ),
     th.Property(
         "messangi_channels",
@@ -93,6 +132,26 @@ PROPERTIES = th.PropertiesList(
         description="The newest minutes are never read: the API is near real-time.",
     ),
     th.Property(
+        "messangi_page_param",
+        th.StringType,
+        default=DEFAULT_PAGE_PARAM,
+        title="Messangi page parameter",
+        description=(
+            "Query parameter that asks for page 2, 3, ... (1-based) of a one-second window "
+            "holding more lines than one response returns. Change it when the run stops "
+            "saying the API ignores it."
+        ),
+    ),
+    th.Property(
+        "messangi_page_size",
+        th.IntegerType,
+        title="Messangi page size",
+        description=(
+            f"Lines per response, sent as {SIZE_PARAM} with every request when set (1 to "
+            f"{MAX_PAGE_SIZE}); unset, the API's own number is used."
+        ),
+    ),
+    th.Property(
         "messangi_raw_fields",
         th.BooleanType,
         default=False,
@@ -122,6 +181,25 @@ def channels(config: Mapping[str, t.Any]) -> list[str]:
     return [str(c) for c in setting(config, "messangi_channels", list(CHANNELS))]
 
 
+def page_param(config: Mapping[str, t.Any]) -> str:
+    """The query parameter that numbers pages."""
+    return str(setting(config, "messangi_page_param", DEFAULT_PAGE_PARAM))
+
+
+def page_size(config: Mapping[str, t.Any]) -> int | None:
+    """Lines per response asked for, or None to take the API's."""
+    size = config.get("messangi_page_size")
+    return None if size is None else int(size)
+
+
+def auth_header(config: Mapping[str, t.Any]) -> tuple[str, str]:
+    """The header that carries the key, and its value: ``Bearer <key>`` or the key alone."""
+    name = str(setting(config, "messangi_auth_header", DEFAULT_AUTH_HEADER))
+    scheme = str(setting(config, "messangi_auth_scheme", DEFAULT_AUTH_SCHEME))
+    key = str(config["messangi_api_key"])
+    return name, f"{scheme} {key}" if scheme else key
+
+
 def statuses(config: Mapping[str, t.Any]) -> list[str]:
     """The status filter, each value stripped: the API wants them comma-joined, no spaces."""
     return [str(status).strip() for status in setting(config, "messangi_statuses", [])]
@@ -147,7 +225,41 @@ def problems(config: Mapping[str, t.Any]) -> list[str]:
         found.append("messangi_channels names a channel twice")
     if "" in statuses(config):
         found.append("messangi_statuses has an empty value: name statuses such as SENT, READ")
-    return found + _number_problems(config)
+    return found + _request_problems(config) + _number_problems(config)
+
+
+def _request_problems(config: Mapping[str, t.Any]) -> list[str]:
+    """The page parameter and the auth header; values are not shown (a key pasted there?)."""
+    found = []
+    name = page_param(config)
+    if not QUERY_NAME.fullmatch(name):
+        found.append(
+            "messangi_page_param must be a query parameter name such as page or pageNumber "
+            "(letters, digits, _ . - [ ])"
+        )
+    elif name in SENT_PARAMETERS:
+        found.append(
+            f"messangi_page_param must not be a parameter the tap sends already ({name}): "
+            "use the API's page parameter, such as page"
+        )
+    header = str(setting(config, "messangi_auth_header", DEFAULT_AUTH_HEADER))
+    if not HTTP_TOKEN.fullmatch(header):
+        found.append(
+            "messangi_auth_header must be an HTTP header name such as Authorization or "
+            "X-API-Key (letters, digits and !#$%&'*+-.^_`|~; no space or colon)"
+        )
+    elif header.lower() in FRAMING_HEADERS:
+        found.append(
+            f"messangi_auth_header cannot be {header}: it frames the request; use the header "
+            "your account manager names, such as Authorization or X-API-Key"
+        )
+    scheme = str(setting(config, "messangi_auth_scheme", DEFAULT_AUTH_SCHEME))
+    if scheme and not HTTP_TOKEN.fullmatch(scheme):
+        found.append(
+            "messangi_auth_scheme must be one word such as Bearer, or empty to send the key "
+            "alone (no space or control character)"
+        )
+    return found
 
 
 def _number_problems(config: Mapping[str, t.Any]) -> list[str]:
@@ -163,6 +275,11 @@ def _number_problems(config: Mapping[str, t.Any]) -> list[str]:
     ):
         if problem := range_problem(name, int(setting(config, name, default)), 0, most):
             found.append(problem)
+    size = page_size(config)
+    if size is not None and (
+        problem := range_problem("messangi_page_size", size, 1, MAX_PAGE_SIZE)
+    ):
+        found.append(f"{problem} (unset it to take the API's own page size)")
     concurrency = int(setting(config, "messangi_max_concurrency", DEFAULT_MAX_CONCURRENCY))
     if not 1 <= concurrency <= MAX_CONCURRENCY:
         found.append(f"messangi_max_concurrency must be 1 to {MAX_CONCURRENCY}, got {concurrency}")

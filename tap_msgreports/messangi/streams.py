@@ -12,7 +12,7 @@ from singer_sdk.streams.rest import HTTPRequest
 
 from tap_msgreports.client import require_objects
 from tap_msgreports.errors import SourceError, WindowTooLargeError
-from tap_msgreports.messangi import lines, settings
+from tap_msgreports.messangi import lines, paging, settings
 from tap_msgreports.messangi.client import MessangiStream
 from tap_msgreports.schemas import schema_directory
 from tap_msgreports.windows import Window
@@ -67,6 +67,8 @@ class MlogItemsStream(MessangiStream):
         for setting_name, parameter in settings.FILTERS.items():
             if value := self.config.get(setting_name):
                 params[parameter] = value
+        if (size := settings.page_size(self.config)) is not None:
+            params[settings.SIZE_PARAM] = size  # every request: pages must share one size
         return HTTPRequest(
             url=self.get_url(context),
             method=self.http_method,
@@ -93,6 +95,13 @@ class MlogItemsStream(MessangiStream):
         """The last hour that has settled (see ``messangi_settle_minutes``), whole seconds."""
         end = self.settled_until().replace(microsecond=0)
         return Window(end - CHECK_SPAN, end)
+
+    def page_request(self, context: Context, window: Window, page: int) -> HTTPRequest:
+        """The window's request for one page (the first carries no page parameter)."""
+        request = self.window_request(context, window)
+        if page > 1:
+            request.params[settings.page_param(self.config)] = page
+        return request
 
     def bookmark_value(self, window: Window, context: Context) -> str:  # noqa: ARG002
         """The end of the last window read, in UTC."""
@@ -128,19 +137,51 @@ class MlogItemsStream(MessangiStream):
     ) -> Iterator[dict[str, t.Any]]:
         """Lines of the window, keyed (see :meth:`check_body`); a short page means a split.
 
-        The page is checked at once (on the worker that fetched it); the lines are keyed as
-        they are written, on the thread writing them: keying is most of the CPU a line costs,
-        and done beside the workers' parsing it would only fight them for the GIL.
+        A window of one second cannot be split: it is read page by page instead, and its
+        lines are keyed together once all are read, so that keys do not depend on where
+        pages end. Pages are fetched at once (on the worker that fetched the first); the
+        lines are keyed as they are written, on the thread writing them: keying is most of
+        the CPU a line costs, and done beside the workers' parsing it would only fight them
+        for the GIL.
         """
         items, total = body["items"], body["pagination"]["total"]
         if len(items) < total:
-            msg = f"{len(items)} of {total} lines in one response"
-            # As many pieces as responses it would take if lines were spread evenly, plus a
-            # margin: one request per piece instead of a cascade of halvings.
-            more, fewer = SPLIT_MARGIN
-            per_response = max(len(items), 1) * fewer
-            raise WindowTooLargeError(msg, parts=-(-total * more // per_response))  # ceiling
+            if window.split(self.split_resolution) is None:
+                items = self._all_pages(body, context, window)
+            else:
+                msg = f"{len(items)} of {total} lines in one response"
+                # As many pieces as responses it would take if lines were spread evenly, plus
+                # a margin: one request per piece instead of a cascade of halvings.
+                more, fewer = SPLIT_MARGIN
+                per_response = max(len(items), 1) * fewer
+                raise WindowTooLargeError(msg, parts=-(-total * more // per_response))  # ceiling
         return self._keyed_lines_when_written(items, context, window)
+
+    def _all_pages(
+        self, first: dict[str, t.Any], context: Context, window: Window
+    ) -> list[dict[str, t.Any]]:
+        """Every line of a window that splitting cannot cut: its first page and the rest."""
+        page = paging.Page.of(first)
+        self.logger.info(
+            "%s %s: window %s holds %d lines, %d per response, and cannot be split: "
+            "reading it page by page",
+            self.describe_partition(context),
+            self.name,
+            window.describe(),
+            page.total,
+            len(page.items),
+        )
+        return paging.read_pages(
+            page,
+            lambda number: paging.Page.of(
+                self.fetch_body(context, window, self.page_request(context, window, number))
+            ),
+            paging.Paging(
+                where=self.where(context, window),
+                param=settings.page_param(self.config),
+                size=settings.page_size(self.config),
+            ),
+        )
 
     def _keyed_lines_when_written(
         self, items: list[dict[str, t.Any]], context: Context, window: Window

@@ -262,6 +262,77 @@ def test_pages_and_sizes_are_honoured(server):
         assert f'"{name}"' in refusal(get(server, start, end, **{name: value}))
 
 
+def burst_second(server, day, channel="S"):
+    """The second of a day's burst on a channel, and the truth of that second."""
+    truth = [r for r in server.truth("mlog_items", day, day) if r["channel"] == channel]
+    seconds = Counter(row["date"][:19] for row in truth)
+    second, _ = seconds.most_common(1)[0]
+    start = parse(second + ".000Z")
+    return start, [row for row in truth if row["date"][:19] == second]
+
+
+def test_a_burst_puts_more_lines_in_one_second_than_one_response_holds(server):
+    server.messangi.burst_lines = 260
+    server.messangi.max_items_per_response = 100
+    for day in (TODAY - timedelta(days=1), TODAY):
+        start, truth = burst_second(server, day)
+        assert len(truth) >= 260  # the burst, and any line that happens to share its second
+        end = start + timedelta(milliseconds=999)
+        first = mlog(server, start, end, channel="S", pretty="true")
+        assert (len(first["items"]), first["pagination"]["total"]) == (100, len(truth))
+        pages = [items(server, start, end, channel="S", page=page) for page in (1, 2, 3)]
+        assert [len(page) for page in pages] == [100, 100, len(truth) - 200]
+        read = [line for page in pages for line in page]
+        shared = ("channel", "sender", "recipient", "date")
+        held = [[line[k] for k in shared] for line in read]
+        assert held == [[row[k] for k in shared] for row in truth]
+        assert [str(line["campaignid"]) for line in read] == [r["campaignid"] for r in truth]
+        keys = Counter((r["sender"], r["recipient"], r["date"], r["campaignid"]) for r in read)
+        assert max(keys.values()) >= 2  # twins, so that keying across pages matters
+        assert len({(r["sender"], str(r["campaignid"])) for r in read}) <= 3  # one campaign
+    server.messangi.burst_lines = 0
+    assert len(burst_second(server, TODAY)[1]) < 10  # off by default
+
+
+def test_the_page_parameter_can_be_renamed_or_ignored(server):
+    start, end = day_window(TODAY)
+    server.messangi.max_items_per_response = 30
+    everything = [line for page in range(1, 4) for line in items(server, start, end, page=page)]
+    server.messangi.page_param = "pageNumber"
+    assert items(server, start, end, page=2) == everything[:30]  # no longer its name
+    assert items(server, start, end, pageNumber=2) == everything[30:60]
+    server.messangi.honours_page = False
+    assert items(server, start, end, pageNumber=2) == everything[:30]
+    assert items(server, start, end, page=3, size=10) == everything[:10]  # size still counts
+
+
+@pytest.mark.parametrize(
+    ("header", "scheme", "sent", "status"),
+    [
+        ("X-Api-Key", "", {"X-Api-Key": "{key}"}, 200),
+        ("X-Api-Key", "", {"x-api-key": "{key} "}, 200),
+        ("X-Api-Key", "", {"Authorization": "Bearer {key}"}, 401),
+        ("X-Api-Key", "", {"X-Api-Key": "Bearer {key}"}, 401),
+        ("Authorization", "", {"Authorization": "{key}"}, 200),
+        ("Authorization", "Token", {"Authorization": "token {key}"}, 200),
+        ("Authorization", "Token", {"Authorization": "Bearer {key}"}, 401),
+    ],
+)
+def test_the_auth_header_and_scheme_can_be_demanded(server, header, scheme, sent, status):
+    server.messangi.auth_header, server.messangi.auth_scheme = header, scheme
+    key = server.messangi.api_key
+    headers = {name: value.format(key=key) for name, value in sent.items()}
+    params = {"from": iso(at(TODAY)), "to": iso(at(TODAY, 1))}
+    response = requests.get(server.url + MLOG, params=params, headers=headers, timeout=TIMEOUT)
+    assert response.status_code == status
+    config = server.tap_config()
+    assert (config["messangi_auth_header"], config["messangi_auth_scheme"]) == (header, scheme)
+
+
+def test_the_default_auth_header_stays_out_of_the_config(server):
+    assert not {"messangi_auth_header", "messangi_auth_scheme"} & set(server.tap_config())
+
+
 # Pretty and raw
 
 
@@ -547,9 +618,19 @@ def test_cli_options_reach_the_messangi_emulation():
     messangi = build_server(args).messangi
     assert (messangi.lines_per_day, messangi.max_items_per_response) == (7, 9)
     assert messangi.max_report_lines == 11
+    args = build_parser().parse_args(
+        ["--mlog-burst-lines", "5000", "--mlog-auth-header", "X-Key", "--mlog-auth-scheme", ""]
+    )
+    messangi = build_server(args).messangi
+    assert (messangi.burst_lines, messangi.auth_header, messangi.auth_scheme) == (5000, "X-Key", "")
     defaults = build_server(build_parser().parse_args([])).messangi
     assert (defaults.lines_per_day, defaults.max_items_per_response) == (400, 1000)
     assert defaults.max_report_lines == 100_000
+    assert (defaults.burst_lines, defaults.auth_header, defaults.auth_scheme) == (
+        0,
+        "Authorization",
+        "Bearer",
+    )
     with pytest.raises(SystemExit):
         build_parser().parse_args(["--mlog-max-items", "0"])
 
