@@ -49,6 +49,17 @@ def file_name_problem(report: str) -> str | None:
     return None
 
 
+def app_id_problem(app_id: str) -> str | None:
+    """Why a workspace id cannot be a path segment as it is, or None.
+
+    It is put in the URL unquoted and signed verbatim: a ``/``, ``?`` or ``#`` would send the
+    signed request to another path (or cut the path short), so it is refused, not quoted.
+    """
+    if _UNSAFE_NAME.search(app_id) or " " in app_id.strip():  # edges: credential_problem
+        return "moengage_app_id has a character a workspace id cannot hold (/ \\ ? # % or a space)"
+    return None
+
+
 def signature(app_id: str, name: str, secret: str) -> str:
     """``sha256(APP_ID|FILENAME|SECRET)`` in lower-case hex, as the vendor documents."""
     return hashlib.sha256(f"{app_id}|{name}|{secret}".encode()).hexdigest()

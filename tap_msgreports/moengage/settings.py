@@ -9,7 +9,7 @@ from urllib.parse import urlparse
 
 from singer_sdk import typing as th
 
-from tap_msgreports.moengage.files import file_name_problem
+from tap_msgreports.moengage.files import app_id_problem, file_name_problem
 from tap_msgreports.settings import (
     credential_problem,
     is_loopback,
@@ -149,6 +149,8 @@ def problems(config: Mapping[str, t.Any]) -> list[str]:
         for name in ("moengage_app_id", "moengage_secret_key")
         if (problem := credential_problem(str(config.get(name) or ""), name))
     ]
+    if problem := app_id_problem(str(config.get("moengage_app_id") or "")):
+        found.append(problem)
     if config.get("moengage_api_url") and (
         problem := url_problem(str(config["moengage_api_url"]), "moengage_api_url", config)
     ):
