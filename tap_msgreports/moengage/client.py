@@ -72,6 +72,11 @@ class MoEngageStream(WindowedReportStream):
         """The size limit of one file, downloaded or inflated."""
         return int(setting(self.config, "moengage_max_file_mb", settings.DEFAULT_MAX_FILE_MB)) << 20
 
+    @property
+    def max_columns(self) -> int:
+        """The most columns one file may have (``moengage_max_columns``)."""
+        return int(setting(self.config, "moengage_max_columns", files.DEFAULT_MAX_COLUMNS))
+
     # ----- dates and bookmarks ------------------------------------------------------------
 
     def now(self) -> dt.datetime:

@@ -33,6 +33,17 @@ _UNSAFE_NAME = re.compile(r"[/\\?#%\x00-\x1f\x7f]")
 CHUNK = 1 << 20
 #: One field may be this large (the csv module's default is 128 KiB).
 FIELD_SIZE_LIMIT = 64 << 20
+#: One row (a record, line breaks in quoted fields included) may be this many bytes. Real
+#: rows are a few KB, and a 10 MB message is still read whole; a longer row is refused while
+#: it is read, so a bomb of one long line costs about this much memory, not its size (the
+#: text layer and the csv module would hold the whole line before the field limit applies).
+MAX_ROW_BYTES = 16 << 20
+#: A header name may be this long on average: the header row is bounded by the columns
+#: allowed, so a header of millions of tiny names is refused before the csv module splits it.
+HEADER_BYTES_PER_COLUMN = 1 << 10
+#: Columns a report file may have, all its CSV members together (moengage_max_columns):
+#: real reports have tens; PostgreSQL holds at most 1,600 per table.
+DEFAULT_MAX_COLUMNS = 1000
 
 
 def file_name(report: str, day: dt.date) -> str:
@@ -99,6 +110,38 @@ class SizeLimitedReader(io.RawIOBase):
         """Read, spending from the budget, which stops at the limit."""
         data = self.stream.read(len(buffer))
         self.budget.spend(len(data))
+        buffer[: len(data)] = data
+        return len(data)
+
+
+class RowGuard(io.RawIOBase):
+    """A readable stream that refuses a row longer than its limit, as the row's bytes are read.
+
+    The reader calls :meth:`row_done` after each row; bytes read since then belong to the
+    row being read. The text layer reads ahead a few KB, which the count includes.
+    """
+
+    def __init__(self, stream: t.IO[bytes], what: str, limit: int = MAX_ROW_BYTES) -> None:
+        """Wrap ``stream``; ``what`` names the file in the error."""
+        super().__init__()
+        self.stream, self.what, self.limit = stream, what, limit
+        self.in_row = 0
+
+    def readable(self) -> bool:
+        """It is."""
+        return True
+
+    def row_done(self, next_limit: int = MAX_ROW_BYTES) -> None:
+        """A row was read whole: count the next one from here, within ``next_limit``."""
+        self.in_row, self.limit = 0, next_limit
+
+    def readinto(self, buffer: t.Any) -> int:  # noqa: ANN401 - a writable buffer
+        """Read, refusing once the row being read is longer than the limit."""
+        data = self.stream.read(len(buffer))
+        self.in_row += len(data)
+        if self.in_row > self.limit:
+            msg = f"{self.what} has a row longer than {self.limit >> 10} KB (or a runaway line)"
+            raise SourceError(msg)
         buffer[: len(data)] = data
         return len(data)
 
@@ -194,14 +237,18 @@ def _not_csv(start: bytes) -> str | None:
     return None
 
 
-def read_csv(stream: t.IO[bytes], what: str) -> tuple[list[str], Iterator[list[str]]]:
+def read_csv(
+    stream: t.IO[bytes], what: str, max_columns: int = DEFAULT_MAX_COLUMNS
+) -> tuple[list[str], Iterator[list[str]]]:
     """The header of one CSV stream, and its data rows as they are read.
 
     UTF-8 with or without a BOM; quoted fields may hold commas, quotes and line breaks.
     A row whose field count differs from the header's is an error: values are never
-    shifted into the wrong columns.
+    shifted into the wrong columns. Each row is bounded while it is read (:class:`RowGuard`):
+    the header by the ``max_columns`` it may have, a data row by ``MAX_ROW_BYTES``.
     """
-    text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
+    guard = RowGuard(stream, what, max_columns * HEADER_BYTES_PER_COLUMN)
+    text = io.TextIOWrapper(t.cast("t.IO[bytes]", guard), encoding="utf-8-sig", newline="")
     # The csv module has one field size limit per process, not one per reader: it is raised
     # where the tap makes its readers rather than on import, and only raised (a larger field
     # is let through, nothing the default accepts is refused).
@@ -209,12 +256,22 @@ def read_csv(stream: t.IO[bytes], what: str) -> tuple[list[str], Iterator[list[s
     reader = csv.reader(text)
     with _csv_errors(what, reader):
         header = next(reader, [])
-    return header, _data_rows(reader, len(header), what)
+    if len(header) > max_columns:
+        msg = f"{what} has {len(header)} columns, over moengage_max_columns ({max_columns})"
+        raise SourceError(msg)
+    guard.row_done()
+    return header, _data_rows(reader, len(header), what, guard)
 
 
-def _data_rows(reader: t.Any, width: int, what: str) -> Iterator[list[str]]:  # noqa: ANN401
+def _data_rows(
+    reader: t.Any,  # noqa: ANN401 - a csv reader
+    width: int,
+    what: str,
+    guard: RowGuard,
+) -> Iterator[list[str]]:
     with _csv_errors(what, reader):
         for fields in reader:
+            guard.row_done()
             if not fields:
                 continue  # a blank line
             if len(fields) != width:
@@ -244,6 +301,11 @@ HEADER_PREFIX_BYTES = 256 << 10
 _LOCAL_HEADER = struct.Struct("<4s5H3I2H")  # the fixed part of a ZIP local file header
 _STORED, _DEFLATED = 0, 8
 _ENCRYPTED = 0x1  # bit 0 of a ZIP entry's general purpose flags
+
+
+def csv_headers(file: t.IO[bytes], limit: int, what: str, max_columns: int) -> list[list[str]]:
+    """The header of each CSV stream of a file, reading no further than the headers."""
+    return [read_csv(stream, what, max_columns)[0] for stream in csv_streams(file, limit, what)]
 
 
 def header_from_prefix(prefix: bytes) -> list[str] | None:

@@ -9,7 +9,7 @@ from urllib.parse import urlparse
 
 from singer_sdk import typing as th
 
-from tap_msgreports.moengage.files import app_id_problem, file_name_problem
+from tap_msgreports.moengage.files import DEFAULT_MAX_COLUMNS, app_id_problem, file_name_problem
 from tap_msgreports.settings import (
     credential_problem,
     is_loopback,
@@ -25,6 +25,7 @@ DATA_CENTERS = ("01", "02", "03", "04", "05", "06", "101")
 SIGNATURE_PLACES = ("header", "query", "both")
 DEFAULT_MAX_FILE_MB = 4096
 MAX_FILE_MB = 1 << 20  # a TiB: beyond it the setting is a typo
+MAX_COLUMNS = 10_000  # beyond it no warehouse table takes the report
 DEFAULT_MAX_CONCURRENCY = 2  # files are large: a couple downloading while one is written
 #: The date a run against the emulator takes as today (YYYY-MM-DD). The emulator's clock is
 #: simulated, and file life counts from today: without this, a run on the real clock would
@@ -89,6 +90,16 @@ PROPERTIES = th.PropertiesList(
         description=(
             "Largest report file accepted, downloaded or once inflated: a file beyond it "
             "(a ZIP bomb, a runaway body) is refused."
+        ),
+    ),
+    th.Property(
+        "moengage_max_columns",
+        th.IntegerType,
+        default=DEFAULT_MAX_COLUMNS,
+        title="MoEngage columns per report file",
+        description=(
+            "Most columns one report file may have, all its CSV members together: a file "
+            "with more (a hostile or broken file) is refused. Real reports have tens."
         ),
     ),
     th.Property(
@@ -172,6 +183,9 @@ def _number_problems(config: Mapping[str, t.Any]) -> list[str]:
     found = []
     size = int(setting(config, "moengage_max_file_mb", DEFAULT_MAX_FILE_MB))
     if problem := range_problem("moengage_max_file_mb", size, 1, MAX_FILE_MB):
+        found.append(problem)
+    columns = int(setting(config, "moengage_max_columns", DEFAULT_MAX_COLUMNS))
+    if problem := range_problem("moengage_max_columns", columns, 1, MAX_COLUMNS):
         found.append(problem)
     concurrency = int(setting(config, "moengage_max_concurrency", DEFAULT_MAX_CONCURRENCY))
     if not 1 <= concurrency <= 8:  # noqa: PLR2004

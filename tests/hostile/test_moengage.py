@@ -13,8 +13,15 @@ import io
 import json
 import logging
 import re
+import resource
+import shutil
+import struct
+import sys
 import time
 import typing as t
+import zipfile
+import zlib
+from pathlib import Path
 
 import pytest
 import urllib3
@@ -24,11 +31,10 @@ from tap_msgreports.moengage.columns import FIXED_COLUMNS as FIXED
 from tap_msgreports.tap import TapMsgReports
 from tests.harness import parse_messages
 from tests.loopback import Handler, serving
-from tests.processes import run_cli
+from tests.processes import TAP, run_cli, run_recorded, write_config
 
 if t.TYPE_CHECKING:
     from collections.abc import Callable
-    from pathlib import Path
 
     from tests.hostile_report import Attack
 
@@ -322,3 +328,175 @@ def test_a_short_plain_csv_probe_teaches_no_columns(
     row.observed = f"columns learnt: {learnt or 'none'}"
     assert learnt == []
     assert "gave up after 2 tries: connection broken mid-body" in caplog.text
+
+
+# ----- point 6: a ZIP whose members each add a column ------------------------------------------
+
+
+def zip_bytes(members: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return buffer.getvalue()
+
+
+def serving_file(body: bytes) -> Callable[[Handler], None]:
+    """Every date's file is ``body``."""
+    return files_only(lambda handler: reply(handler, 200, body, "application/gzip"))
+
+
+def schema_messages(output: str) -> list[dict[str, t.Any]]:
+    return [m for m in parse_messages(output).messages if m["type"] == "SCHEMA"]
+
+
+def test_a_zip_whose_members_each_add_a_column_declares_them_in_one_schema(
+    attack: Callable[..., Attack],
+) -> None:
+    members = 600
+    row = attack(
+        "6",
+        f"a ZIP of {members} CSV members, each adding a column",
+        "one SCHEMA message for the file (all its new columns at once), every row written",
+    )
+    body = zip_bytes(
+        {
+            f"part{i}.csv": f"Campaign Name,Extra {i}\r\nC{i},{i}\r\n".encode()
+            for i in range(members)
+        }
+    )
+    with serving(serving_file(body)) as server:
+        tap_config = config(server.url, start_date=TODAY.isoformat(), moengage_max_columns=5000)
+        output, failure = sync(tap_config)
+    schemas = schema_messages(output)
+    records = parse_messages(output).records.get("moengage_campaign_rows", [])
+    row.observed = (
+        f"{len(schemas)} SCHEMA messages ({sum(len(json.dumps(s)) for s in schemas) >> 10} KB) "
+        f"for {len(records)} rows"
+    )
+    assert failure is None
+    assert len(records) == members
+    assert len(schemas) <= 2  # the stream's own, then the file's columns at once
+    assert {f"extra_{i}" for i in range(members)} <= set(schemas[-1]["schema"]["properties"])
+
+
+def test_a_file_with_more_columns_than_allowed_is_refused_before_any_row(
+    attack: Callable[..., Attack],
+) -> None:
+    row = attack(
+        "3",
+        "a ZIP of 1,500 members, each adding a column (moengage_max_columns 1000, the default)",
+        "the file is refused naming moengage_max_columns, no row and no SCHEMA for it",
+    )
+    body = zip_bytes(
+        {f"p{i}.csv": f"Campaign Name,Extra {i}\r\nC{i},{i}\r\n".encode() for i in range(1500)}
+    )
+    with serving(serving_file(body)) as server:
+        output, failure = sync(config(server.url, start_date=TODAY.isoformat()))
+    row.observed = f"{str(failure)[-90:]}; {len(schema_messages(output))} SCHEMA"
+    assert "moengage_max_columns (1000)" in str(failure)
+    assert parse_messages(output).records == {}
+    assert len(schema_messages(output)) <= 1
+
+
+def test_a_header_of_millions_of_names_is_refused_as_it_is_read(
+    attack: Callable[..., Attack],
+) -> None:
+    row = attack(
+        "3",
+        "a file whose header row is 4 million tiny names (12 MB)",
+        "refused while the header is read (bounded by moengage_max_columns), no row",
+    )
+    header = b",".join(b"c%d" % i for i in range(4_000_000)) + b"\r\n"
+    with serving(serving_file(zip_bytes({"wide.csv": header + b"1\r\n"}))) as server:
+        output, failure = sync(config(server.url, start_date=TODAY.isoformat()))
+    row.observed = str(failure)[-90:]
+    assert "has a row longer than 1000 KB" in str(failure)
+    assert parse_messages(output).records == {}
+
+
+# ----- point 3: a ZIP bomb of one long line ---------------------------------------------------
+
+BOMB_BYTES = 4_000_000_000  # inflated; ZIP sizes stay 32-bit
+PIECE = b"x" * (1 << 20)
+ROOT = Path(__file__).parent.parent.parent
+MEMORY_LIMIT = 1 << 30  # the tap process's address space: unfixed, it fails fast
+
+
+def one_line_bomb(path: Path) -> None:
+    """A ZIP of one CSV member: a header, then one row of ~4 GB without a line break.
+
+    The raw deflate data is one compressed megabyte of ``x`` repeated (each copy, made after
+    a full flush, refers to nothing before it), so building it takes seconds.
+    """
+    start = b"Campaign Name,Message\r\nA,"
+    first = zlib.compressobj(9, zlib.DEFLATED, -15)
+    head = first.compress(start) + first.flush(zlib.Z_FULL_FLUSH)
+    again = zlib.compressobj(9, zlib.DEFLATED, -15)
+    block = again.compress(PIECE) + again.flush(zlib.Z_FULL_FLUSH)
+    copies = (BOMB_BYTES - len(start)) // len(PIECE)
+    size, crc = len(start) + copies * len(PIECE), zlib.crc32(start)
+    for _ in range(copies):
+        crc = zlib.crc32(PIECE, crc)
+    data_size = len(head) + copies * len(block) + 2
+    name = b"bomb.csv"
+    local = struct.pack("<4s5H3I2H", b"PK\x03\x04", 20, 0, 8, 0, 33, crc, data_size, size, 8, 0)
+    central = struct.pack(
+        "<4s6H3I5H2I", b"PK\x01\x02", 20, 20, 0, 8, 0, 33, crc, data_size, size, 8, 0, 0, 0, 0, 0, 0
+    )
+    with path.open("wb") as out:
+        out.write(local + name + head)
+        for _ in range(copies):
+            out.write(block)
+        out.write(b"\x03\x00")  # an empty last block
+        directory_at = out.tell()
+        out.write(central + name)
+        end = struct.pack("<4s4H2IH", b"PK\x05\x06", 0, 0, 1, 1, 46 + len(name), directory_at, 0)
+        out.write(end)
+
+
+def serving_path(path: Path) -> Callable[[Handler], None]:
+    def answer(handler: Handler) -> None:
+        handler.send_response(200)
+        handler.send_header("Content-Type", "application/gzip")
+        handler.send_header("Content-Length", str(path.stat().st_size))
+        handler.end_headers()
+        with contextlib.suppress(OSError), path.open("rb") as body:
+            shutil.copyfileobj(body, handler.wfile)
+
+    return files_only(answer)
+
+
+def limit_memory() -> None:
+    resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, MEMORY_LIMIT))
+
+
+@pytest.mark.slow
+def test_a_one_line_zip_bomb_is_refused_within_150_mb(
+    attack: Callable[..., Attack], tmp_path: Path
+) -> None:
+    bomb = tmp_path / "bomb.zip"
+    one_line_bomb(bomb)
+    row = attack(
+        "3",
+        f"a {bomb.stat().st_size >> 20} MB ZIP inflating to a 4 GB one-line row (default limits)",
+        "refused while the line is read, naming the file; peak RSS of the tap under 150 MB",
+    )
+    result = tmp_path / "rusage.json"
+    with serving(serving_path(bomb)) as server:
+        tap_config = config(server.url, start_date=TODAY.isoformat(), request_timeout=30)
+        command = [sys.executable, "-I", "-S", str(ROOT / "bench" / "rusage.py"), str(result)]
+        done = run_recorded(
+            [*command, *TAP, "--config", str(write_config(tmp_path, tap_config))],
+            what="tap-msgreports",
+            timeout=240,
+            preexec_fn=limit_memory,
+        )
+    peak_mb = json.loads(result.read_text())["peak_rss_kb"] / 1024
+    said = [line for line in done.stderr.splitlines() if "bomb" in line or "Daily_Push" in line]
+    row.observed = f"exit {done.returncode}, peak RSS {peak_mb:.0f} MB; " + (
+        said[-1][-100:] if said else done.stderr[-100:]
+    )
+    assert done.returncode == 1
+    assert "has a row longer than 16384 KB" in done.stderr
+    assert peak_mb < 150
