@@ -50,8 +50,8 @@ COMMON_PROPERTIES = th.PropertiesList(
         th.IntegerType,
         default=300,
         description=(
-            "Seconds to wait for one HTTP response before retrying: a JSON body must arrive "
-            "whole within it, a report file's download must not stall for longer."
+            "Seconds to wait for one HTTP response before retrying; a body (JSON or a report "
+            "file) must have arrived within it plus 1 s per 64 KB received."
         ),
         title="Request timeout",
     ),

@@ -22,15 +22,16 @@ from singer_sdk.streams.rest import HTTPRequest
 
 from tap_msgreports.client import (
     AUTH_STATUSES,
+    ERROR_BODY_BYTES,
     HTTP_CLIENT_ERROR,
-    HTTP_OK,
     HTTP_SERVER_ERROR,
     HTTP_TOO_MANY_REQUESTS,
     RETRIABLE_ERRORS,
     WindowedReportStream,
     arriving_chunks,
     failure_reason,
-    origin,
+    load_capped,
+    url_origin,
     vendor_message,
 )
 from tap_msgreports.errors import SourceError, WindowUnavailableError
@@ -99,6 +100,11 @@ class MoEngageStream(WindowedReportStream):
     def max_file_bytes(self) -> int:
         """The size limit of one file, downloaded or inflated."""
         return int(setting(self.config, "moengage_max_file_mb", settings.DEFAULT_MAX_FILE_MB)) << 20
+
+    @property
+    def max_columns(self) -> int:
+        """The most columns one file may have (``moengage_max_columns``)."""
+        return int(setting(self.config, "moengage_max_columns", files.DEFAULT_MAX_COLUMNS))
 
     # ----- dates and bookmarks ------------------------------------------------------------
 
@@ -203,7 +209,7 @@ class MoEngageStream(WindowedReportStream):
         A broken download or a corrupt archive is raised as retriable: the next try
         downloads the file again. Nothing is parsed here.
         """
-        what = response.url.rsplit("/", 1)[-1].split("?", 1)[0]
+        what = _file_of(response)
         download = tempfile.TemporaryFile()  # noqa: SIM115 - handed on to the reader
         try:
             self._save_body(response, download, what)
@@ -219,7 +225,7 @@ class MoEngageStream(WindowedReportStream):
     def _save_body(self, response: requests.Response, download: t.IO[bytes], what: str) -> None:
         """Write the body to ``download`` as it arrives, within ``moengage_max_file_mb``."""
         with response:
-            for chunk in arriving_chunks(response):
+            for chunk in arriving_chunks(response, self.timeout, what):
                 download.write(chunk)
                 if download.tell() > self.max_file_bytes:
                     msg = f"{what} is larger than moengage_max_file_mb"
@@ -260,7 +266,7 @@ class MoEngageStream(WindowedReportStream):
             window = Window.of_days(day, day)
             prepared = self._prepare(self.window_request(context, window))
             try:
-                status, prefix = send(prepared, context)
+                status, prefix, foreign = send(prepared, context)
             except RETRIABLE_ERRORS as exc:
                 probed.failure = (
                     f"gave up after {self.backoff_max_tries()} tries: {failure_reason(exc)}"
@@ -270,11 +276,8 @@ class MoEngageStream(WindowedReportStream):
             if status in AUTH_STATUSES:
                 probed.failure = f"HTTP {status}: {self.credentials_hint()}"
                 return probed
-            if status not in {HTTP_OK, HTTP_CLIENT_ERROR}:  # the API says "no file" with 400
-                probed.failure = (
-                    f"HTTP {status} from {origin(prepared.url or '')}: not the MoEngage report "
-                    "API? check moengage_api_url (or moengage_data_center)"
-                )
+            if foreign:
+                probed.failure = f"{foreign}: check moengage_api_url (or moengage_data_center)"
                 return probed
             if prefix:
                 probed.day, probed.prefix = day, prefix
@@ -294,8 +297,10 @@ class MoEngageStream(WindowedReportStream):
 
     def _probe_once(
         self, prepared: requests.PreparedRequest, context: Context
-    ) -> tuple[int, bytes]:
-        """One try of a probe: the status and, for a file, its first bytes.
+    ) -> tuple[int, bytes, str | None]:
+        """One try of a probe: the status, a file's first bytes, what a foreign 4xx is.
+
+        A 4xx other than MoEngage's "no such file" is named by :func:`foreign_refusal`.
 
         Raises:
             RetriableAPIError: on 429 or 5xx, worth another try.
@@ -305,7 +310,21 @@ class MoEngageStream(WindowedReportStream):
             if status == HTTP_TOO_MANY_REQUESTS or status >= HTTP_SERVER_ERROR:
                 msg = f"HTTP {status}"
                 raise RetriableAPIError(msg, response)
-            return status, _first_bytes(response) if response.ok else b""
+            if response.ok:
+                return status, self._first_bytes(response), None
+            if status < HTTP_CLIENT_ERROR or status in AUTH_STATUSES:
+                return status, b"", None
+            load_capped(response, ERROR_BODY_BYTES, "an error body", self.timeout)
+            return status, b"", foreign_refusal(response)
+
+    def _first_bytes(self, response: requests.Response) -> bytes:
+        """The start of a body, without reading the rest of it, within the body's deadline."""
+        prefix = b""
+        for chunk in arriving_chunks(response, self.timeout, _file_of(response)):
+            prefix += chunk
+            if len(prefix) >= files.HEADER_PREFIX_BYTES:
+                break
+        return prefix
 
     # ----- errors --------------------------------------------------------------------------
 
@@ -338,7 +357,16 @@ class MoEngageStream(WindowedReportStream):
         context: Context,
         window: Window,
     ) -> Exception:
-        """A 400 for a date: not there yet (today, yesterday), no file (skipped), or an error."""
+        """A 400 for a date: not there yet (today, yesterday), no file (skipped), or an error.
+
+        Only MoEngage's own 400 means "no file"; any other 4xx stops the run, the bookmark
+        where it was (:func:`foreign_refusal`).
+        """
+        if foreign := foreign_refusal(response):
+            return SourceError(
+                f"{self.where(context, window)}: {foreign}: check moengage_api_url (and any "
+                "proxy in between); the bookmark stays before this file"
+            )
         message = vendor_message(response, ("error", "message"))
         name = self.file_name(context, window)
         if "app id" in message.lower():
@@ -370,11 +398,52 @@ def _oldest_refused(name: str, day: dt.date, message: str) -> str:
     return f"no file {name} ({message})"
 
 
-def _first_bytes(response: requests.Response) -> bytes:
-    """The start of a body, without reading the rest of it."""
-    prefix = b""
-    for chunk in response.iter_content(files.HEADER_PREFIX_BYTES):
-        prefix += chunk
-        if len(prefix) >= files.HEADER_PREFIX_BYTES:
-            break
-    return prefix
+#: The ``type`` of MoEngage's 400 envelope (api-notes 5.4), whatever the cause.
+VENDOR_REFUSAL_TYPE = "BAD REQUEST"
+
+
+def foreign_refusal(response: requests.Response) -> str | None:
+    """What a 4xx that is not MoEngage's own 400 is, or None for MoEngage's (its body read).
+
+    MoEngage answers a file that is missing, not generated yet or expired, and a wrong app id,
+    with 400 and ``{"error": {"message": ..., "type": "BAD REQUEST"}}`` (api-notes 5.4); it is
+    not known to answer 404. Anything else (a 404, an HTML page, another body) comes from a
+    wrong ``moengage_api_url`` or a proxy: taken for "no file", it would move the bookmark
+    past files that then expire. Named by status and origin only: the path and query hold
+    the app id and maybe the signature.
+    """
+    if response.status_code == HTTP_CLIENT_ERROR and _is_vendor_envelope(response):
+        return None
+    return (
+        f"HTTP {response.status_code} from {url_origin(response.url)} "
+        f"({_body_kind(response.content)}), not MoEngage's answer for a missing file"
+    )
+
+
+def _is_vendor_envelope(response: requests.Response) -> bool:
+    try:
+        body = response.json()
+    except ValueError:
+        return False
+    error = body.get("error") if isinstance(body, dict) else None
+    return (
+        isinstance(error, dict)
+        and isinstance(error.get("message"), str)
+        and str(error.get("type", "")).upper() == VENDOR_REFUSAL_TYPE
+    )
+
+
+def _body_kind(content: bytes) -> str:
+    start = content.lstrip()[:1]
+    if not start:
+        return "an empty body"
+    if start == b"<":
+        return "an HTML page"
+    if start in {b"{", b"["}:
+        return "a JSON body that is not MoEngage's error"
+    return "a text body"
+
+
+def _file_of(response: requests.Response) -> str:
+    """The file a download is of: the last segment of its path, without the query."""
+    return response.url.rsplit("/", 1)[-1].split("?", 1)[0]

@@ -35,6 +35,17 @@ _UNSAFE_NAME = re.compile(r"[/\\?#%\x00-\x1f\x7f]")
 CHUNK = 1 << 20
 #: One field may be this large (the csv module's default is 128 KiB).
 FIELD_SIZE_LIMIT = 64 << 20
+#: One row (a record, line breaks in quoted fields included) may be this many bytes. Real
+#: rows are a few KB, and a 10 MB message is still read whole; a longer row is refused while
+#: it is read, so a bomb of one long line costs about this much memory, not its size (the
+#: text layer and the csv module would hold the whole line before the field limit applies).
+MAX_ROW_BYTES = 16 << 20
+#: A header name may be this long on average: the header row is bounded by the columns
+#: allowed, so a header of millions of tiny names is refused before the csv module splits it.
+HEADER_BYTES_PER_COLUMN = 1 << 10
+#: Columns a report file may have, all its CSV members together (moengage_max_columns):
+#: real reports have tens; PostgreSQL holds at most 1,600 per table.
+DEFAULT_MAX_COLUMNS = 1000
 
 
 def file_name(report: str, day: dt.date) -> str:
@@ -48,6 +59,17 @@ def file_name_problem(report: str) -> str | None:
         return "a report name is empty"
     if _UNSAFE_NAME.search(report):
         return f"report name {report!r} has a character that cannot be in a file name (/ \\ ? # %)"
+    return None
+
+
+def app_id_problem(app_id: str) -> str | None:
+    """Why a workspace id cannot be a path segment as it is, or None.
+
+    It is put in the URL unquoted and signed verbatim: a ``/``, ``?`` or ``#`` would send the
+    signed request to another path (or cut the path short), so it is refused, not quoted.
+    """
+    if _UNSAFE_NAME.search(app_id) or " " in app_id.strip():  # edges: credential_problem
+        return "moengage_app_id has a character a workspace id cannot hold (/ \\ ? # % or a space)"
     return None
 
 
@@ -103,6 +125,60 @@ class SizeLimitedReader(io.RawIOBase):
         self.budget.spend(len(data))
         buffer[: len(data)] = data
         return len(data)
+
+
+class RowGuard(io.RawIOBase):
+    """A readable stream that bounds each CSV row as its bytes are read: size and fields.
+
+    The reader calls :meth:`row_done` after each row; bytes read since then belong to the
+    row being read, plus at most one read ahead (``len(buffer)``, the text layer's chunk),
+    which the bounds allow for. The csv module builds a whole row before anything can count
+    its fields, and a row of millions of tiny fields costs 20 times its size: commas outside
+    quotes are counted here instead (quotes tracked across reads, ``""`` toggling twice).
+    """
+
+    def __init__(self, stream: t.IO[bytes], what: str, max_bytes: int, max_fields: int) -> None:
+        """Wrap ``stream``; ``what`` names the file in the errors."""
+        super().__init__()
+        self.stream, self.what = stream, what
+        self.max_bytes, self.max_fields = max_bytes, max_fields
+        self.row_bytes = self.row_separators = 0
+        self.in_quotes = False
+
+    def readable(self) -> bool:
+        """It is."""
+        return True
+
+    def row_done(self, max_bytes: int = MAX_ROW_BYTES) -> None:
+        """A row was read whole: count the next one from here, within ``max_bytes``."""
+        self.row_bytes = self.row_separators = 0
+        self.max_bytes = max_bytes
+
+    def readinto(self, buffer: t.Any) -> int:  # noqa: ANN401 - a writable buffer
+        """Read, refusing once the row being read is too long or has too many fields."""
+        data = self.stream.read(len(buffer))
+        self.row_bytes += len(data)
+        self.row_separators += self._separators(data)
+        if self.row_bytes > self.max_bytes:
+            msg = f"{self.what} has a row longer than {self.max_bytes >> 10} KB (a runaway line?)"
+            raise SourceError(msg)
+        if self.row_separators > self.max_fields + len(buffer):
+            msg = (
+                f"{self.what} has a row of more than {self.max_fields} fields, over "
+                "moengage_max_columns"
+            )
+            raise SourceError(msg)
+        buffer[: len(data)] = data
+        return len(data)
+
+    def _separators(self, data: bytes) -> int:
+        """Commas outside quoted fields in ``data``; the quote state carries on to the next."""
+        if b'"' not in data:
+            return 0 if self.in_quotes else data.count(b",")
+        pieces = data.split(b'"')
+        outside = pieces[1 if self.in_quotes else 0 :: 2]
+        self.in_quotes ^= len(pieces) % 2 == 0  # an odd number of quotes
+        return sum(piece.count(b",") for piece in outside)
 
 
 def csv_streams(file: t.IO[bytes], limit: int, what: str) -> Iterator[t.IO[bytes]]:
@@ -196,14 +272,18 @@ def _not_csv(start: bytes) -> str | None:
     return None
 
 
-def read_csv(stream: t.IO[bytes], what: str) -> tuple[list[str], Iterator[list[str]]]:
+def read_csv(
+    stream: t.IO[bytes], what: str, max_columns: int = DEFAULT_MAX_COLUMNS
+) -> tuple[list[str], Iterator[list[str]]]:
     """The header of one CSV stream, and its data rows as they are read.
 
     UTF-8 with or without a BOM; quoted fields may hold commas, quotes and line breaks.
     A row whose field count differs from the header's is an error: values are never
-    shifted into the wrong columns.
+    shifted into the wrong columns. Each row is bounded while it is read (:class:`RowGuard`):
+    to ``max_columns`` fields, a header to 1 KB per column, a data row to ``MAX_ROW_BYTES``.
     """
-    text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
+    guard = RowGuard(stream, what, max_columns * HEADER_BYTES_PER_COLUMN, max_columns)
+    text = io.TextIOWrapper(t.cast("t.IO[bytes]", guard), encoding="utf-8-sig", newline="")
     # The csv module has one field size limit per process, not one per reader: it is raised
     # where the tap makes its readers rather than on import, and only raised (a larger field
     # is let through, nothing the default accepts is refused).
@@ -211,12 +291,22 @@ def read_csv(stream: t.IO[bytes], what: str) -> tuple[list[str], Iterator[list[s
     reader = csv.reader(text)
     with _csv_errors(what, reader):
         header = next(reader, [])
-    return header, _data_rows(reader, len(header), what)
+    if len(header) > max_columns:
+        msg = f"{what} has {len(header)} columns, over moengage_max_columns ({max_columns})"
+        raise SourceError(msg)
+    guard.row_done()
+    return header, _data_rows(reader, len(header), what, guard)
 
 
-def _data_rows(reader: t.Any, width: int, what: str) -> Iterator[list[str]]:  # noqa: ANN401
+def _data_rows(
+    reader: t.Any,  # noqa: ANN401 - a csv reader
+    width: int,
+    what: str,
+    guard: RowGuard,
+) -> Iterator[list[str]]:
     with _csv_errors(what, reader):
         for fields in reader:
+            guard.row_done()
             if not fields:
                 continue  # a blank line
             if len(fields) != width:
@@ -246,6 +336,11 @@ HEADER_PREFIX_BYTES = 256 << 10
 _LOCAL_HEADER = struct.Struct("<4s5H3I2H")  # the fixed part of a ZIP local file header
 _STORED, _DEFLATED = 0, 8
 _ENCRYPTED = 0x1  # bit 0 of a ZIP entry's general purpose flags
+
+
+def csv_headers(file: t.IO[bytes], limit: int, what: str, max_columns: int) -> list[list[str]]:
+    """The header of each CSV stream of a file, reading no further than the headers."""
+    return [read_csv(stream, what, max_columns)[0] for stream in csv_streams(file, limit, what)]
 
 
 def header_from_prefix(prefix: bytes) -> list[str] | None:

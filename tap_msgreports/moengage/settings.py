@@ -9,7 +9,7 @@ from urllib.parse import urlparse
 
 from singer_sdk import typing as th
 
-from tap_msgreports.moengage.files import file_name_problem
+from tap_msgreports.moengage.files import DEFAULT_MAX_COLUMNS, app_id_problem, file_name_problem
 from tap_msgreports.settings import (
     credential_problem,
     is_loopback,
@@ -28,6 +28,7 @@ SIGNATURE_PLACES = ("header", "query", "both")
 AUTH_MODES = ("signature", "signature+basic")
 DEFAULT_MAX_FILE_MB = 4096
 MAX_FILE_MB = 1 << 20  # a TiB: beyond it the setting is a typo
+MAX_COLUMNS = 10_000  # beyond it no warehouse table takes the report
 DEFAULT_MAX_CONCURRENCY = 2  # files are large: a couple downloading while one is written
 #: The date a run against the emulator takes as today (YYYY-MM-DD). The emulator's clock is
 #: simulated, and file life counts from today: without this, a run on the real clock would
@@ -107,6 +108,16 @@ PROPERTIES = th.PropertiesList(
         ),
     ),
     th.Property(
+        "moengage_max_columns",
+        th.IntegerType,
+        default=DEFAULT_MAX_COLUMNS,
+        title="MoEngage columns per report file",
+        description=(
+            "Most columns one report file may have, all its CSV members together: a file "
+            "with more (a hostile or broken file) is refused. Real reports have tens."
+        ),
+    ),
+    th.Property(
         "moengage_max_concurrency",
         th.IntegerType,
         default=DEFAULT_MAX_CONCURRENCY,
@@ -169,6 +180,8 @@ def problems(config: Mapping[str, t.Any]) -> list[str]:
         for name in ("moengage_app_id", "moengage_secret_key")
         if (problem := credential_problem(str(config.get(name) or ""), name))
     ]
+    if problem := app_id_problem(str(config.get("moengage_app_id") or "")):
+        found.append(problem)
     if config.get("moengage_api_url") and (
         problem := url_problem(str(config["moengage_api_url"]), "moengage_api_url", config)
     ):
@@ -190,6 +203,9 @@ def _number_problems(config: Mapping[str, t.Any]) -> list[str]:
     found = []
     size = int(setting(config, "moengage_max_file_mb", DEFAULT_MAX_FILE_MB))
     if problem := range_problem("moengage_max_file_mb", size, 1, MAX_FILE_MB):
+        found.append(problem)
+    columns = int(setting(config, "moengage_max_columns", DEFAULT_MAX_COLUMNS))
+    if problem := range_problem("moengage_max_columns", columns, 1, MAX_COLUMNS):
         found.append(problem)
     concurrency = int(setting(config, "moengage_max_concurrency", DEFAULT_MAX_CONCURRENCY))
     if not 1 <= concurrency <= 8:  # noqa: PLR2004

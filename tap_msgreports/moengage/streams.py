@@ -6,6 +6,7 @@ import copy
 import json
 import typing as t
 
+from tap_msgreports.errors import SourceError
 from tap_msgreports.moengage import columns, files
 from tap_msgreports.moengage.client import MoEngageStream
 from tap_msgreports.schemas import schema_directory
@@ -53,17 +54,20 @@ class CampaignRowsStream(MoEngageStream):
         context: Context,
         window: Window,
     ) -> Iterator[dict[str, t.Any]]:
-        """The rows of a downloaded file, read lazily; the file is closed at the end."""
+        """The rows of a downloaded file, read lazily; the file is closed at the end.
+
+        Its columns are declared first, all at once, from the headers of all its members
+        (one SCHEMA message per file at most, however many members add columns).
+        """
         what = self.file_name(context, window)
         fixed = {"report_name": context["report_name"], "report_date": window.first_day.isoformat()}
         row_number = 0
-        seen: list[str] = []  # the file's columns, over all its members
         with body:
+            seen = self.file_columns(body, what)
+            self.declare_columns(seen, what)
             for stream in files.csv_streams(body, self.max_file_bytes, what):
-                header, rows = files.read_csv(stream, what)
+                header, rows = files.read_csv(stream, what, self.max_columns)
                 names = columns.column_names(header)
-                self.declare_columns(names, what)
-                seen += [name for name in names if name not in seen]
                 for fields in rows:
                     row_number += 1
                     yield {
@@ -72,6 +76,19 @@ class CampaignRowsStream(MoEngageStream):
                         **dict(zip(names, fields, strict=True)),
                     }
         self.note_lost_columns(context["report_name"], seen, what)
+
+    def file_columns(self, body: t.IO[bytes], what: str) -> list[str]:
+        """The columns of a file, over all its members, in order; at most ``max_columns``."""
+        seen: dict[str, None] = {}  # ordered, without repeats
+        for header in files.csv_headers(body, self.max_file_bytes, what, self.max_columns):
+            seen.update(dict.fromkeys(columns.column_names(header)))
+        if len(seen) > self.max_columns:
+            msg = (
+                f"{what} has {len(seen)} columns over its members, over "
+                f"moengage_max_columns ({self.max_columns})"
+            )
+            raise SourceError(msg)
+        return list(seen)
 
     def note_lost_columns(self, report: str, names: list[str], what: str) -> None:
         """Say, once per file, which columns of the report's previous file it lacks.
