@@ -151,7 +151,8 @@ def answer_with_the_signature(handler: Handler) -> None:
     """A MoEngage that quotes the signature it was sent (as JSON, not ``signature=``)."""
     query = parse_qs(urlparse(handler.path).query)
     signature = handler.headers.get("Signature") or query.get("Signature", [""])[0]
-    body = {"error": {"message": f'no file: "Signature": "{signature.upper()}" was checked'}}
+    message = f'no file: "Signature": "{signature.upper()}" was checked'
+    body = {"error": {"message": message, "type": "BAD REQUEST"}}  # MoEngage's own envelope
     send_json(handler, 400, body)
 
 
