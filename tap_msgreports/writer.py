@@ -79,10 +79,18 @@ class BufferedMsgSpecWriter(MsgSpecWriter):
             self._pending.clear()
 
 
-def _write(line: bytes | bytearray) -> None:
+def _write(lines: bytes | bytearray) -> None:
+    """Write ``lines`` whole, though a raw stdout may take only a part per call.
+
+    With ``PYTHONUNBUFFERED`` stdout's binary layer is unbuffered: one write(2) each, which a
+    signal can end after part of the bytes (the rest, unwritten, tore a line in two).
+    """
     stdout = sys.stdout
     binary = getattr(stdout, "buffer", None)
-    if binary is not None:
-        binary.write(line)
-    else:  # stdout replaced by a text stream (tests, embedding)
-        stdout.write(line.decode())
+    if binary is None:  # stdout replaced by a text stream (tests, embedding)
+        stdout.write(lines.decode())
+        return
+    done = 0
+    with memoryview(lines) as view:
+        while done < len(view):
+            done += binary.write(view[done:]) or 0  # None: a non-blocking pipe is full
