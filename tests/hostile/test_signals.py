@@ -50,6 +50,8 @@ PROMPT_SECONDS = 10
 #: How long a test waits for a process at most, before it kills it and fails.
 BOUND_SECONDS = 60
 RUNS = 8
+#: A target's pause after each 64 KiB it reads: slower than the tap, as targets are.
+TARGET_PAUSE = 0.002
 STATUS = {signal.SIGTERM: 143, signal.SIGINT: 130}
 
 
@@ -84,15 +86,13 @@ def _parses(line: bytes) -> bool:
 
 
 def signal_tap(
-    folder: Path,
-    config: dict[str, t.Any],
-    signum: signal.Signals,
-    when: Callable[[bytes], bool],
+    folder: Path, config: dict[str, t.Any], signum: signal.Signals, at_bytes: int
 ) -> Signalled:
-    """Run the tap, send ``signum`` once ``when(output so far)``, read to the end.
+    """Run the tap, send ``signum`` once ``at_bytes`` are read, read to the end.
 
-    The output is read all along, as a target would: a tap blocked on a full pipe is not
-    what is tested here. The process is killed if it outlives ``BOUND_SECONDS``.
+    The output is read all along, a little slower than the tap writes, as a target
+    would: the tap is mostly in a write when the signal comes. The process is killed if
+    it outlives ``BOUND_SECONDS``.
     """
     with (
         tempfile.TemporaryFile() as stderr,
@@ -110,9 +110,10 @@ def signal_tap(
         try:
             while chunk := process.stdout.read1(1 << 16):
                 output += chunk
-                if sent_at is None and when(bytes(output)):
+                if sent_at is None and len(output) >= at_bytes:
                     process.send_signal(signum)
                     sent_at = time.monotonic()
+                time.sleep(TARGET_PAUSE)
             process.wait()
         finally:
             watchdog.cancel()
@@ -194,7 +195,7 @@ def test_sigterm_at_random_points_never_tears_a_line_and_resumes_to_the_truth(
     runs, wrong = [], []
     for number in range(RUNS):
         at = rng.randrange(total // 10, total * 9 // 10)
-        run = signal_tap(tmp_path, config, signal.SIGTERM, lambda out, at=at: len(out) >= at)
+        run = signal_tap(tmp_path, config, signal.SIGTERM, at)
         runs.append(run)
         found = problems(run, signal.SIGTERM)
         if not found and not resumes_to_the_truth(run, config, emulator):
@@ -298,7 +299,7 @@ def test_sigterm_ends_a_long_backoff_wait_at_once(
         config = {
             **STALLED_CLEVERTAP,
             "clevertap_api_url": server.url,
-            "clevertap_max_concurrency": 1,  # one request, then its wait
+            "start_date": "2026-01-19",  # one window: one request (on a worker), then its wait
             "request_timeout": 30,
             "max_retries": 5,
             "backoff_max_seconds": 600,
