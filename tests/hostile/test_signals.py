@@ -26,6 +26,7 @@ import requests
 from singer_sdk.exceptions import RetriableAPIError
 from singer_sdk.singerlib.encoding.simple import StateMessage
 
+from tap_msgreports.emulator import FaultPlan
 from tap_msgreports.stopping import StopRequested
 from tap_msgreports.tap import TapMsgReports
 from tap_msgreports.writer import BufferedMsgSpecWriter, RecordEnvelope
@@ -185,7 +186,7 @@ def test_sigterm_at_random_points_never_tears_a_line_and_resumes_to_the_truth(
 ) -> None:
     row = attack(
         "5",
-        f"SIGTERM at a random point while records stream out ({RUNS} runs)",
+        f"SIGTERM at a random point while records stream out, under 429s and 500s ({RUNS} runs)",
         "no torn line, last line a STATE, status 143, resume equals the truth",
     )
     emulator.messangi.lines_per_day = 120
@@ -195,6 +196,7 @@ def test_sigterm_at_random_points_never_tears_a_line_and_resumes_to_the_truth(
     runs, wrong = [], []
     for number in range(RUNS):
         at = rng.randrange(total // 10, total * 9 // 10)
+        emulator.faults = FaultPlan(latency_ms=2, rates={"429": 0.05, "500": 0.05}, seed=number)
         run = signal_tap(tmp_path, config, signal.SIGTERM, at)
         runs.append(run)
         found = problems(run, signal.SIGTERM)
