@@ -277,6 +277,49 @@ def test_a_signal_ends_a_run_stalled_mid_body_within_seconds(
     assert problems(run, signum) == []
 
 
+def test_sigterm_ends_a_discovery_probe_stalled_mid_body(
+    tmp_path: Path, attack: Callable[..., t.Any]
+) -> None:
+    """The MoEngage header probe runs on the main thread, before any output: stop at once."""
+    row = attack(
+        "4 (probe)",
+        "SIGTERM while MoEngage's header probe stalls mid-body (request_timeout 3600 s)",
+        f"exit within {PROMPT_SECONDS} s, status 143, nothing written",
+    )
+    release = threading.Event()
+
+    def stall(handler: Handler) -> None:
+        handler.send_response(200)
+        handler.send_header("Content-Length", "100000")
+        handler.end_headers()
+        with contextlib.suppress(OSError):
+            handler.wfile.write(b"Campaign Name,Sent\nA,")
+            handler.wfile.flush()
+            release.wait(BOUND_SECONDS)
+
+    config = {
+        "moengage_app_id": "APP-1",
+        "moengage_secret_key": "secret-key-of-the-probe-test",
+        "moengage_reports": ["Daily Push"],
+        "start_date": "2026-01-10",
+        "request_timeout": 3600,
+        "max_retries": 0,
+    }
+    try:
+        with serving(stall) as server:
+            config["moengage_api_url"] = server.url
+            run = signal_tap_at_rest(tmp_path, config, signal.SIGTERM, lambda: bool(server.seen))
+    finally:
+        release.set()
+    row.observed = (
+        f"status {run.returncode}, exit {run.seconds:.2f} s after the signal, "
+        f"{len(run.output)} bytes written"
+    )
+    assert run.seconds < PROMPT_SECONDS
+    assert run.output == b""
+    assert problems(run, signal.SIGTERM) == []
+
+
 # ----- (c) a long backoff wait -----------------------------------------------------------
 
 
