@@ -101,7 +101,8 @@ def signal_tap(
             [*TAP, "--config", str(write_config(folder, config))],
             stdout=subprocess.PIPE,
             stderr=stderr,
-            env={**os.environ, **clock_env(config)},
+            # Unbuffered, as in many containers: one write(2) per write, which a signal cuts.
+            env={**os.environ, **clock_env(config), "PYTHONUNBUFFERED": "1"},
         ) as process,
     ):
         assert process.stdout is not None
