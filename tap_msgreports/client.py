@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import abc
 import datetime as dt
+import functools
 import http.client
 import itertools
 import threading
@@ -25,7 +26,6 @@ import typing as t
 from functools import cached_property
 from urllib.parse import urlsplit
 
-import backoff
 import msgspec
 import requests
 import urllib3
@@ -55,6 +55,7 @@ if t.TYPE_CHECKING:
     from singer_sdk.streams.rest import HTTPRequest
 
     from tap_msgreports.concurrency import ThrottleRegistry
+    from tap_msgreports.stopping import Stop
     from tap_msgreports.tap import TapMsgReports
 
 #: Failures worth another try: the SDK's list (a malformed body is a RetriableAPIError).
@@ -229,6 +230,11 @@ class WindowedReportStream(RESTStream[None], metaclass=abc.ABCMeta):
         """How many windows are fetched at once: the vendor's requests-in-flight limit."""
         return int(setting(self.config, self.concurrency_setting, self.default_concurrency))
 
+    @property
+    def _stop(self) -> Stop:
+        """The tap's stop: SIGTERM or SIGINT ask for it (see :mod:`tap_msgreports.stopping`)."""
+        return self._tap.stop  # type: ignore[attr-defined, no-any-return]
+
     def throttle(self, context: Context) -> threading.BoundedSemaphore:
         """The semaphore this partition's requests share with every stream of its key."""
         registry: ThrottleRegistry = self._tap.throttles  # type: ignore[attr-defined]
@@ -257,21 +263,30 @@ class WindowedReportStream(RESTStream[None], metaclass=abc.ABCMeta):
         return self.http_settings.max_retries + 1
 
     def request_decorator(self, func: t.Callable[..., t.Any]) -> t.Callable[..., t.Any]:
-        """The SDK's retry decorator, built from the same hooks, without backoff's own log.
+        """Retries built from the SDK's backoff hooks, with waits that a stop ends at once.
 
-        backoff's default log line prints the exception's text, which for a connection
-        error holds the full URL, query string (a MoEngage signature) included. Retries
-        are logged once, by :meth:`backoff_handler`, without URLs.
+        Not backoff's decorator: it sleeps with ``time.sleep``, which no signal can cut
+        short on a worker thread, and its default log line prints the exception's text,
+        which for a connection error holds the full URL, query string (a MoEngage
+        signature) included. Retries are logged once, by :meth:`backoff_handler`.
         """
-        decorator = backoff.on_exception(
-            self.backoff_wait_generator,
-            RETRIABLE_ERRORS,
-            max_tries=self.backoff_max_tries,
-            on_backoff=self.backoff_handler,
-            jitter=self.backoff_jitter,
-            logger=None,
-        )
-        return decorator(func)
+
+        @functools.wraps(func)
+        def tried(*args: t.Any, **kwargs: t.Any) -> t.Any:  # noqa: ANN401
+            waits, limit, tries = self.backoff_wait_generator(), self.backoff_max_tries(), 0
+            next(waits)  # primed, as backoff does
+            while True:
+                tries += 1
+                try:
+                    return func(*args, **kwargs)
+                except RETRIABLE_ERRORS as exc:
+                    if tries >= limit:
+                        raise
+                    wait = self.backoff_jitter(waits.send(exc))
+                    self.backoff_handler({"tries": tries, "exception": exc, "wait": wait})
+                    self._stop.pause(wait)
+
+        return tried
 
     def backoff_handler(self, details: t.Mapping[str, t.Any]) -> None:
         """Log one line per retry: what failed, which try, how long we wait."""
@@ -365,7 +380,8 @@ class WindowedReportStream(RESTStream[None], metaclass=abc.ABCMeta):
             counter.with_context(partition)
             self._requests = counter
             try:
-                yield from self._read_windows(partition, windows)
+                with self._stop.deferred():  # stops at safe points only: see stopping.py
+                    yield from self._read_windows(partition, windows)
             finally:
                 self._requests = None
 
@@ -417,6 +433,7 @@ class WindowedReportStream(RESTStream[None], metaclass=abc.ABCMeta):
             windows,
             lambda window: self._timed_read(partition, window),
             depth=self.fetch_ahead_depth,
+            stop=self._stop,
         )
         for window, read in fetched:
             if isinstance(read, WindowUnavailableError):
@@ -687,6 +704,7 @@ class WindowedReportStream(RESTStream[None], metaclass=abc.ABCMeta):
         prepared: requests.PreparedRequest,
         context: Context,
     ) -> requests.Response:
+        self._stop.check()  # no request starts once a stop is asked for
         with self.throttle(context):
             return self.requests_session.send(
                 prepared,

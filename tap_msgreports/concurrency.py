@@ -4,6 +4,8 @@ A source such as CleverTap allows a few requests in flight per account. Every re
 of every stream of that account takes a slot of one shared semaphore, so the limit
 holds across streams. Windows are fetched a few at a time on worker threads while the
 caller writes the records of the earliest window; results always come back in order.
+Fetches always run on workers, so that the caller can stop while one hangs (see
+:mod:`tap_msgreports.stopping`).
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ import threading
 import typing as t
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
+
+from tap_msgreports.stopping import Stop
 
 if t.TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator
@@ -42,20 +46,23 @@ def fetch_ahead(
     fetch: Callable[[ItemT], ResultT],
     *,
     depth: int,
+    stop: Stop | None = None,
 ) -> Iterator[tuple[ItemT, ResultT]]:
     """Yield ``(item, fetch(item))`` in the order of ``items``, ``depth`` fetched at once.
 
     The first failure is raised when its item's turn comes. When the caller stops early
     (an error, a record limit, a closed generator), fetches not yet started are
     cancelled and the call waits for those in flight, so no thread outlives the stream.
+    On a ``stop`` it waits for none: a stalled request must not hold the exit (the tap
+    ends the process, abandoning them).
+
+    Raises:
+        StopRequested: when ``stop`` is asked for while a fetch is awaited.
     """
-    if depth <= 1:
-        for item in items:
-            yield item, fetch(item)
-        return
+    stop = stop or Stop()
     pending: deque[tuple[ItemT, Future[ResultT]]] = deque()
     remaining = iter(items)
-    pool = ThreadPoolExecutor(max_workers=depth, thread_name_prefix="fetch-ahead")
+    pool = ThreadPoolExecutor(max_workers=max(depth, 1), thread_name_prefix="fetch-ahead")
     try:
         for item in remaining:
             pending.append((item, pool.submit(fetch, item)))
@@ -63,14 +70,14 @@ def fetch_ahead(
                 break
         while pending:
             item, future = pending.popleft()
-            result = future.result()
+            result = stop.result(future)
             next_item = next(remaining, _END)
             if next_item is not _END:
                 queued = t.cast("ItemT", next_item)
                 pending.append((queued, pool.submit(fetch, queued)))
             yield item, result
     finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+        pool.shutdown(wait=not stop.requested, cancel_futures=True)
 
 
 _END = object()

@@ -1,7 +1,8 @@
 """How long to wait before retrying a request: ``Retry-After`` first, else backoff.
 
-The SDK's ``backoff`` decorator drives the generator below: it sends in the exception
-of each failed try and sleeps for the value yielded back.
+The retry loop (``WindowedReportStream.request_decorator``) drives the generator below, as
+the SDK's ``backoff`` decorator would: it sends in the exception of each failed try and
+waits for the value yielded back.
 """
 
 from __future__ import annotations

@@ -5,8 +5,10 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import logging
 import os
 import sys
+import threading
 import typing as t
 
 import click
@@ -22,10 +24,12 @@ from tap_msgreports.check import check_connections
 from tap_msgreports.concurrency import ThrottleRegistry
 from tap_msgreports.errors import SourceError
 from tap_msgreports.state import StateFileError, parse_state_text, usable_state
+from tap_msgreports.stopping import Stop, StopRequested
 from tap_msgreports.writer import BufferedMsgSpecWriter
 
 if t.TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
+    from types import FrameType
 
     from singer_sdk.streams import Stream
 
@@ -64,7 +68,10 @@ class TapMsgReports(Tap):
         """Set up the tap, and mask its secrets in every log line from now on."""
         redaction.install(())  # per-request secrets (signatures) from the first request on
         self.throttles = ThrottleRegistry()  # before the SDK makes the streams
+        self.stop = Stop()
         super().__init__(*args, **kwargs)
+        if isinstance(self.message_writer, BufferedMsgSpecWriter):
+            self.message_writer.stop = self.stop
         redaction.install(redaction.secret_values(self.config, self.config_jsonschema))
 
     @classproperty
@@ -190,6 +197,8 @@ class TapMsgReports(Tap):
         """A source's refusal or an unreadable state ends the process with one line, status 1."""
         try:
             yield
+        except StopRequested as stop:
+            cls.stop_now(stop)
         except (SourceError, StateFileError) as exc:
             cls.logger.error("%s", exc)  # noqa: TRY400 - the message says it all
             sys.exit(1)
@@ -198,6 +207,50 @@ class TapMsgReports(Tap):
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             cls.logger.error("The target stopped reading this tap's output; see its error")  # noqa: TRY400
             sys.exit(1)
+
+    #: The tap whose signal handlers are installed: the one a signal stops.
+    _signalled: t.ClassVar[TapMsgReports | None] = None
+
+    def _setup_signal_handlers(self) -> None:
+        """The SDK installs :meth:`_handle_termination`; remember whose it is."""
+        super()._setup_signal_handlers()
+        if threading.current_thread() is threading.main_thread():
+            TapMsgReports._signalled = self
+
+    def _handle_termination(self, signum: int, frame: FrameType | None) -> None:
+        """SIGTERM, SIGINT: stop now, or at the next safe point if output is under way.
+
+        Replaces the SDK's handler, which raised anywhere (a write to stdout could be cut
+        and written again) and ended with status 0. A second signal ends the process at
+        once: the first one's stop is stuck (say, on a target that reads no more).
+        """
+        del frame
+        if self.stop.requested:
+            os._exit(StopRequested(signum).exit_status)
+        self.stop.request(signum)
+        if not self.stop.deferring:
+            self.stop_now(StopRequested(signum))
+
+    @classmethod
+    def stop_now(cls, stop: StopRequested) -> t.NoReturn:
+        """End the output whole, say the run may be resumed, exit with 128 + the signal.
+
+        Worker threads may hang in a request or a wait: the process ends without them
+        (``os._exit``), as joining them could take as long as a request may.
+        """
+        tap = cls._signalled
+        if tap is not None and isinstance(tap.message_writer, BufferedMsgSpecWriter):
+            tap.message_writer.end_on_stop()
+        cls.logger.warning(  # an operator's stop, not a failure: the exit status says it
+            "Stopped by %s: the last STATE written covers only records written; "
+            "the next run resumes from it",
+            stop,
+        )
+        main = threading.main_thread()
+        if any(thread.is_alive() for thread in threading.enumerate() if thread is not main):
+            logging.shutdown()  # flush every log handler: os._exit does not
+            os._exit(stop.exit_status)
+        sys.exit(stop.exit_status)
 
 
 if __name__ == "__main__":

@@ -8,15 +8,24 @@ a killed tap loses at most records whose STATE was never written either.
 Records of a stream without stream maps skip the SDK's message objects too: the bytes
 around a record (:class:`RecordEnvelope`) are made once per window, and only the record is
 encoded per line, with the same encoder and the same fields the SDK's writer would use.
+
+A stop (SIGTERM, SIGINT: :mod:`tap_msgreports.stopping`) never cuts a write: writes are
+deferred zones, and the writer checks for a stop only between them. On a stop the records
+still buffered are dropped (their window is incomplete) and, when records went out after
+the last STATE, that STATE is written again: the output ends with a STATE that vouches
+for nothing unwritten.
 """
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import typing as t
 
 from singer_sdk.contrib.msgspec import MsgSpecWriter, encoder
-from singer_sdk.singerlib.encoding.simple import RecordMessage
+from singer_sdk.singerlib.encoding.simple import RecordMessage, StateMessage
+
+from tap_msgreports.stopping import Stop
 
 if t.TYPE_CHECKING:
     import datetime as dt
@@ -47,17 +56,29 @@ class BufferedMsgSpecWriter(MsgSpecWriter):
     FLUSH_BYTES = 1 << 20
 
     def __init__(self) -> None:
-        """Nothing pending yet."""
+        """Nothing pending yet; the tap gives its own :class:`Stop`."""
         super().__init__()
         self._pending = bytearray()
+        self.stop = Stop()
+        #: The last STATE line written, and whether records were written after it.
+        self._last_state = b""
+        self._records_after_state = False
 
     def write_message(self, message: Message) -> None:
-        """Write a message; any message but a record flushes stdout."""
-        self._pending += self.format_message(message)
+        """Write a message; any message but a record flushes stdout.
+
+        Raises:
+            StopRequested: after the message, when a stop was asked for.
+        """
+        line = self.format_message(message)
+        self._pending += line
         if not isinstance(message, RecordMessage):
             self.flush()
+            if isinstance(message, StateMessage):
+                self._last_state, self._records_after_state = bytes(line), False
+            self.stop.check()  # after the write: its records, then it, went out whole
         elif len(self._pending) >= self.FLUSH_BYTES:
-            self._write_pending()
+            self._write_records()
 
     def write_record(self, envelope: RecordEnvelope, record: dict[str, t.Any]) -> None:
         """Write one RECORD line: the envelope around the encoded record (not flushed)."""
@@ -66,23 +87,50 @@ class BufferedMsgSpecWriter(MsgSpecWriter):
         encoder.encode_into(record, pending, -1)  # -1: append
         pending += envelope.tail
         if len(pending) >= self.FLUSH_BYTES:
-            self._write_pending()
+            self._write_records()
 
     def flush(self) -> None:
-        """Write out what is pending and flush stdout."""
-        self._write_pending()
-        sys.stdout.flush()
+        """Write out what is pending and flush stdout, whole even if a signal comes."""
+        with self.stop.deferred():
+            self._write_pending()
+            sys.stdout.flush()
+
+    def end_on_stop(self) -> None:
+        """Drop the records of the incomplete window; end the output with the last STATE.
+
+        Called once the stop is raised, so never in the middle of a write.
+        """
+        self._pending.clear()
+        if self._records_after_state and self._last_state:
+            self._pending += self._last_state
+        with contextlib.suppress(BrokenPipeError):  # the target is gone: nothing to end
+            self.flush()
+
+    def _write_records(self) -> None:
+        """Write out the pending records (a safe point: none if a stop was asked for)."""
+        self.stop.check()
+        with self.stop.deferred():
+            self._write_pending()
 
     def _write_pending(self) -> None:
         if self._pending:
             _write(self._pending)
             self._pending.clear()
+            self._records_after_state = True  # until the STATE just written says otherwise
 
 
-def _write(line: bytes | bytearray) -> None:
+def _write(lines: bytes | bytearray) -> None:
+    """Write ``lines`` whole, though a raw stdout may take only a part per call.
+
+    With ``PYTHONUNBUFFERED`` stdout's binary layer is unbuffered: one write(2) each, which a
+    signal can end after part of the bytes (the rest, unwritten, tore a line in two).
+    """
     stdout = sys.stdout
     binary = getattr(stdout, "buffer", None)
-    if binary is not None:
-        binary.write(line)
-    else:  # stdout replaced by a text stream (tests, embedding)
-        stdout.write(line.decode())
+    if binary is None:  # stdout replaced by a text stream (tests, embedding)
+        stdout.write(lines.decode())
+        return
+    done = 0
+    with memoryview(lines) as view:
+        while done < len(view):
+            done += binary.write(view[done:]) or 0  # None: a non-blocking pipe is full
