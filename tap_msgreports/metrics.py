@@ -25,6 +25,9 @@ class PartitionCounter(metrics.Counter):
         """Log the previous partition's count under its context, then count for ``value``."""
         if CONTEXT in self.tags and self.tags[CONTEXT] != value:
             self._pop()
+            # The point just logged holds these tags: a handler may format it later (a
+            # queue, a capture), so the next partition's tags are a new dict.
+            self.tags = dict(self.tags)
         super().with_context(value)
 
 
