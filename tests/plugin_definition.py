@@ -26,8 +26,9 @@ ROOT = Path(__file__).resolve().parent.parent
 MELTANO_YML = ROOT / "meltano.yml"
 DEFINITION = ROOT / "tap-msgreports.yml"
 DISTRIBUTION = "tap-msgreports"
-#: What the Hub's definitions carry besides a project's plugin block. Meltano keeps only the
-#: fields it knows when it adds the plugin; ``select`` is one of them.
+#: What the Hub's definitions carry besides a project's plugin block. Meltano 4.4's
+#: ``add --from-ref`` writes neither into the project (it drops the fields it does not model),
+#: so they inform a reader of the file, as on the Hub.
 KEYWORDS = ["meltano_sdk", "messaging", "clevertap", "messangi", "moengage"]
 #: A selection a user starts from: every stream of every source (the tap runs only the
 #: sources that have credentials). Narrow it to ``campaigns.*`` and so on.
