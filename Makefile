@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help venv test lint format typecheck demo bench about dist clean
+.PHONY: help venv test lint format typecheck demo bench about dist clean plugin-definition
 
 help:
 	@echo "make demo   run the emulator, Meltano and DuckDB end to end, twice"
@@ -14,6 +14,8 @@ help:
 	@echo "make bench  benchmarks (ratios measured in one run)"
 	@echo "make about  rewrite the README's settings table from --about"
 	@echo "make dist   build the wheel and sdist into dist/ and check them with twine"
+	@echo "make plugin-definition  rewrite tap-msgreports.yml from meltano.yml"
+	@echo "   (PIP_URL=\$$PWD OUT=my-tap-msgreports.yml: a definition that installs this clone)"
 
 $(INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -69,6 +71,15 @@ dist: $(INSTALLED)
 	rm -rf dist
 	$(BIN)/python -m build --outdir dist .
 	$(BIN)/twine check --strict dist/*
+
+# The plugin definition for `meltano add --from-ref` is generated from meltano.yml's extractor
+# (a test keeps the committed file current). PIP_URL is what Meltano installs: the committed
+# file says tap-msgreports; `make plugin-definition PIP_URL=$$PWD OUT=mine.yml` makes one that
+# installs this clone instead (OUT keeps the committed file as it is).
+PIP_URL ?= tap-msgreports
+OUT ?= tap-msgreports.yml
+plugin-definition: $(INSTALLED)
+	$(BIN)/python -m tests.plugin_definition --pip-url "$(PIP_URL)" --out "$(OUT)"
 
 format: $(INSTALLED)
 	$(BIN)/ruff format .
