@@ -44,6 +44,7 @@ from tap_msgreports.errors import (
     WindowUnavailableError,
 )
 from tap_msgreports.retries import retry_waits
+from tap_msgreports.run import RunContext
 from tap_msgreports.settings import HttpSettings, setting
 from tap_msgreports.windows import CALENDAR_TEXT, ONE_DAY, Window, in_calendar
 from tap_msgreports.writer import BufferedMsgSpecWriter, RecordEnvelope
@@ -51,12 +52,11 @@ from tap_msgreports.writer import BufferedMsgSpecWriter, RecordEnvelope
 if t.TYPE_CHECKING:
     from collections.abc import Generator, Iterable, Iterator
 
+    from singer_sdk import Tap
     from singer_sdk.helpers.types import Context
     from singer_sdk.streams.rest import HTTPRequest
 
-    from tap_msgreports.concurrency import ThrottleRegistry
     from tap_msgreports.stopping import Stop
-    from tap_msgreports.tap import TapMsgReports
 
 #: Failures worth another try: the SDK's list (a malformed body is a RetriableAPIError).
 RETRIABLE_ERRORS = (
@@ -107,9 +107,15 @@ class WindowedReportStream(RESTStream[None], metaclass=abc.ABCMeta):
     #: Whether this stream's :meth:`connection_check` speaks for its source in ``--check``.
     checks_connection: t.ClassVar[bool] = False
 
-    def __init__(self, tap: TapMsgReports, schema: dict[str, t.Any] | None = None) -> None:
-        """Set up the stream; HTTP settings are read once from the config."""
+    def __init__(
+        self, tap: Tap, schema: dict[str, t.Any] | None = None, *, run: RunContext | None = None
+    ) -> None:
+        """Set up the stream; HTTP settings are read once from the config.
+
+        ``run`` is what the run's streams share (by default the one the tap holds).
+        """
         super().__init__(tap, schema=schema)
+        self.run = run or RunContext.of(tap)
         self.http_settings = HttpSettings.from_config(self.config)
         self._requests_lock = threading.Lock()
         self._requests: metrics.Counter | None = None
@@ -233,12 +239,13 @@ class WindowedReportStream(RESTStream[None], metaclass=abc.ABCMeta):
     @property
     def _stop(self) -> Stop:
         """The tap's stop: SIGTERM or SIGINT ask for it (see :mod:`tap_msgreports.stopping`)."""
-        return self._tap.stop  # type: ignore[attr-defined, no-any-return]
+        return self.run.stop
 
     def throttle(self, context: Context) -> threading.BoundedSemaphore:
         """The semaphore this partition's requests share with every stream of its key."""
-        registry: ThrottleRegistry = self._tap.throttles  # type: ignore[attr-defined]
-        return registry.get(self.source_name, self.throttle_key(context), self.fetch_ahead_depth)
+        return self.run.throttles.get(
+            self.source_name, self.throttle_key(context), self.fetch_ahead_depth
+        )
 
     # ----- SDK hooks ---------------------------------------------------------------------
 

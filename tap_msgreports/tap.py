@@ -21,10 +21,10 @@ from singer_sdk.plugin_base import _ConfigInput
 
 from tap_msgreports import clevertap, config_errors, messangi, moengage, redaction, settings
 from tap_msgreports.check import check_connections
-from tap_msgreports.concurrency import ThrottleRegistry
 from tap_msgreports.errors import SourceError
+from tap_msgreports.run import RunContext
 from tap_msgreports.state import StateFileError, parse_state_text, usable_state
-from tap_msgreports.stopping import Stop, StopRequested
+from tap_msgreports.stopping import StopRequested
 from tap_msgreports.writer import BufferedMsgSpecWriter
 
 if t.TYPE_CHECKING:
@@ -67,8 +67,8 @@ class TapMsgReports(Tap):
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:  # noqa: ANN401
         """Set up the tap, and mask its secrets in every log line from now on."""
         redaction.install(())  # per-request secrets (signatures) from the first request on
-        self.throttles = ThrottleRegistry()  # before the SDK makes the streams
-        self.stop = Stop()
+        self.run = RunContext()  # before the SDK makes the streams
+        self.stop = self.run.stop
         super().__init__(*args, **kwargs)
         if isinstance(self.message_writer, BufferedMsgSpecWriter):
             self.message_writer.stop = self.stop
@@ -87,7 +87,7 @@ class TapMsgReports(Tap):
             ConfigValidationError: when no source is configured.
         """
         streams: list[Stream] = [
-            stream_type(self)
+            stream_type(self, run=self.run)
             for source in SOURCES
             if source.is_configured(self.config)
             for stream_type in source.stream_types

@@ -32,9 +32,10 @@ from tap_msgreports.windows import (
 
 if t.TYPE_CHECKING:
     import requests
+    from singer_sdk import Tap
     from singer_sdk.helpers.types import Context
 
-    from tap_msgreports.tap import TapMsgReports
+    from tap_msgreports.run import RunContext
 
 
 SOURCE = "CleverTap"
@@ -63,9 +64,9 @@ class CleverTapStream(WindowedReportStream):
     #: Whether runs also read the days after today: rows listed there exist before their day.
     reads_ahead: t.ClassVar[bool] = False
 
-    def __init__(self, tap: TapMsgReports) -> None:
+    def __init__(self, tap: Tap, *, run: RunContext | None = None) -> None:
         """Set up the stream, and the open days its windows find (filled by workers)."""
-        super().__init__(tap)
+        super().__init__(tap, run=run)
         self._open_lock = threading.Lock()
         self._open_found: dict[tuple[str, Window], set[dt.date]] = {}
         #: Per account, the first day of this run's windows read ahead (no bookmark there).

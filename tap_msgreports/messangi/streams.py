@@ -28,9 +28,10 @@ MAX_TOTAL = 10**12
 if t.TYPE_CHECKING:
     from collections.abc import Iterator
 
+    from singer_sdk import Tap
     from singer_sdk.helpers.types import Context
 
-    from tap_msgreports.tap import TapMsgReports
+    from tap_msgreports.run import RunContext
 
 
 class MlogItemsStream(MessangiStream):
@@ -43,9 +44,11 @@ class MlogItemsStream(MessangiStream):
     schema = StreamSchema(SchemaDirectory(schema_directory()))
     checks_connection = True
 
-    def __init__(self, tap: TapMsgReports, schema: dict[str, t.Any] | None = None) -> None:
+    def __init__(
+        self, tap: Tap, schema: dict[str, t.Any] | None = None, *, run: RunContext | None = None
+    ) -> None:
         """Set up the stream; no unknown raw key reported yet in this run."""
-        super().__init__(tap, schema=schema)
+        super().__init__(tap, schema=schema, run=run)
         self._unknown_keys_lock = threading.Lock()
         self._unknown_keys_reported: frozenset[str] = frozenset()
 

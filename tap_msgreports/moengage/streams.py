@@ -14,9 +14,10 @@ from tap_msgreports.schemas import schema_directory
 if t.TYPE_CHECKING:
     from collections.abc import Iterator
 
+    from singer_sdk import Tap
     from singer_sdk.helpers.types import Context
 
-    from tap_msgreports.tap import TapMsgReports
+    from tap_msgreports.run import RunContext
     from tap_msgreports.windows import Window
 
 #: CSV values are kept as text, exactly as in the file: nothing is lost or rounded.
@@ -30,7 +31,7 @@ class CampaignRowsStream(MoEngageStream):
     primary_keys = ("report_name", "report_date", "row_number")
     replication_key = "report_date"
 
-    def __init__(self, tap: TapMsgReports) -> None:
+    def __init__(self, tap: Tap, *, run: RunContext | None = None) -> None:
         """Start from the fixed columns and those of the newest files' headers.
 
         Without an input catalog (discovery, or a run given none) the newest file of each
@@ -38,7 +39,7 @@ class CampaignRowsStream(MoEngageStream):
         Each file read later may still add columns (see :meth:`declare_columns`).
         """
         path = schema_directory() / f"{self.name}.json"
-        super().__init__(tap, schema=json.loads(path.read_text(encoding="utf-8")))
+        super().__init__(tap, schema=json.loads(path.read_text(encoding="utf-8")), run=run)
         #: Each report's columns in its newest file seen (probed, or read in this run).
         self.report_columns: dict[str, list[str]] = {}
         if tap.input_catalog is None:
