@@ -29,13 +29,12 @@ from urllib.parse import urlsplit
 import msgspec
 import requests
 import urllib3
-from singer_sdk import RESTStream, metrics
 from singer_sdk.exceptions import RetriableAPIError
-from singer_sdk.helpers._state import get_state_if_exists
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.mapper import SameRecordTransform
 
 from tap_msgreports import metrics as partition_metrics
+from tap_msgreports import sdk_compat
 from tap_msgreports.concurrency import fetch_ahead
 from tap_msgreports.errors import (
     SourceAuthError,
@@ -52,7 +51,7 @@ from tap_msgreports.writer import BufferedMsgSpecWriter, RecordEnvelope
 if t.TYPE_CHECKING:
     from collections.abc import Generator, Iterable, Iterator
 
-    from singer_sdk import Tap
+    from singer_sdk import Tap, metrics
     from singer_sdk.helpers.types import Context
     from singer_sdk.streams.rest import HTTPRequest
 
@@ -87,7 +86,7 @@ BROKEN_MID_BODY = "connection broken mid-body"
 UNDECODABLE = "the body does not decode (Content-Encoding)"
 
 
-class WindowedReportStream(RESTStream[None], metaclass=abc.ABCMeta):
+class WindowedReportStream(sdk_compat.SdkStream, metaclass=abc.ABCMeta):
     """A report read in date windows, one partition at a time, bookmarked per window."""
 
     #: The vendor's name as users know it, used in every log line and error.
@@ -339,29 +338,21 @@ class WindowedReportStream(RESTStream[None], metaclass=abc.ABCMeta):
             and type(maps[0]) is SameRecordTransform
             and not maps[0].flattening_enabled
             and all(self.mask.values())
-            and isinstance(self._tap.message_writer, BufferedMsgSpecWriter)
+            and isinstance(sdk_compat.tap_of(self).message_writer, BufferedMsgSpecWriter)
         )
 
-    def _write_record_message(self, record: dict[str, t.Any]) -> None:
-        """Write one RECORD: directly when records go out as read, else the SDK's way."""
+    def write_record_directly(self, record: dict[str, t.Any]) -> bool:
+        """Write one RECORD directly when records go out as read (else the SDK's way)."""
         if not self._writes_records_itself:
-            super()._write_record_message(record)
-            return
-        writer = t.cast("BufferedMsgSpecWriter", self._tap.message_writer)
+            return False
+        writer = t.cast("BufferedMsgSpecWriter", sdk_compat.tap_of(self).message_writer)
         writer.write_record(self._envelope, record)
         self.state_manager.is_flushed = False
+        return True
 
     def get_replication_key_signpost(self, context: Context | None = None) -> None:  # noqa: ARG002
         """No signpost: bookmarks are window ends, not record values."""
         return
-
-    def _increment_stream_state(
-        self,
-        latest_record: dict[str, t.Any],
-        *,
-        context: Context | None = None,
-    ) -> None:
-        """Records do not move the bookmark; :meth:`advance_bookmark` does, per window."""
 
     def get_records(self, context: Context | None) -> Iterable[dict[str, t.Any]]:
         """Read the partition's windows in order, fetching ahead, bookmarking each."""
@@ -382,7 +373,7 @@ class WindowedReportStream(RESTStream[None], metaclass=abc.ABCMeta):
             Window(windows[0].start, windows[-1].end).describe(),
             len(windows),
         )
-        self._envelope = RecordEnvelope(self.name, self._stream_version)
+        self._envelope = RecordEnvelope(self.name, sdk_compat.stream_version(self))
         with self.get_http_request_counter() as counter:
             counter.with_context(partition)
             self._requests = counter
@@ -518,13 +509,8 @@ class WindowedReportStream(RESTStream[None], metaclass=abc.ABCMeta):
 
         ``get_context_state`` adds an empty partition to the state: planning every partition
         before the first is read (:meth:`planned_windows`) must not put those in a STATE.
-        The lookup is the one ``get_context_state`` makes, with the same SDK internals
-        (``helpers._state.get_state_if_exists``, ``Stream._get_state_partition_context``).
         """
-        found = get_state_if_exists(
-            self.tap_state, self.name, self._get_state_partition_context(context)
-        )
-        return found if isinstance(found, dict) else {}
+        return sdk_compat.stored_partition_state(self, context)
 
     def compare_start_date(self, value: str, start_date_value: str) -> str:
         """The SDK's comparison of a stored bookmark with start_date, tolerant of bad state.
@@ -561,7 +547,7 @@ class WindowedReportStream(RESTStream[None], metaclass=abc.ABCMeta):
         state["replication_key"] = self.replication_key
         state["replication_key_value"] = value
         self.state_manager.is_flushed = False
-        self._write_state_message()
+        sdk_compat.write_state(self)
 
     # ----- reading one window --------------------------------------------------------------
 

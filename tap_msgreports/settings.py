@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from urllib.parse import urlparse
 
 from singer_sdk import typing as th
-from singer_sdk.configuration._dict_config import parse_environment_config
 
+from tap_msgreports.sdk_compat import parse_environment_config
 from tap_msgreports.windows import CALENDAR_TEXT, in_calendar
 
 if t.TYPE_CHECKING:

@@ -11,6 +11,7 @@ import threading
 import typing as t
 from functools import cached_property
 
+from tap_msgreports import sdk_compat
 from tap_msgreports.clevertap import settings
 from tap_msgreports.clevertap.parsing import zone
 from tap_msgreports.client import (
@@ -195,7 +196,7 @@ class CleverTapStream(WindowedReportStream):
         page; an older one said dashboard or API): an account that builds its campaigns in
         the dashboard has message reports and an empty campaigns table.
         """
-        streams = self._tap.streams
+        streams = sdk_compat.tap_of(self).streams
         campaigns, reports = streams.get("campaigns"), streams.get("message_reports")
         if not isinstance(campaigns, CleverTapStream) or not isinstance(reports, CleverTapStream):
             return
@@ -264,7 +265,7 @@ class CleverTapStream(WindowedReportStream):
         if days != _open_days(state):
             state[OPEN_DAYS] = days
             self.state_manager.is_flushed = False
-            self._write_state_message()
+            sdk_compat.write_state(self)
         super().advance_bookmark(context, window)
 
     def bookmark_value(self, window: Window, context: Context) -> str:  # noqa: ARG002
