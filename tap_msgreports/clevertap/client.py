@@ -14,13 +14,9 @@ from functools import cached_property
 from tap_msgreports import sdk_compat
 from tap_msgreports.clevertap import settings
 from tap_msgreports.clevertap.parsing import zone
-from tap_msgreports.client import (
-    HTTP_CLIENT_ERROR,
-    WindowedReportStream,
-    require_objects,
-    vendor_message,
-)
+from tap_msgreports.client import WindowedReportStream
 from tap_msgreports.errors import SourceError, WindowTooLargeError
+from tap_msgreports.http import HTTP_CLIENT_ERROR, require_objects, vendor_message
 from tap_msgreports.settings import DateRange, setting
 from tap_msgreports.windows import (
     CALENDAR_TEXT,

@@ -5,8 +5,9 @@ from __future__ import annotations
 import datetime as dt
 import typing as t
 
-from tap_msgreports.client import WindowedReportStream, text_at, vendor_message
+from tap_msgreports.client import WindowedReportStream
 from tap_msgreports.errors import SourceError, WindowTooLargeError
+from tap_msgreports.http import text_at, vendor_message
 from tap_msgreports.messangi import lines, settings
 from tap_msgreports.settings import DateRange, setting
 from tap_msgreports.windows import Window, plan_windows, resume_point

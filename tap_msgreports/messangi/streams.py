@@ -10,8 +10,8 @@ from singer_sdk import SchemaDirectory, StreamSchema
 from singer_sdk.exceptions import RetriableAPIError
 from singer_sdk.streams.rest import HTTPRequest
 
-from tap_msgreports.client import require_objects
 from tap_msgreports.errors import SourceError, WindowTooLargeError
+from tap_msgreports.http import require_objects
 from tap_msgreports.messangi import lines, paging, settings
 from tap_msgreports.messangi.client import MessangiStream
 from tap_msgreports.schemas import schema_directory

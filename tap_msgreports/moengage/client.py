@@ -20,21 +20,20 @@ from http import HTTPStatus
 from singer_sdk.exceptions import RetriableAPIError
 from singer_sdk.streams.rest import HTTPRequest
 
-from tap_msgreports.client import (
+from tap_msgreports.bodies import arriving_chunks, load_capped
+from tap_msgreports.client import WindowedReportStream
+from tap_msgreports.errors import SourceError, WindowUnavailableError
+from tap_msgreports.http import (
     AUTH_STATUSES,
     ERROR_BODY_BYTES,
     HTTP_CLIENT_ERROR,
-    HTTP_SERVER_ERROR,
-    HTTP_TOO_MANY_REQUESTS,
     RETRIABLE_ERRORS,
-    WindowedReportStream,
-    arriving_chunks,
+    Status,
     failure_reason,
-    load_capped,
+    status_rule,
     url_origin,
     vendor_message,
 )
-from tap_msgreports.errors import SourceError, WindowUnavailableError
 from tap_msgreports.moengage import files, settings
 from tap_msgreports.settings import DateRange, setting
 from tap_msgreports.windows import ONE_DAY, Window, plan_day_windows
@@ -264,7 +263,7 @@ class MoEngageStream(WindowedReportStream):
         for back in range(FILE_LIFE_DAYS + 1):  # today and the 7 days before: all served
             day = today - dt.timedelta(days=back)
             window = Window.of_days(day, day)
-            prepared = self._prepare(self.window_request(context, window))
+            prepared = self.prepared_request(self.window_request(context, window))
             try:
                 status, prefix, foreign = send(prepared, context)
             except RETRIABLE_ERRORS as exc:
@@ -305,14 +304,15 @@ class MoEngageStream(WindowedReportStream):
         Raises:
             RetriableAPIError: on 429 or 5xx, worth another try.
         """
-        with self._send_throttled(prepared, context) as response:
+        with self.send_throttled(prepared, context) as response:
             status = response.status_code
-            if status == HTTP_TOO_MANY_REQUESTS or status >= HTTP_SERVER_ERROR:
+            rule = status_rule(status)
+            if rule is Status.RETRY:
                 msg = f"HTTP {status}"
                 raise RetriableAPIError(msg, response)
             if response.ok:
                 return status, self._first_bytes(response), None
-            if status < HTTP_CLIENT_ERROR or status in AUTH_STATUSES:
+            if rule is not Status.REFUSED:
                 return status, b"", None
             load_capped(response, ERROR_BODY_BYTES, "an error body", self.timeout)
             return status, b"", foreign_refusal(response)
