@@ -18,6 +18,7 @@ import datetime as dt
 import itertools
 import time
 import typing as t
+from dataclasses import dataclass
 from functools import cached_property
 
 from singer_sdk.helpers.conform import TypeConformanceLevel
@@ -28,7 +29,8 @@ from tap_msgreports import progress, sdk_compat
 from tap_msgreports.bookmarks import BookmarkedStream
 from tap_msgreports.concurrency import fetch_ahead
 from tap_msgreports.errors import SourceError, WindowTooLargeError, WindowUnavailableError
-from tap_msgreports.windows import ONE_DAY, Window
+from tap_msgreports.settings import DateRange
+from tap_msgreports.windows import ONE_DAY, Window, resume_point
 from tap_msgreports.writer import BufferedMsgSpecWriter, RecordEnvelope
 
 if t.TYPE_CHECKING:
@@ -42,6 +44,17 @@ if t.TYPE_CHECKING:
 #: Pieces one split makes at most, whatever the source suggests: a response that lies about
 #: its total could otherwise ask for millions of windows at once (pieces split again).
 MAX_SPLIT_PARTS = 64
+
+
+@dataclass(frozen=True)
+class Span:
+    """What a run's plan for one partition starts from."""
+
+    today: dt.date
+    first_day: dt.date  # start_date, or today
+    last_day: dt.date  # end_date, or today
+    bookmark: dt.datetime | None  # the stored one, if it can be trusted
+    start: dt.datetime  # where reading resumes (see resume_from)
 
 
 class WindowedReportStream(BookmarkedStream, metaclass=abc.ABCMeta):
@@ -75,8 +88,39 @@ class WindowedReportStream(BookmarkedStream, metaclass=abc.ABCMeta):
     # ----- what a vendor stream provides -------------------------------------------------
 
     @abc.abstractmethod
+    def today_for(self, context: Context) -> dt.date:
+        """Today, where the partition's days are counted (its time zone, or UTC)."""
+
+    @property
+    @abc.abstractmethod
+    def lookback(self) -> dt.timedelta:
+        """How far before its bookmark a run reads again (rows still change there)."""
+
+    @abc.abstractmethod
+    def windows_of(self, context: Context, span: Span) -> list[Window]:
+        """The windows of ``span``: the vendor's window size, limits and extra days."""
+
     def plan(self, context: Context) -> list[Window]:
-        """The windows this run reads for one partition, oldest first."""
+        """The windows this run reads for one partition, oldest first.
+
+        Date range, stored bookmark, lookback, resume point, windows: the vendor supplies
+        its today, lookback and windows (:meth:`windows_of`).
+        """
+        today = self.today_for(context)
+        first_day, last_day = DateRange.from_config(self.config).resolve(today)
+        bookmark = self.stored_bookmark(context)
+        start = self.resume_from(first_day, bookmark)
+        return self.windows_of(context, Span(today, first_day, last_day, bookmark, start))
+
+    def resume_from(self, first_day: dt.date, bookmark: dt.datetime | None) -> dt.datetime:
+        """Where reading resumes: ``bookmark - lookback``, never before ``start_date``."""
+        return resume_point(
+            start=self.midnight(first_day), bookmark=bookmark, lookback=self.lookback
+        )
+
+    def midnight(self, day: dt.date) -> dt.datetime:
+        """The start of ``day`` as bookmarks are compared (naive; vendors with zones override)."""
+        return dt.datetime.combine(day, dt.time())
 
     @abc.abstractmethod
     def records_from(

@@ -33,7 +33,7 @@ from tap_msgreports.http import (
 )
 from tap_msgreports.retries import retry_waits
 from tap_msgreports.run import RunContext
-from tap_msgreports.settings import HttpSettings, setting
+from tap_msgreports.settings import HttpSettings
 
 if t.TYPE_CHECKING:
     from collections.abc import Generator
@@ -51,9 +51,6 @@ class HttpStream(sdk_compat.SdkStream, metaclass=abc.ABCMeta):
 
     #: The vendor's name as users know it, used in every log line and error.
     source_name: t.ClassVar[str]
-    #: The setting limiting requests in flight (and windows fetched ahead), and its default.
-    concurrency_setting: t.ClassVar[str]
-    default_concurrency: t.ClassVar[int]
 
     def __init__(
         self, tap: Tap, schema: dict[str, t.Any] | None = None, *, run: RunContext | None = None
@@ -134,9 +131,9 @@ class HttpStream(sdk_compat.SdkStream, metaclass=abc.ABCMeta):
     # ----- concurrency, from the vendor's settings ----------------------------------------
 
     @property
+    @abc.abstractmethod
     def fetch_ahead_depth(self) -> int:
         """How many windows are fetched at once: the vendor's requests-in-flight limit."""
-        return int(setting(self.config, self.concurrency_setting, self.default_concurrency))
 
     @property
     def stop(self) -> Stop:

@@ -6,6 +6,7 @@ days: windows, ``start_date``/``end_date`` and "today" are taken in its time zon
 
 from __future__ import annotations
 
+import abc
 import datetime as dt
 import threading
 import typing as t
@@ -14,17 +15,16 @@ from functools import cached_property
 from tap_msgreports import sdk_compat
 from tap_msgreports.clevertap import settings
 from tap_msgreports.clevertap.parsing import zone
-from tap_msgreports.client import WindowedReportStream
+from tap_msgreports.client import Span, WindowedReportStream
 from tap_msgreports.errors import SourceError, WindowTooLargeError
 from tap_msgreports.http import HTTP_CLIENT_ERROR, require_objects, vendor_message
-from tap_msgreports.settings import DateRange, setting
+from tap_msgreports.settings import DateRange
 from tap_msgreports.windows import (
     CALENDAR_TEXT,
     ONE_DAY,
     Window,
     in_calendar,
     plan_day_windows,
-    resume_point,
 )
 
 if t.TYPE_CHECKING:
@@ -49,13 +49,10 @@ class CleverTapStream(WindowedReportStream):
     """A CleverTap report stream, partitioned by account and read in day windows."""
 
     source_name = SOURCE
-    concurrency_setting = "clevertap_max_concurrency"
-    default_concurrency = settings.MAX_CONCURRENCY
     http_method = "POST"
     payload_as_json = True
-    #: Setting that gives this stream's window size in days, and its default.
+    #: Setting that gives this stream's window size in days.
     window_setting: t.ClassVar[str]
-    default_window_days: t.ClassVar[int]
     #: The field of a response holding the list of records.
     list_key: t.ClassVar[str]
     #: Whether runs also read the days after today: rows listed there exist before their day.
@@ -71,6 +68,21 @@ class CleverTapStream(WindowedReportStream):
         #: Per account read completely in this run: the days planned and the records found.
         self.read_in_run: dict[str, tuple[str, int]] = {}
         self._planned: dict[str, Window] = {}
+
+    @cached_property
+    def clevertap(self) -> settings.CleverTapSettings:
+        """The CleverTap settings, read once."""
+        return settings.CleverTapSettings.from_config(self.config)
+
+    @property
+    def fetch_ahead_depth(self) -> int:
+        """Requests in flight per account (``clevertap_max_concurrency``)."""
+        return self.clevertap.max_concurrency
+
+    @property
+    @abc.abstractmethod
+    def window_days(self) -> int:
+        """This stream's window size, in days (``window_setting``)."""
 
     @cached_property
     def accounts(self) -> dict[str, settings.CleverTapAccount]:
@@ -111,36 +123,26 @@ class CleverTapStream(WindowedReportStream):
         """The current time in UTC (a method so that tests can move it)."""
         return dt.datetime.now(dt.timezone.utc)
 
-    def today(self, context: Context) -> dt.date:
+    def today_for(self, context: Context) -> dt.date:
         """Today in the account's time zone."""
         return self.now().astimezone(zone(self.account(context).timezone)).date()
 
     def newest_bookmark(self, context: Context) -> dt.datetime:
         """Today, in the account's time zone: a bookmark is the last day read."""
-        return _midnight(self.today(context))
+        return self.midnight(self.today_for(context))
 
-    def plan(self, context: Context) -> list[Window]:
-        """The windows of a run: open days, then the range, then the days read ahead.
+    @property
+    def lookback(self) -> dt.timedelta:
+        """``clevertap_lookback_days``."""
+        return dt.timedelta(days=self.clevertap.lookback_days)
 
-        The range is ``bookmark - lookback`` (not before ``start_date``) to ``end_date``.
-        """
-        today = self.today(context)
-        first_day, last_day = DateRange.from_config(self.config).resolve(today)
-        bookmark = self.stored_bookmark(context)
-        lookback_days = setting(
-            self.config, "clevertap_lookback_days", settings.DEFAULT_LOOKBACK_DAYS
-        )
-        lookback = dt.timedelta(days=int(lookback_days))
-        start = resume_point(
-            start=_midnight(first_day),
-            bookmark=bookmark,
-            lookback=lookback,
-        )
-        days = int(setting(self.config, self.window_setting, self.default_window_days))
+    def windows_of(self, context: Context, span: Span) -> list[Window]:
+        """The windows of a run: open days, then the range, then the days read ahead."""
+        days, start = self.window_days, span.start.date()
         windows = (
-            self.open_day_windows(context, first_day, start.date())
-            + plan_day_windows(start.date(), last_day, days)
-            + self.ahead_windows(context, today, max(today, last_day), days)
+            self.open_day_windows(context, span.first_day, start)
+            + plan_day_windows(start, span.last_day, days)
+            + self.ahead_windows(context, span.today, max(span.today, span.last_day), days)
         )
         if windows:
             self._planned[context["account_id"]] = Window(windows[0].start, windows[-1].end)
@@ -155,7 +157,7 @@ class CleverTapStream(WindowedReportStream):
         days are read again every run until they are past: the bookmark never enters them.
         """
         self._ahead_from.pop(context["account_id"], None)
-        last_day = today + dt.timedelta(days=settings.lookahead_days(self.config))
+        last_day = today + dt.timedelta(days=self.clevertap.lookahead_days)
         if (end_date := DateRange.from_config(self.config).end_date) is not None:
             last_day = min(last_day, end_date)
         if not self.reads_ahead or after >= last_day:
@@ -222,7 +224,7 @@ class CleverTapStream(WindowedReportStream):
         rows last seen running are kept in the state and read again every run until their
         rows are final (completed or stopped).
         """
-        if not setting(self.config, "clevertap_track_open_days", True):  # noqa: FBT003
+        if not self.clevertap.track_open_days:
             return []
         days = sorted(
             day
@@ -424,7 +426,3 @@ def _day(text: object) -> dt.date | None:
         return dt.date.fromisoformat(str(text))
     except ValueError:
         return None
-
-
-def _midnight(day: dt.date) -> dt.datetime:
-    return dt.datetime.combine(day, dt.time())

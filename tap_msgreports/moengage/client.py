@@ -15,13 +15,14 @@ import tempfile
 import typing as t
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import cached_property
 from http import HTTPStatus
 
 from singer_sdk.exceptions import RetriableAPIError
 from singer_sdk.streams.rest import HTTPRequest
 
 from tap_msgreports.bodies import arriving_chunks, load_capped
-from tap_msgreports.client import WindowedReportStream
+from tap_msgreports.client import Span, WindowedReportStream
 from tap_msgreports.errors import SourceError, WindowUnavailableError
 from tap_msgreports.http import (
     AUTH_STATUSES,
@@ -35,7 +36,6 @@ from tap_msgreports.http import (
     vendor_message,
 )
 from tap_msgreports.moengage import files, settings
-from tap_msgreports.settings import DateRange, setting
 from tap_msgreports.windows import ONE_DAY, Window, plan_day_windows
 
 if t.TYPE_CHECKING:
@@ -79,31 +79,39 @@ class MoEngageStream(WindowedReportStream):
     """A MoEngage report, partitioned by report name and read one dated file at a time."""
 
     source_name = SOURCE
-    concurrency_setting = "moengage_max_concurrency"
-    default_concurrency = settings.DEFAULT_MAX_CONCURRENCY
     http_method = "GET"
     path = "/campaign_reports/rest_api/{app_id}/{file}"  # the endpoint, for metrics
     checks_connection = True
 
+    @cached_property
+    def moengage(self) -> settings.MoEngageSettings:
+        """The MoEngage settings, read once."""
+        return settings.MoEngageSettings.from_config(self.config)
+
+    @property
+    def fetch_ahead_depth(self) -> int:
+        """Files downloaded at once (``moengage_max_concurrency``)."""
+        return self.moengage.max_concurrency
+
     @property
     def url_base(self) -> str:
         """The data center's host, or ``moengage_api_url``."""
-        return settings.base_url(self.config)
+        return self.moengage.base_url
 
     @property
     def partitions(self) -> list[dict[str, t.Any]]:
         """One partition per report name."""
-        return [{"report_name": name} for name in settings.reports(self.config)]
+        return [{"report_name": name} for name in self.moengage.reports]
 
     @property
     def max_file_bytes(self) -> int:
         """The size limit of one file, downloaded or inflated."""
-        return int(setting(self.config, "moengage_max_file_mb", settings.DEFAULT_MAX_FILE_MB)) << 20
+        return self.moengage.max_file_mb << 20
 
     @property
     def max_columns(self) -> int:
         """The most columns one file may have (``moengage_max_columns``)."""
-        return int(setting(self.config, "moengage_max_columns", files.DEFAULT_MAX_COLUMNS))
+        return self.moengage.max_columns
 
     # ----- dates and bookmarks ------------------------------------------------------------
 
@@ -125,20 +133,29 @@ class MoEngageStream(WindowedReportStream):
         """Today: a bookmark is the last report date handled."""
         return dt.datetime.combine(self.today(), dt.time())
 
-    def plan(self, context: Context) -> list[Window]:
-        """One window per date from the day after the bookmark to today, within 7 days.
+    def today_for(self, context: Context) -> dt.date:  # noqa: ARG002
+        """Today: one for the whole workspace (see :meth:`today`)."""
+        return self.today()
+
+    @property
+    def lookback(self) -> dt.timedelta:
+        """None: a file never changes once generated (see :meth:`resume_from`)."""
+        return dt.timedelta(0)
+
+    def resume_from(self, first_day: dt.date, bookmark: dt.datetime | None) -> dt.datetime:
+        """The date after the bookmark (the last date handled), else ``start_date``."""
+        return bookmark + ONE_DAY if bookmark else self.midnight(first_day)
+
+    def windows_of(self, context: Context, span: Span) -> list[Window]:
+        """One window per date to today, within the file life (7 days).
 
         ``end_date`` is an upper bound only: no date after today is read.
         """
-        today = self.today()
-        first_day, last_day = DateRange.from_config(self.config).resolve(today)
-        last_day = min(last_day, today)
-        stored = self.stored_bookmark(context)
-        wanted = stored.date() + ONE_DAY if stored else first_day
-        oldest = oldest_served(today)
+        last_day = min(span.last_day, span.today)
+        wanted, oldest = span.start.date(), oldest_served(span.today)
         if wanted < oldest:
             lost = Window.of_days(wanted, min(oldest - ONE_DAY, last_day))
-            self.report_expired(context, lost, oldest, bookmarked=stored is not None)
+            self.report_expired(context, lost, oldest, bookmarked=span.bookmark is not None)
         return plan_day_windows(max(wanted, oldest), last_day, 1)
 
     def report_expired(
@@ -186,9 +203,9 @@ class MoEngageStream(WindowedReportStream):
         name = self.file_name(context, window)
         key = str(self.config["moengage_secret_key"])
         signed = files.signature(app_id, name, key)
-        place = setting(self.config, "moengage_signature_in", "header")
+        place = self.moengage.signature_in
         headers = {**self.http_headers}
-        if settings.sends_basic_auth(self.config):
+        if self.moengage.sends_basic_auth:
             headers["Authorization"] = files.basic_authorization(app_id, key)
         params: dict[str, t.Any] = {}
         if place in {"header", "both"}:
@@ -346,7 +363,7 @@ class MoEngageStream(WindowedReportStream):
     def credentials_hint(self) -> str:
         """What to check after a 401: the key and workspace, then ``moengage_auth``."""
         hint = "check moengage_secret_key (the campaign report API key) and moengage_app_id"
-        if settings.sends_basic_auth(self.config):
+        if self.moengage.sends_basic_auth:
             return hint
         # Public clients also send Basic auth: a workspace may require it (api-notes 5.3).
         return f"{hint}; if both are right, set moengage_auth to signature+basic"
