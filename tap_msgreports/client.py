@@ -19,24 +19,18 @@ import itertools
 import time
 import typing as t
 from dataclasses import dataclass
-from functools import cached_property
 
-from singer_sdk.helpers.conform import TypeConformanceLevel
-from singer_sdk.mapper import SameRecordTransform
-
-from tap_msgreports import metrics as partition_metrics
-from tap_msgreports import progress, sdk_compat
+from tap_msgreports import progress
 from tap_msgreports.bookmarks import BookmarkedStream
 from tap_msgreports.concurrency import fetch_ahead
 from tap_msgreports.errors import SourceError, WindowTooLargeError, WindowUnavailableError
 from tap_msgreports.settings import DateRange
 from tap_msgreports.windows import ONE_DAY, Window, resume_point
-from tap_msgreports.writer import BufferedMsgSpecWriter, RecordEnvelope
 
 if t.TYPE_CHECKING:
     from collections.abc import Iterable
 
-    from singer_sdk import Tap, metrics
+    from singer_sdk import Tap
     from singer_sdk.helpers.types import Context
 
     from tap_msgreports.run import RunContext
@@ -62,13 +56,8 @@ class WindowedReportStream(BookmarkedStream, metaclass=abc.ABCMeta):
 
     #: The smallest window a too-large window may be split into.
     split_resolution: t.ClassVar = ONE_DAY
-    #: Records are built field by field from the schema, so the SDK's per-record type
-    #: conformance (most of its per-record cost) has nothing to do; the SDK standard tests
-    #: check records against the schema.
-    TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
     #: The setting giving the size of a window, named when a run plans many requests.
     window_setting: t.ClassVar[str | None] = None
-    is_sorted = False
     #: Whether this stream's :meth:`connection_check` speaks for its source in ``--check``.
     checks_connection: t.ClassVar[bool] = False
 
@@ -77,8 +66,6 @@ class WindowedReportStream(BookmarkedStream, metaclass=abc.ABCMeta):
     ) -> None:
         """Set up the stream: nothing planned, no dry-run limit yet."""
         super().__init__(tap, schema=schema, run=run)
-        self._requests: metrics.Counter | None = None
-        self._envelope = RecordEnvelope(self.name, version=None)  # made again per sync
         #: Records a dry run (``--test``) may still write: it stops there, quietly, where
         #: the SDK would raise at the next record and log that as an error.
         self._dry_run_left: int | None = None
@@ -145,51 +132,6 @@ class WindowedReportStream(BookmarkedStream, metaclass=abc.ABCMeta):
         """
         raise NotImplementedError
 
-    def get_record_counter(self, **kwargs: t.Any) -> metrics.Counter:  # noqa: ANN401
-        """Records counted per partition (see :mod:`tap_msgreports.metrics`)."""
-        del kwargs  # no endpoint tag: a stream has one
-        return partition_metrics.record_counter(self.name)
-
-    def get_sync_timer(self) -> metrics.Timer:
-        """Sync time per partition (see :mod:`tap_msgreports.metrics`)."""
-        return partition_metrics.sync_timer(self.name)
-
-    def generate_child_contexts(
-        self,
-        record: dict[str, t.Any],
-        context: Context | None,
-    ) -> Iterable[Context | None]:
-        """No child streams here: nothing to generate, and nothing to filter per record."""
-        del record, context
-        return ()
-
-    @cached_property
-    def _writes_records_itself(self) -> bool:
-        """Whether records go out as read: every property selected, no stream map.
-
-        Then a RECORD line is the record between two fixed byte strings
-        (:class:`~tap_msgreports.writer.RecordEnvelope`), and the SDK's per-record message
-        objects, selection walk and mapping, which would change nothing, are skipped. Any
-        deselected property, alias, filter or flattening takes the SDK's path.
-        """
-        maps = self.stream_maps
-        return (
-            len(maps) == 1
-            and type(maps[0]) is SameRecordTransform
-            and not maps[0].flattening_enabled
-            and all(self.mask.values())
-            and isinstance(sdk_compat.tap_of(self).message_writer, BufferedMsgSpecWriter)
-        )
-
-    def write_record_directly(self, record: dict[str, t.Any]) -> bool:
-        """Write one RECORD directly when records go out as read (else the SDK's way)."""
-        if not self._writes_records_itself:
-            return False
-        writer = t.cast("BufferedMsgSpecWriter", sdk_compat.tap_of(self).message_writer)
-        writer.write_record(self._envelope, record)
-        self.state_manager.is_flushed = False
-        return True
-
     def get_records(self, context: Context | None) -> Iterable[dict[str, t.Any]]:
         """Read the partition's windows in order, fetching ahead, bookmarking each."""
         if self._dry_run_left is None and self.ABORT_AT_RECORD_COUNT is not None:
@@ -209,7 +151,7 @@ class WindowedReportStream(BookmarkedStream, metaclass=abc.ABCMeta):
             Window(windows[0].start, windows[-1].end).describe(),
             len(windows),
         )
-        self._envelope = RecordEnvelope(self.name, sdk_compat.stream_version(self))
+        self.new_envelope()
         with self.get_http_request_counter() as counter:
             counter.with_context(partition)
             self._requests = counter
@@ -261,7 +203,7 @@ class WindowedReportStream(BookmarkedStream, metaclass=abc.ABCMeta):
                 seen.skipped()
                 continue
             records, seconds = read
-            self._envelope.stamp(dt.datetime.now(dt.timezone.utc))  # the window's records
+            self.stamp_records(dt.datetime.now(dt.timezone.utc))  # the window's records
             if (left := self._dry_run_left) is not None:
                 records = itertools.islice(records, left)
             count = 0
@@ -332,14 +274,6 @@ class WindowedReportStream(BookmarkedStream, metaclass=abc.ABCMeta):
 
     def _read_once(self, context: Context, window: Window) -> Iterable[dict[str, t.Any]]:
         return self.records_from(self.fetch_body(context, window), context, window)
-
-    def post_process(
-        self,
-        row: dict[str, t.Any],
-        context: Context | None = None,  # noqa: ARG002
-    ) -> dict[str, t.Any] | None:
-        """Records are complete when :meth:`records_from` returns them."""
-        return row
 
 
 def _plan_key(partition: Context) -> str:

@@ -17,7 +17,6 @@ import msgspec
 import requests
 from singer_sdk.exceptions import RetriableAPIError
 
-from tap_msgreports import sdk_compat
 from tap_msgreports.bodies import load_capped
 from tap_msgreports.errors import SourceAuthError, SourceError
 from tap_msgreports.http import (
@@ -31,6 +30,7 @@ from tap_msgreports.http import (
     status_text,
     url_origin,
 )
+from tap_msgreports.records import RecordsOut
 from tap_msgreports.retries import retry_waits
 from tap_msgreports.run import RunContext
 from tap_msgreports.settings import HttpSettings
@@ -46,7 +46,7 @@ if t.TYPE_CHECKING:
     from tap_msgreports.windows import Window
 
 
-class HttpStream(sdk_compat.SdkStream, metaclass=abc.ABCMeta):
+class HttpStream(RecordsOut, metaclass=abc.ABCMeta):
     """A stream whose requests follow the tap's HTTP rules."""
 
     #: The vendor's name as users know it, used in every log line and error.
