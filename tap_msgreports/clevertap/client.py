@@ -14,6 +14,7 @@ from functools import cached_property
 
 from tap_msgreports import sdk_compat
 from tap_msgreports.clevertap import settings
+from tap_msgreports.clevertap.answers import answer_text, fail_code, lower_text
 from tap_msgreports.clevertap.parsing import zone
 from tap_msgreports.client import Span, WindowedReportStream
 from tap_msgreports.errors import SourceError, WindowTooLargeError
@@ -37,8 +38,6 @@ if t.TYPE_CHECKING:
 
 SOURCE = "CleverTap"
 RANGE_ERROR = "Invalid date range"
-HTTP_OK = 200
-MAX_HTTP_STATUS = 599
 #: Statuses after which a campaign's or message's row no longer changes.
 FINAL_STATUSES = frozenset({"completed", "stopped"})
 #: Where the start days of rows still changing are kept, in the partition's state.
@@ -321,7 +320,7 @@ class CleverTapStream(WindowedReportStream):
             SourceError: when it does not say success, or has no list (never zero records).
             RetriableAPIError: when the list holds anything but objects (a malformed body).
         """
-        if isinstance(body, dict) and _lower(body.get("status")) == "success":
+        if isinstance(body, dict) and lower_text(body.get("status")) == "success":
             require_objects(self.list_field(body, context, window), self.list_key)
             return
         detail = body.get("error") if isinstance(body, dict) else None
@@ -382,37 +381,6 @@ class CleverTapStream(WindowedReportStream):
             f"({type(value).__name__} {str(value)[:80]})"
         )
         raise SourceError(msg)
-
-
-def fail_code(body: t.Any) -> int | None:  # noqa: ANN401
-    """The code of a ``"status": "fail"`` body (any case), 0 without a usable one, else None.
-
-    A usable code is an HTTP error status (400 to 599), as a number or three digits.
-    """
-    if not isinstance(body, dict) or _lower(body.get("status")) != "fail":
-        return None
-    code = body.get("code")
-    if isinstance(code, str) and code.isascii() and code.isdigit() and len(code) == len("429"):
-        code = int(code)
-    if type(code) is int and HTTP_CLIENT_ERROR <= code <= MAX_HTTP_STATUS:
-        return code
-    return 0
-
-
-def answer_text(response: requests.Response) -> str:
-    """``HTTP 400``, or ``HTTP 200 "status": "fail" (code 404)`` for a failure in a 200."""
-    if response.status_code != HTTP_OK:
-        return f"HTTP {response.status_code}"
-    try:
-        code = fail_code(response.json())
-    except ValueError:
-        code = None
-    return f'HTTP 200 "status": "fail" ({f"code {code}" if code else "no usable code"})'
-
-
-def _lower(value: object) -> str | None:
-    """A text compared without regard to case; None for anything else."""
-    return value.lower() if isinstance(value, str) else None
 
 
 def _open_days(state: t.Mapping[str, t.Any]) -> list[object]:

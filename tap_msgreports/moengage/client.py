@@ -10,7 +10,6 @@ and leaves today and yesterday for the next run if their files are not there yet
 from __future__ import annotations
 
 import datetime as dt
-import re
 import tempfile
 import typing as t
 from collections import Counter
@@ -27,15 +26,13 @@ from tap_msgreports.errors import SourceError, WindowUnavailableError
 from tap_msgreports.http import (
     AUTH_STATUSES,
     ERROR_BODY_BYTES,
-    HTTP_CLIENT_ERROR,
     RETRIABLE_ERRORS,
     Status,
     failure_reason,
     status_rule,
-    url_origin,
     vendor_message,
 )
-from tap_msgreports.moengage import files, settings
+from tap_msgreports.moengage import answers, files, settings
 from tap_msgreports.windows import ONE_DAY, Window, plan_day_windows
 
 if t.TYPE_CHECKING:
@@ -44,12 +41,6 @@ if t.TYPE_CHECKING:
 
 
 SOURCE = "MoEngage"
-#: The vendor refuses a report "older than 7 days" (api-notes 5.4): the file dated today - 7
-#: is the oldest still served. A 400 for it is never a failure (the vendor's day may be ahead
-#: of the tap's): a warning that names it, and the date is skipped.
-FILE_LIFE_DAYS = 7
-#: How a 400 says that a report is too old: "older than 7 days" (api-notes 5.4), "expired".
-EXPIRED_TEXT = re.compile(r"older than|expire", re.IGNORECASE)
 #: A missing file of today or of this many days before it may still come: the vendor advises
 #: a buffer after generation, and the time zone of the workspace's file dates is unknown
 #: (api-notes 5.4, 5.5). It is tried again next run; an older missing file is skipped.
@@ -68,10 +59,10 @@ class ProbedFiles:
 
     def none_found(self) -> str:
         """Why no file was found, with the answers seen (a wrong URL answers 404)."""
-        answers = ", ".join(f"HTTP {code} x{n}" for code, n in Counter(self.statuses).items())
+        seen = ", ".join(f"HTTP {code} x{n}" for code, n in Counter(self.statuses).items())
         return (
-            f"no file dated today or in the {FILE_LIFE_DAYS} days before; "
-            f"answers: {answers or 'none'}"
+            f"no file dated today or in the {answers.FILE_LIFE_DAYS} days before; "
+            f"answers: {seen or 'none'}"
         )
 
 
@@ -152,7 +143,7 @@ class MoEngageStream(WindowedReportStream):
         ``end_date`` is an upper bound only: no date after today is read.
         """
         last_day = min(span.last_day, span.today)
-        wanted, oldest = span.start.date(), oldest_served(span.today)
+        wanted, oldest = span.start.date(), answers.oldest_served(span.today)
         if wanted < oldest:
             lost = Window.of_days(wanted, min(oldest - ONE_DAY, last_day))
             self.report_expired(context, lost, oldest, bookmarked=span.bookmark is not None)
@@ -173,7 +164,7 @@ class MoEngageStream(WindowedReportStream):
                 "%s: files older than %d days cannot be fetched: start_date %s is before %s, "
                 "the oldest date still available",
                 where,
-                FILE_LIFE_DAYS,
+                answers.FILE_LIFE_DAYS,
                 lost.first_day,
                 oldest,
             )
@@ -183,8 +174,8 @@ class MoEngageStream(WindowedReportStream):
             "least every %d days",
             where,
             lost.describe(),
-            FILE_LIFE_DAYS,
-            FILE_LIFE_DAYS - 1,
+            answers.FILE_LIFE_DAYS,
+            answers.FILE_LIFE_DAYS - 1,
         )
 
     def bookmark_value(self, window: Window, context: Context) -> str:  # noqa: ARG002
@@ -225,7 +216,7 @@ class MoEngageStream(WindowedReportStream):
         A broken download or a corrupt archive is raised as retriable: the next try
         downloads the file again. Nothing is parsed here.
         """
-        what = _file_of(response)
+        what = answers.file_of(response)
         download = tempfile.TemporaryFile()  # noqa: SIM115 - handed on to the reader
         try:
             self._save_body(response, download, what)
@@ -277,7 +268,7 @@ class MoEngageStream(WindowedReportStream):
         today = self.today()
         send = self.request_decorator(self._probe_once)
         probed = ProbedFiles()
-        for back in range(FILE_LIFE_DAYS + 1):  # today and the 7 days before: all served
+        for back in range(answers.FILE_LIFE_DAYS + 1):  # today and the 7 days before: all served
             day = today - dt.timedelta(days=back)
             window = Window.of_days(day, day)
             prepared = self.prepared_request(self.window_request(context, window))
@@ -332,12 +323,12 @@ class MoEngageStream(WindowedReportStream):
             if rule is not Status.REFUSED:
                 return status, b"", None
             load_capped(response, ERROR_BODY_BYTES, "an error body", self.timeout)
-            return status, b"", foreign_refusal(response)
+            return status, b"", answers.foreign_refusal(response)
 
     def _first_bytes(self, response: requests.Response) -> bytes:
         """The start of a body, without reading the rest of it, within the body's deadline."""
         prefix = b""
-        for chunk in arriving_chunks(response, self.timeout, _file_of(response)):
+        for chunk in arriving_chunks(response, self.timeout, answers.file_of(response)):
             prefix += chunk
             if len(prefix) >= files.HEADER_PREFIX_BYTES:
                 break
@@ -379,7 +370,7 @@ class MoEngageStream(WindowedReportStream):
         Only MoEngage's own 400 means "no file"; any other 4xx stops the run, the bookmark
         where it was (:func:`foreign_refusal`).
         """
-        if foreign := foreign_refusal(response):
+        if foreign := answers.foreign_refusal(response):
             return SourceError(
                 f"{self.where(context, window)}: {foreign}: check moengage_api_url (and any "
                 "proxy in between); the bookmark stays before this file"
@@ -388,10 +379,10 @@ class MoEngageStream(WindowedReportStream):
         name = self.file_name(context, window)
         if "app id" in message.lower():
             return SourceError(f"{SOURCE} {name}: {message}: check moengage_app_id")
-        oldest = window.first_day <= oldest_served(self.today())
+        oldest = window.first_day <= answers.oldest_served(self.today())
         if oldest and response.status_code == HTTPStatus.BAD_REQUEST:
             # Never a failure, whatever the text: the vendor's day may be later than ours.
-            reason = _oldest_refused(name, window.first_day, message)
+            reason = answers.oldest_refused(name, window.first_day, message)
             return WindowUnavailableError(reason, retry_later=False)
         if window.first_day >= self.today() - dt.timedelta(days=NOT_THERE_YET_DAYS):
             reason = f"{name} is not generated yet ({message})"
@@ -401,66 +392,3 @@ class MoEngageStream(WindowedReportStream):
     def throttle_key(self, context: Context) -> str:  # noqa: ARG002
         """The workspace."""
         return str(self.config["moengage_app_id"])
-
-
-def oldest_served(today: dt.date) -> dt.date:
-    """The oldest file date the vendor still serves: ``FILE_LIFE_DAYS`` before today."""
-    return today - dt.timedelta(days=FILE_LIFE_DAYS)
-
-
-def _oldest_refused(name: str, day: dt.date, message: str) -> str:
-    """Why the file of the oldest date was refused: expired, or none was made (a weekly one)."""
-    if EXPIRED_TEXT.search(message):
-        return f"{name}: the file of {day} has expired ({message})"
-    return f"no file {name} ({message})"
-
-
-#: The ``type`` of MoEngage's 400 envelope (api-notes 5.4), whatever the cause.
-VENDOR_REFUSAL_TYPE = "BAD REQUEST"
-
-
-def foreign_refusal(response: requests.Response) -> str | None:
-    """What a 4xx that is not MoEngage's own 400 is, or None for MoEngage's (its body read).
-
-    MoEngage answers a file that is missing, not generated yet or expired, and a wrong app id,
-    with 400 and ``{"error": {"message": ..., "type": "BAD REQUEST"}}`` (api-notes 5.4); it is
-    not known to answer 404. Anything else (a 404, an HTML page, another body) comes from a
-    wrong ``moengage_api_url`` or a proxy: taken for "no file", it would move the bookmark
-    past files that then expire. Named by status and origin only: the path and query hold
-    the app id and maybe the signature.
-    """
-    if response.status_code == HTTP_CLIENT_ERROR and _is_vendor_envelope(response):
-        return None
-    return (
-        f"HTTP {response.status_code} from {url_origin(response.url)} "
-        f"({_body_kind(response.content)}), not MoEngage's answer for a missing file"
-    )
-
-
-def _is_vendor_envelope(response: requests.Response) -> bool:
-    try:
-        body = response.json()
-    except ValueError:
-        return False
-    error = body.get("error") if isinstance(body, dict) else None
-    return (
-        isinstance(error, dict)
-        and isinstance(error.get("message"), str)
-        and str(error.get("type", "")).upper() == VENDOR_REFUSAL_TYPE
-    )
-
-
-def _body_kind(content: bytes) -> str:
-    start = content.lstrip()[:1]
-    if not start:
-        return "an empty body"
-    if start == b"<":
-        return "an HTML page"
-    if start in {b"{", b"["}:
-        return "a JSON body that is not MoEngage's error"
-    return "a text body"
-
-
-def _file_of(response: requests.Response) -> str:
-    """The file a download is of: the last segment of its path, without the query."""
-    return response.url.rsplit("/", 1)[-1].split("?", 1)[0]
