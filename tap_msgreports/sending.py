@@ -194,6 +194,10 @@ class HttpStream(RecordsOut, metaclass=abc.ABCMeta):
 
         return tried
 
+    def gave_up(self, exc: BaseException) -> str:
+        """Why a request failed once its tries are used up (no URL, no header)."""
+        return f"gave up after {self.backoff_max_tries()} tries: {failure_reason(exc)}"
+
     def backoff_handler(self, details: t.Mapping[str, t.Any]) -> None:
         """Log one line per retry: what failed, which try, how long we wait."""
         self.logger.warning(
@@ -222,10 +226,7 @@ class HttpStream(RecordsOut, metaclass=abc.ABCMeta):
         try:
             return send(self.prepared_request(request), context, window)
         except RETRIABLE_ERRORS as exc:
-            msg = (
-                f"{self.where(context, window)}: "
-                f"gave up after {self.backoff_max_tries()} tries: {failure_reason(exc)}"
-            )
+            msg = f"{self.where(context, window)}: {self.gave_up(exc)}"
             raise SourceError(msg) from None
         except requests.exceptions.RequestException as exc:  # e.g. a header it cannot send
             msg = (

@@ -28,7 +28,6 @@ from tap_msgreports.http import (
     ERROR_BODY_BYTES,
     RETRIABLE_ERRORS,
     Status,
-    failure_reason,
     status_rule,
     vendor_message,
 )
@@ -275,9 +274,7 @@ class MoEngageStream(WindowedReportStream):
             try:
                 status, prefix, foreign = send(prepared, context)
             except RETRIABLE_ERRORS as exc:
-                probed.failure = (
-                    f"gave up after {self.backoff_max_tries()} tries: {failure_reason(exc)}"
-                )
+                probed.failure = self.gave_up(exc)
                 return probed
             probed.statuses.append(status)
             if status in AUTH_STATUSES:
