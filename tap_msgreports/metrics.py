@@ -12,6 +12,8 @@ from time import time
 
 from singer_sdk import metrics
 
+from tap_msgreports.sdk_compat import log_and_restart
+
 if t.TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
 
@@ -24,7 +26,7 @@ class PartitionCounter(metrics.Counter):
     def with_context(self, value: Context | None) -> None:
         """Log the previous partition's count under its context, then count for ``value``."""
         if CONTEXT in self.tags and self.tags[CONTEXT] != value:
-            self._pop()
+            log_and_restart(self)
             # The point just logged holds these tags: a handler may format it later (a
             # queue, a capture), so the next partition's tags are a new dict.
             self.tags = dict(self.tags)

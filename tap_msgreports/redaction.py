@@ -198,4 +198,5 @@ def _mask_formatted_lines() -> None:
     def format_masked(self: logging.Handler, record: logging.LogRecord) -> str:
         return ACTIVE.redact(format_line(self, record))
 
-    logging.Handler.format = format_masked  # type: ignore[method-assign]
+    # Assigned by name: mypy forbids assigning to a method, which is the point here.
+    setattr(logging.Handler, "format", format_masked)  # noqa: B010

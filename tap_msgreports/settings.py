@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from urllib.parse import urlparse
 
 from singer_sdk import typing as th
-from singer_sdk.configuration._dict_config import parse_environment_config
 
+from tap_msgreports.sdk_compat import parse_environment_config
 from tap_msgreports.windows import CALENDAR_TEXT, in_calendar
 
 if t.TYPE_CHECKING:
@@ -105,16 +105,23 @@ COMMON_PROPERTIES = th.PropertiesList(
 )
 
 
-#: The defaults declared above, so that code reading a setting cannot disagree with them.
-COMMON_DEFAULTS = {
-    name: spec.get("default") for name, spec in COMMON_PROPERTIES.to_dict()["properties"].items()
-}
+def schema_defaults(properties: th.PropertiesList) -> dict[str, t.Any]:
+    """The defaults ``properties`` declare: the one place a default is written."""
+    specs = properties.to_dict()["properties"]
+    return {name: spec.get("default") for name, spec in specs.items()}
 
 
-def setting(config: Mapping[str, t.Any], name: str, default: t.Any) -> t.Any:  # noqa: ANN401
-    """A setting's value; unset and null both mean the default."""
-    value = config.get(name)
-    return default if value is None else value
+def settings_with_defaults(
+    config: Mapping[str, t.Any], defaults: Mapping[str, t.Any]
+) -> dict[str, t.Any]:
+    """Each setting named in ``defaults``: its value, or its default when unset or null."""
+    return {
+        name: default if (value := config.get(name)) is None else value
+        for name, default in defaults.items()
+    }
+
+
+COMMON_DEFAULTS = schema_defaults(COMMON_PROPERTIES)
 
 
 @dataclass(frozen=True)
@@ -130,16 +137,13 @@ class HttpSettings:
     @classmethod
     def from_config(cls, config: Mapping[str, t.Any]) -> HttpSettings:
         """Read the HTTP settings, with their defaults."""
-
-        def value(name: str) -> t.Any:  # noqa: ANN401
-            return setting(config, name, COMMON_DEFAULTS[name])
-
+        value = settings_with_defaults(config, COMMON_DEFAULTS)
         return cls(
-            request_timeout=float(value("request_timeout")),
-            max_retries=int(value("max_retries")),
-            backoff_initial_seconds=float(value("backoff_initial_seconds")),
-            backoff_max_seconds=float(value("backoff_max_seconds")),
-            max_response_mb=int(value("max_response_mb")),
+            request_timeout=float(value["request_timeout"]),
+            max_retries=int(value["max_retries"]),
+            backoff_initial_seconds=float(value["backoff_initial_seconds"]),
+            backoff_max_seconds=float(value["backoff_max_seconds"]),
+            max_response_mb=int(value["max_response_mb"]),
         )
 
     def problems(self) -> list[str]:

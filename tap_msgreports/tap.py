@@ -12,24 +12,21 @@ import threading
 import typing as t
 
 import click
-from singer_sdk import Tap
 from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError
-from singer_sdk.helpers._classproperty import classproperty
 from singer_sdk.helpers.capabilities import PluginCapabilities, TapCapabilities
-from singer_sdk.plugin_base import _ConfigInput
 
 from tap_msgreports import clevertap, config_errors, messangi, moengage, redaction, settings
 from tap_msgreports.check import check_connections
-from tap_msgreports.concurrency import ThrottleRegistry
 from tap_msgreports.errors import SourceError
+from tap_msgreports.run import RunContext
+from tap_msgreports.sdk_compat import ConfigInput, SdkTap
 from tap_msgreports.state import StateFileError, parse_state_text, usable_state
-from tap_msgreports.stopping import Stop, StopRequested
+from tap_msgreports.stopping import StopRequested
 from tap_msgreports.writer import BufferedMsgSpecWriter
 
 if t.TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
-    from types import FrameType
 
     from singer_sdk.streams import Stream
 
@@ -39,7 +36,7 @@ SOURCES = (clevertap.SOURCE, messangi.SOURCE, moengage.SOURCE)
 NO_SOURCE = "No source is configured: set " + "; or ".join(s.credentials for s in SOURCES)
 
 
-class TapMsgReports(Tap):
+class TapMsgReports(SdkTap):
     """Messaging-campaign reports from CleverTap, Messangi and MoEngage."""
 
     name = "tap-msgreports"
@@ -67,18 +64,18 @@ class TapMsgReports(Tap):
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:  # noqa: ANN401
         """Set up the tap, and mask its secrets in every log line from now on."""
         redaction.install(())  # per-request secrets (signatures) from the first request on
-        self.throttles = ThrottleRegistry()  # before the SDK makes the streams
-        self.stop = Stop()
+        self.run = RunContext()  # before the SDK makes the streams
+        self.stop = self.run.stop
         super().__init__(*args, **kwargs)
         if isinstance(self.message_writer, BufferedMsgSpecWriter):
             self.message_writer.stop = self.stop
         redaction.install(redaction.secret_values(self.config, self.config_jsonschema))
 
-    @classproperty
-    def _env_var_config(cls) -> dict[str, t.Any]:  # noqa: N805 - as the SDK declares it
+    @classmethod
+    def environment_settings(cls, prefix: str) -> dict[str, t.Any]:
         """Settings from the environment; one that does not parse is left to validation."""
         cls.append_builtin_config(cls.config_jsonschema)
-        return settings.environment_config(cls.config_jsonschema, cls._env_var_prefix)
+        return settings.environment_config(cls.config_jsonschema, prefix)
 
     def discover_streams(self) -> list[Stream]:
         """The streams of every configured source.
@@ -87,7 +84,7 @@ class TapMsgReports(Tap):
             ConfigValidationError: when no source is configured.
         """
         streams: list[Stream] = [
-            stream_type(self)
+            stream_type(self, run=self.run)
             for source in SOURCES
             if source.is_configured(self.config)
             for stream_type in source.stream_types
@@ -96,17 +93,17 @@ class TapMsgReports(Tap):
             raise ConfigValidationError(NO_SOURCE, errors=[NO_SOURCE])
         return streams
 
-    def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
+    def validate_settings(self, config: dict[str, t.Any], *, raise_errors: bool) -> list[str]:
         """The schema checks, then ours: every problem, one line each, no value shown.
 
         The SDK's schema messages quote the values they refuse (a passcode given as a list,
         accounts given as JSON text): ours name the setting and the expected type instead.
         """
-        settings.coerce_numbers(self._config, self.config_jsonschema)
+        settings.coerce_numbers(config, self.config_jsonschema)
         # From the first message on, should a value still reach one.
-        redaction.install(redaction.secret_values(self._config, self.config_jsonschema))
+        redaction.install(redaction.secret_values(config, self.config_jsonschema))
         self.append_builtin_config(self.config_jsonschema)
-        errors = config_errors.schema_problems(self._config, self.config_jsonschema)
+        errors = config_errors.schema_problems(config, self.config_jsonschema)
         if not errors:  # our checks read typed values: only once the types are right
             errors = self.config_problems(self.config)
         if errors and raise_errors:
@@ -162,7 +159,7 @@ class TapMsgReports(Tap):
         del param
         if not value:
             return
-        config: _ConfigInput = ctx.params.get("config", _ConfigInput())
+        config: ConfigInput = ctx.params.get("config", ConfigInput())
         with cls.one_line_errors():
             tap = cls(config=config.config, parse_env_config=config.parse_env, setup_mapper=False)
             outcomes = check_connections(
@@ -211,20 +208,18 @@ class TapMsgReports(Tap):
     #: The tap whose signal handlers are installed: the one a signal stops.
     _signalled: t.ClassVar[TapMsgReports | None] = None
 
-    def _setup_signal_handlers(self) -> None:
-        """The SDK installs :meth:`_handle_termination`; remember whose it is."""
-        super()._setup_signal_handlers()
+    def signal_handlers_installed(self) -> None:
+        """Remember whose handlers are installed: the tap a signal stops."""
         if threading.current_thread() is threading.main_thread():
             TapMsgReports._signalled = self
 
-    def _handle_termination(self, signum: int, frame: FrameType | None) -> None:
+    def on_termination(self, signum: int) -> None:
         """SIGTERM, SIGINT: stop now, or at the next safe point if output is under way.
 
         Replaces the SDK's handler, which raised anywhere (a write to stdout could be cut
         and written again) and ended with status 0. A second signal ends the process at
         once: the first one's stop is stuck (say, on a target that reads no more).
         """
-        del frame
         if self.stop.requested:
             os._exit(StopRequested(signum).exit_status)
         self.stop.request(signum)

@@ -6,41 +6,38 @@ days: windows, ``start_date``/``end_date`` and "today" are taken in its time zon
 
 from __future__ import annotations
 
+import abc
 import datetime as dt
 import threading
 import typing as t
 from functools import cached_property
 
+from tap_msgreports import sdk_compat
 from tap_msgreports.clevertap import settings
+from tap_msgreports.clevertap.answers import answer_text, fail_code, lower_text
 from tap_msgreports.clevertap.parsing import zone
-from tap_msgreports.client import (
-    HTTP_CLIENT_ERROR,
-    WindowedReportStream,
-    require_objects,
-    vendor_message,
-)
+from tap_msgreports.client import Span, WindowedReportStream
 from tap_msgreports.errors import SourceError, WindowTooLargeError
-from tap_msgreports.settings import DateRange, setting
+from tap_msgreports.http import HTTP_CLIENT_ERROR, require_objects, vendor_message
+from tap_msgreports.settings import DateRange
 from tap_msgreports.windows import (
     CALENDAR_TEXT,
     ONE_DAY,
     Window,
     in_calendar,
     plan_day_windows,
-    resume_point,
 )
 
 if t.TYPE_CHECKING:
     import requests
+    from singer_sdk import Tap
     from singer_sdk.helpers.types import Context
 
-    from tap_msgreports.tap import TapMsgReports
+    from tap_msgreports.run import RunContext
 
 
 SOURCE = "CleverTap"
 RANGE_ERROR = "Invalid date range"
-HTTP_OK = 200
-MAX_HTTP_STATUS = 599
 #: Statuses after which a campaign's or message's row no longer changes.
 FINAL_STATUSES = frozenset({"completed", "stopped"})
 #: Where the start days of rows still changing are kept, in the partition's state.
@@ -51,21 +48,18 @@ class CleverTapStream(WindowedReportStream):
     """A CleverTap report stream, partitioned by account and read in day windows."""
 
     source_name = SOURCE
-    concurrency_setting = "clevertap_max_concurrency"
-    default_concurrency = settings.MAX_CONCURRENCY
     http_method = "POST"
     payload_as_json = True
-    #: Setting that gives this stream's window size in days, and its default.
+    #: Setting that gives this stream's window size in days.
     window_setting: t.ClassVar[str]
-    default_window_days: t.ClassVar[int]
     #: The field of a response holding the list of records.
     list_key: t.ClassVar[str]
     #: Whether runs also read the days after today: rows listed there exist before their day.
     reads_ahead: t.ClassVar[bool] = False
 
-    def __init__(self, tap: TapMsgReports) -> None:
+    def __init__(self, tap: Tap, *, run: RunContext | None = None) -> None:
         """Set up the stream, and the open days its windows find (filled by workers)."""
-        super().__init__(tap)
+        super().__init__(tap, run=run)
         self._open_lock = threading.Lock()
         self._open_found: dict[tuple[str, Window], set[dt.date]] = {}
         #: Per account, the first day of this run's windows read ahead (no bookmark there).
@@ -73,6 +67,21 @@ class CleverTapStream(WindowedReportStream):
         #: Per account read completely in this run: the days planned and the records found.
         self.read_in_run: dict[str, tuple[str, int]] = {}
         self._planned: dict[str, Window] = {}
+
+    @cached_property
+    def clevertap(self) -> settings.CleverTapSettings:
+        """The CleverTap settings, read once."""
+        return settings.CleverTapSettings.from_config(self.config)
+
+    @property
+    def fetch_ahead_depth(self) -> int:
+        """Requests in flight per account (``clevertap_max_concurrency``)."""
+        return self.clevertap.max_concurrency
+
+    @property
+    @abc.abstractmethod
+    def window_days(self) -> int:
+        """This stream's window size, in days (``window_setting``)."""
 
     @cached_property
     def accounts(self) -> dict[str, settings.CleverTapAccount]:
@@ -113,36 +122,26 @@ class CleverTapStream(WindowedReportStream):
         """The current time in UTC (a method so that tests can move it)."""
         return dt.datetime.now(dt.timezone.utc)
 
-    def today(self, context: Context) -> dt.date:
+    def today_for(self, context: Context) -> dt.date:
         """Today in the account's time zone."""
         return self.now().astimezone(zone(self.account(context).timezone)).date()
 
     def newest_bookmark(self, context: Context) -> dt.datetime:
         """Today, in the account's time zone: a bookmark is the last day read."""
-        return _midnight(self.today(context))
+        return self.midnight(self.today_for(context))
 
-    def plan(self, context: Context) -> list[Window]:
-        """The windows of a run: open days, then the range, then the days read ahead.
+    @property
+    def lookback(self) -> dt.timedelta:
+        """``clevertap_lookback_days``."""
+        return dt.timedelta(days=self.clevertap.lookback_days)
 
-        The range is ``bookmark - lookback`` (not before ``start_date``) to ``end_date``.
-        """
-        today = self.today(context)
-        first_day, last_day = DateRange.from_config(self.config).resolve(today)
-        bookmark = self.stored_bookmark(context)
-        lookback_days = setting(
-            self.config, "clevertap_lookback_days", settings.DEFAULT_LOOKBACK_DAYS
-        )
-        lookback = dt.timedelta(days=int(lookback_days))
-        start = resume_point(
-            start=_midnight(first_day),
-            bookmark=bookmark,
-            lookback=lookback,
-        )
-        days = int(setting(self.config, self.window_setting, self.default_window_days))
+    def windows_of(self, context: Context, span: Span) -> list[Window]:
+        """The windows of a run: open days, then the range, then the days read ahead."""
+        days, start = self.window_days, span.start.date()
         windows = (
-            self.open_day_windows(context, first_day, start.date())
-            + plan_day_windows(start.date(), last_day, days)
-            + self.ahead_windows(context, today, max(today, last_day), days)
+            self.open_day_windows(context, span.first_day, start)
+            + plan_day_windows(start, span.last_day, days)
+            + self.ahead_windows(context, span.today, max(span.today, span.last_day), days)
         )
         if windows:
             self._planned[context["account_id"]] = Window(windows[0].start, windows[-1].end)
@@ -157,7 +156,7 @@ class CleverTapStream(WindowedReportStream):
         days are read again every run until they are past: the bookmark never enters them.
         """
         self._ahead_from.pop(context["account_id"], None)
-        last_day = today + dt.timedelta(days=settings.lookahead_days(self.config))
+        last_day = today + dt.timedelta(days=self.clevertap.lookahead_days)
         if (end_date := DateRange.from_config(self.config).end_date) is not None:
             last_day = min(last_day, end_date)
         if not self.reads_ahead or after >= last_day:
@@ -194,7 +193,7 @@ class CleverTapStream(WindowedReportStream):
         page; an older one said dashboard or API): an account that builds its campaigns in
         the dashboard has message reports and an empty campaigns table.
         """
-        streams = self._tap.streams
+        streams = sdk_compat.tap_of(self).streams
         campaigns, reports = streams.get("campaigns"), streams.get("message_reports")
         if not isinstance(campaigns, CleverTapStream) or not isinstance(reports, CleverTapStream):
             return
@@ -224,7 +223,7 @@ class CleverTapStream(WindowedReportStream):
         rows last seen running are kept in the state and read again every run until their
         rows are final (completed or stopped).
         """
-        if not setting(self.config, "clevertap_track_open_days", True):  # noqa: FBT003
+        if not self.clevertap.track_open_days:
             return []
         days = sorted(
             day
@@ -263,7 +262,7 @@ class CleverTapStream(WindowedReportStream):
         if days != _open_days(state):
             state[OPEN_DAYS] = days
             self.state_manager.is_flushed = False
-            self._write_state_message()
+            sdk_compat.write_state(self)
         super().advance_bookmark(context, window)
 
     def bookmark_value(self, window: Window, context: Context) -> str:  # noqa: ARG002
@@ -321,7 +320,7 @@ class CleverTapStream(WindowedReportStream):
             SourceError: when it does not say success, or has no list (never zero records).
             RetriableAPIError: when the list holds anything but objects (a malformed body).
         """
-        if isinstance(body, dict) and _lower(body.get("status")) == "success":
+        if isinstance(body, dict) and lower_text(body.get("status")) == "success":
             require_objects(self.list_field(body, context, window), self.list_key)
             return
         detail = body.get("error") if isinstance(body, dict) else None
@@ -384,37 +383,6 @@ class CleverTapStream(WindowedReportStream):
         raise SourceError(msg)
 
 
-def fail_code(body: t.Any) -> int | None:  # noqa: ANN401
-    """The code of a ``"status": "fail"`` body (any case), 0 without a usable one, else None.
-
-    A usable code is an HTTP error status (400 to 599), as a number or three digits.
-    """
-    if not isinstance(body, dict) or _lower(body.get("status")) != "fail":
-        return None
-    code = body.get("code")
-    if isinstance(code, str) and code.isascii() and code.isdigit() and len(code) == len("429"):
-        code = int(code)
-    if type(code) is int and HTTP_CLIENT_ERROR <= code <= MAX_HTTP_STATUS:
-        return code
-    return 0
-
-
-def answer_text(response: requests.Response) -> str:
-    """``HTTP 400``, or ``HTTP 200 "status": "fail" (code 404)`` for a failure in a 200."""
-    if response.status_code != HTTP_OK:
-        return f"HTTP {response.status_code}"
-    try:
-        code = fail_code(response.json())
-    except ValueError:
-        code = None
-    return f'HTTP 200 "status": "fail" ({f"code {code}" if code else "no usable code"})'
-
-
-def _lower(value: object) -> str | None:
-    """A text compared without regard to case; None for anything else."""
-    return value.lower() if isinstance(value, str) else None
-
-
 def _open_days(state: t.Mapping[str, t.Any]) -> list[object]:
     """The open days kept in a partition's state (a corrupted value counts as none)."""
     days = state.get(OPEN_DAYS, [])
@@ -426,7 +394,3 @@ def _day(text: object) -> dt.date | None:
         return dt.date.fromisoformat(str(text))
     except ValueError:
         return None
-
-
-def _midnight(day: dt.date) -> dt.datetime:
-    return dt.datetime.combine(day, dt.time())

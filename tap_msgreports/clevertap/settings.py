@@ -12,7 +12,8 @@ from tap_msgreports.settings import (
     MAX_LOOKBACK_DAYS,
     credential_problem,
     range_problem,
-    setting,
+    schema_defaults,
+    settings_with_defaults,
     url_problem,
 )
 
@@ -164,6 +165,37 @@ PROPERTIES = th.PropertiesList(
     ),
 )
 
+DEFAULTS = schema_defaults(PROPERTIES)
+
+
+@dataclass(frozen=True)
+class CleverTapSettings:
+    """The CleverTap settings read as values, each with the default its schema declares."""
+
+    region: str
+    timezone: str
+    lookback_days: int
+    lookahead_days: int
+    track_open_days: bool
+    campaign_window_days: int
+    report_window_days: int
+    max_concurrency: int
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, t.Any]) -> CleverTapSettings:
+        """Read the settings once, defaults applied."""
+        value = settings_with_defaults(config, DEFAULTS)
+        return cls(
+            region=str(value["clevertap_region"]),
+            timezone=str(value["clevertap_timezone"]),
+            lookback_days=int(value["clevertap_lookback_days"]),
+            lookahead_days=int(value["clevertap_lookahead_days"]),
+            track_open_days=bool(value["clevertap_track_open_days"]),
+            campaign_window_days=int(value["clevertap_campaign_window_days"]),
+            report_window_days=int(value["clevertap_report_window_days"]),
+            max_concurrency=int(value["clevertap_max_concurrency"]),
+        )
+
 
 @dataclass(frozen=True)
 class CleverTapAccount:
@@ -209,8 +241,9 @@ def is_configured(config: Mapping[str, t.Any]) -> bool:
 def accounts(config: Mapping[str, t.Any]) -> list[CleverTapAccount]:
     """The accounts to read, each with its URL and time zone resolved."""
     found = []
+    chosen = CleverTapSettings.from_config(config)
     for raw in _raw_accounts(config):
-        region = raw.get("region") or setting(config, "clevertap_region", "")
+        region = raw.get("region") or chosen.region
         explicit_url = raw.get("api_url") or config.get("clevertap_api_url")
         url_setting = (
             f"api_url of account {raw.get('account_id')} in clevertap_accounts"
@@ -222,7 +255,7 @@ def accounts(config: Mapping[str, t.Any]) -> list[CleverTapAccount]:
                 account_id=str(raw.get("account_id") or ""),
                 passcode=str(raw.get("passcode") or ""),
                 api_url=str(explicit_url or host_for_region(region)).rstrip("/"),
-                timezone=str(raw.get("timezone") or setting(config, "clevertap_timezone", "UTC")),
+                timezone=str(raw.get("timezone") or chosen.timezone),
                 explicit_url=bool(explicit_url),
                 url_setting=url_setting,
             ),
@@ -235,7 +268,7 @@ def problems(config: Mapping[str, t.Any]) -> list[str]:
     if not is_configured(config):
         return []
     found = _account_problems(config) + _window_problems(config)
-    concurrency = int(setting(config, "clevertap_max_concurrency", MAX_CONCURRENCY))
+    concurrency = CleverTapSettings.from_config(config).max_concurrency
     if not 1 <= concurrency <= MAX_CONCURRENCY:
         found.append(
             f"clevertap_max_concurrency must be 1 to {MAX_CONCURRENCY} (CleverTap's limit "
@@ -246,7 +279,7 @@ def problems(config: Mapping[str, t.Any]) -> list[str]:
 
 def _account_problems(config: Mapping[str, t.Any]) -> list[str]:
     found = []
-    raw_regions = [setting(config, "clevertap_region", "")]
+    raw_regions = [CleverTapSettings.from_config(config).region]
     raw_regions += [raw.get("region") or "" for raw in config.get("clevertap_accounts") or []]
     found += [
         f"clevertap_region {region!r} is unknown: use one of {', '.join(REGIONS[1:])}, "
@@ -281,26 +314,24 @@ def _account_problems(config: Mapping[str, t.Any]) -> list[str]:
 
 def _window_problems(config: Mapping[str, t.Any]) -> list[str]:
     found = []
+    chosen = CleverTapSettings.from_config(config)
     limits = {
-        "clevertap_campaign_window_days": (MAX_CAMPAIGN_WINDOW_DAYS, MAX_CAMPAIGN_WINDOW_DAYS),
-        "clevertap_report_window_days": (DEFAULT_REPORT_WINDOW_DAYS, MAX_REPORT_WINDOW_DAYS),
+        "clevertap_campaign_window_days": (chosen.campaign_window_days, MAX_CAMPAIGN_WINDOW_DAYS),
+        "clevertap_report_window_days": (chosen.report_window_days, MAX_REPORT_WINDOW_DAYS),
     }
-    for name, (default, limit) in limits.items():
-        days = int(setting(config, name, default))
+    for name, (days, limit) in limits.items():
         if not 1 <= days <= limit:
             found.append(f"{name} must be 1 to {limit} days, got {days}")
-    lookback = int(setting(config, "clevertap_lookback_days", DEFAULT_LOOKBACK_DAYS))
-    if problem := range_problem("clevertap_lookback_days", lookback, 0, MAX_LOOKBACK_DAYS):
-        found.append(problem)
-    lookahead = lookahead_days(config)
-    if problem := range_problem("clevertap_lookahead_days", lookahead, 0, MAX_LOOKAHEAD_DAYS):
-        found.append(problem)
+    ranges = {
+        "clevertap_lookback_days": (chosen.lookback_days, MAX_LOOKBACK_DAYS),
+        "clevertap_lookahead_days": (chosen.lookahead_days, MAX_LOOKAHEAD_DAYS),
+    }
+    found += [
+        problem
+        for name, (days, most) in ranges.items()
+        if (problem := range_problem(name, days, 0, most))
+    ]
     return found
-
-
-def lookahead_days(config: Mapping[str, t.Any]) -> int:
-    """Days after today whose campaigns every run reads."""
-    return int(setting(config, "clevertap_lookahead_days", DEFAULT_LOOKAHEAD_DAYS))
 
 
 def _is_timezone(name: str) -> bool:

@@ -38,13 +38,17 @@ class CampaignsStream(CleverTapStream):
     replication_key = "scheduled_at"
     schema = StreamSchema(SCHEMAS)
     window_setting = "clevertap_campaign_window_days"
-    default_window_days = settings.MAX_CAMPAIGN_WINDOW_DAYS
     list_key = "targets"
     checks_connection = True
 
+    @property
+    def window_days(self) -> int:
+        """``clevertap_campaign_window_days``."""
+        return self.clevertap.campaign_window_days
+
     def connection_check(self, context: Context) -> str:
         """The campaigns listed in the account's last 31 days (one request)."""
-        today = self.today(context)
+        today = self.today_for(context)
         window = Window.of_days(today - dt.timedelta(days=CHECK_DAYS - 1), today)
         found = len(self.list_field(self.fetch_body(context, window), context, window))
         return (
@@ -104,8 +108,12 @@ class MessageReportsStream(CleverTapStream):
     replication_key = "started_at"
     schema = StreamSchema(SCHEMAS)
     window_setting = "clevertap_report_window_days"
-    default_window_days = settings.DEFAULT_REPORT_WINDOW_DAYS
     list_key = "messages"
+
+    @property
+    def window_days(self) -> int:
+        """``clevertap_report_window_days``."""
+        return self.clevertap.report_window_days
 
     def window_request(self, context: Context, window: Window) -> HTTPRequest:
         """String dates, the configured filters as JSON arrays, and ``daily``."""

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 import typing as t
+from functools import cached_property
 
-from tap_msgreports.client import WindowedReportStream, text_at, vendor_message
+from tap_msgreports.client import Span, WindowedReportStream
 from tap_msgreports.errors import SourceError, WindowTooLargeError
+from tap_msgreports.http import text_at, vendor_message
 from tap_msgreports.messangi import lines, settings
-from tap_msgreports.settings import DateRange, setting
-from tap_msgreports.windows import Window, plan_windows, resume_point
+from tap_msgreports.windows import Window, plan_windows
 
 if t.TYPE_CHECKING:
     import requests
@@ -27,11 +28,19 @@ class MessangiStream(WindowedReportStream):
     """A Messangi report stream, partitioned by channel and read in UTC windows."""
 
     source_name = SOURCE
-    concurrency_setting = "messangi_max_concurrency"
-    default_concurrency = settings.DEFAULT_MAX_CONCURRENCY
     window_setting = "messangi_window_hours"
     #: Windows are split down to one second before the run gives up.
     split_resolution = dt.timedelta(seconds=1)
+
+    @cached_property
+    def messangi(self) -> settings.MessangiSettings:
+        """The Messangi settings, read once."""
+        return settings.MessangiSettings.from_config(self.config)
+
+    @property
+    def fetch_ahead_depth(self) -> int:
+        """Requests in flight across channels (``messangi_max_concurrency``)."""
+        return self.messangi.max_concurrency
 
     @property
     def url_base(self) -> str:
@@ -41,7 +50,7 @@ class MessangiStream(WindowedReportStream):
     @property
     def partitions(self) -> list[dict[str, t.Any]]:
         """One partition per channel: the API takes one channel per request."""
-        return [{"channel": channel} for channel in settings.channels(self.config)]
+        return [{"channel": channel} for channel in self.messangi.channels]
 
     def auth_headers(self) -> dict[str, str]:
         """The key in its header, ``Authorization: Bearer <key>`` by default (never logged)."""
@@ -58,26 +67,28 @@ class MessangiStream(WindowedReportStream):
         """Now: a bookmark is the end of the last window read, a time in UTC."""
         return self.now()
 
-    def plan(self, context: Context) -> list[Window]:
-        """UTC windows from ``bookmark - lookback`` to ``end_date``, never the newest minutes."""
-        first_day, last_day = DateRange.from_config(self.config).resolve(self.now().date())
-        end = min(_midnight(last_day + dt.timedelta(days=1)), self.settled_until())
-        stored = self.stored_bookmark(context)
-        lookback_days = setting(
-            self.config, "messangi_lookback_days", settings.DEFAULT_LOOKBACK_DAYS
-        )
-        start = resume_point(
-            start=_midnight(first_day),
-            bookmark=stored,
-            lookback=dt.timedelta(days=int(lookback_days)),
-        )
-        hours = int(setting(self.config, "messangi_window_hours", settings.DEFAULT_WINDOW_HOURS))
-        return plan_windows(start.replace(microsecond=0), end, dt.timedelta(hours=hours))
+    def today_for(self, context: Context) -> dt.date:  # noqa: ARG002
+        """Today in UTC: windows are UTC times."""
+        return self.now().date()
+
+    @property
+    def lookback(self) -> dt.timedelta:
+        """``messangi_lookback_days``."""
+        return dt.timedelta(days=self.messangi.lookback_days)
+
+    def midnight(self, day: dt.date) -> dt.datetime:
+        """The start of ``day`` in UTC."""
+        return dt.datetime.combine(day, dt.time(), tzinfo=UTC)
+
+    def windows_of(self, context: Context, span: Span) -> list[Window]:  # noqa: ARG002
+        """UTC windows of ``messangi_window_hours`` to ``end_date``, never the newest minutes."""
+        end = min(self.midnight(span.last_day + dt.timedelta(days=1)), self.settled_until())
+        size = dt.timedelta(hours=self.messangi.window_hours)
+        return plan_windows(span.start.replace(microsecond=0), end, size)
 
     def settled_until(self) -> dt.datetime:
         """The newest time read: the minutes after it may still change (near real time)."""
-        minutes = setting(self.config, "messangi_settle_minutes", settings.DEFAULT_SETTLE_MINUTES)
-        return self.now() - dt.timedelta(minutes=int(minutes))
+        return self.now() - dt.timedelta(minutes=self.messangi.settle_minutes)
 
     def parse_bookmark(self, value: str) -> dt.datetime:
         """A stored bookmark as a UTC time (one without a zone is taken as UTC).
@@ -149,7 +160,3 @@ class MessangiStream(WindowedReportStream):
         if not isinstance(body.get("items"), list):
             msg = f"{self.where(context, window)}: {explain}"
             raise SourceError(msg)
-
-
-def _midnight(day: dt.date) -> dt.datetime:
-    return dt.datetime.combine(day, dt.time(), tzinfo=UTC)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import typing as t
+from dataclasses import dataclass
 
 from singer_sdk import typing as th
 
@@ -11,7 +12,8 @@ from tap_msgreports.settings import (
     MAX_LOOKBACK_DAYS,
     credential_problem,
     range_problem,
-    setting,
+    schema_defaults,
+    settings_with_defaults,
     url_problem,
 )
 
@@ -176,33 +178,55 @@ def is_configured(config: Mapping[str, t.Any]) -> bool:
     return bool(config.get("messangi_api_key") or config.get("messangi_api_url"))
 
 
+DEFAULTS = schema_defaults(PROPERTIES)
+
+
+@dataclass(frozen=True)
+class MessangiSettings:
+    """The Messangi settings read as values, each with the default its schema declares."""
+
+    channels: list[str]
+    page_param: str
+    #: Lines per response asked for, or None to take the API's.
+    page_size: int | None
+    auth_header: str
+    auth_scheme: str
+    #: The status filter, each value stripped: the API wants them comma-joined, no spaces.
+    statuses: list[str]
+    window_hours: int
+    lookback_days: int
+    settle_minutes: int
+    max_concurrency: int
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, t.Any]) -> MessangiSettings:
+        """Read the settings once, defaults applied."""
+        value = settings_with_defaults(config, DEFAULTS)
+        size = value["messangi_page_size"]
+        return cls(
+            channels=[str(channel) for channel in value["messangi_channels"]],
+            page_param=str(value["messangi_page_param"]),
+            page_size=None if size is None else int(size),
+            auth_header=str(value["messangi_auth_header"]),
+            auth_scheme=str(value["messangi_auth_scheme"]),
+            statuses=[str(status).strip() for status in value["messangi_statuses"] or []],
+            window_hours=int(value["messangi_window_hours"]),
+            lookback_days=int(value["messangi_lookback_days"]),
+            settle_minutes=int(value["messangi_settle_minutes"]),
+            max_concurrency=int(value["messangi_max_concurrency"]),
+        )
+
+
 def channels(config: Mapping[str, t.Any]) -> list[str]:
     """The channels to read, in the configured order."""
-    return [str(c) for c in setting(config, "messangi_channels", list(CHANNELS))]
-
-
-def page_param(config: Mapping[str, t.Any]) -> str:
-    """The query parameter that numbers pages."""
-    return str(setting(config, "messangi_page_param", DEFAULT_PAGE_PARAM))
-
-
-def page_size(config: Mapping[str, t.Any]) -> int | None:
-    """Lines per response asked for, or None to take the API's."""
-    size = config.get("messangi_page_size")
-    return None if size is None else int(size)
+    return MessangiSettings.from_config(config).channels
 
 
 def auth_header(config: Mapping[str, t.Any]) -> tuple[str, str]:
     """The header that carries the key, and its value: ``Bearer <key>`` or the key alone."""
-    name = str(setting(config, "messangi_auth_header", DEFAULT_AUTH_HEADER))
-    scheme = str(setting(config, "messangi_auth_scheme", DEFAULT_AUTH_SCHEME))
+    chosen = MessangiSettings.from_config(config)
     key = str(config["messangi_api_key"])
-    return name, f"{scheme} {key}" if scheme else key
-
-
-def statuses(config: Mapping[str, t.Any]) -> list[str]:
-    """The status filter, each value stripped: the API wants them comma-joined, no spaces."""
-    return [str(status).strip() for status in setting(config, "messangi_statuses", [])]
+    return chosen.auth_header, f"{chosen.auth_scheme} {key}" if chosen.auth_scheme else key
 
 
 def problems(config: Mapping[str, t.Any]) -> list[str]:
@@ -223,7 +247,7 @@ def problems(config: Mapping[str, t.Any]) -> list[str]:
         found.append(f"messangi_channels has unknown channels {unknown}: use S, E, P, W, R")
     if len(set(chosen)) != len(chosen):
         found.append("messangi_channels names a channel twice")
-    if "" in statuses(config):
+    if "" in MessangiSettings.from_config(config).statuses:
         found.append("messangi_statuses has an empty value: name statuses such as SENT, READ")
     return found + _request_problems(config) + _number_problems(config)
 
@@ -231,7 +255,8 @@ def problems(config: Mapping[str, t.Any]) -> list[str]:
 def _request_problems(config: Mapping[str, t.Any]) -> list[str]:
     """The page parameter and the auth header; values are not shown (a key pasted there?)."""
     found = []
-    name = page_param(config)
+    chosen = MessangiSettings.from_config(config)
+    name = chosen.page_param
     if not QUERY_NAME.fullmatch(name):
         found.append(
             "messangi_page_param must be a query parameter name such as page or pageNumber "
@@ -242,7 +267,7 @@ def _request_problems(config: Mapping[str, t.Any]) -> list[str]:
             f"messangi_page_param must not be a parameter the tap sends already ({name}): "
             "use the API's page parameter, such as page"
         )
-    header = str(setting(config, "messangi_auth_header", DEFAULT_AUTH_HEADER))
+    header = chosen.auth_header
     if not HTTP_TOKEN.fullmatch(header):
         found.append(
             "messangi_auth_header must be an HTTP header name such as Authorization or "
@@ -253,7 +278,7 @@ def _request_problems(config: Mapping[str, t.Any]) -> list[str]:
             f"messangi_auth_header cannot be {header}: it frames the request; use the header "
             "your account manager names, such as Authorization or X-API-Key"
         )
-    scheme = str(setting(config, "messangi_auth_scheme", DEFAULT_AUTH_SCHEME))
+    scheme = chosen.auth_scheme
     if scheme and not HTTP_TOKEN.fullmatch(scheme):
         found.append(
             "messangi_auth_scheme must be one word such as Bearer, or empty to send the key "
@@ -264,23 +289,24 @@ def _request_problems(config: Mapping[str, t.Any]) -> list[str]:
 
 def _number_problems(config: Mapping[str, t.Any]) -> list[str]:
     found = []
-    hours = int(setting(config, "messangi_window_hours", DEFAULT_WINDOW_HOURS))
+    chosen = MessangiSettings.from_config(config)
+    hours = chosen.window_hours
     if not 1 <= hours <= MAX_WINDOW_HOURS:
         found.append(
             f"messangi_window_hours must be 1 to {MAX_WINDOW_HOURS} (92 days), got {hours}"
         )
-    for name, default, most in (
-        ("messangi_lookback_days", DEFAULT_LOOKBACK_DAYS, MAX_LOOKBACK_DAYS),
-        ("messangi_settle_minutes", DEFAULT_SETTLE_MINUTES, MAX_SETTLE_MINUTES),
+    for name, value, most in (
+        ("messangi_lookback_days", chosen.lookback_days, MAX_LOOKBACK_DAYS),
+        ("messangi_settle_minutes", chosen.settle_minutes, MAX_SETTLE_MINUTES),
     ):
-        if problem := range_problem(name, int(setting(config, name, default)), 0, most):
+        if problem := range_problem(name, value, 0, most):
             found.append(problem)
-    size = page_size(config)
+    size = chosen.page_size
     if size is not None and (
         problem := range_problem("messangi_page_size", size, 1, MAX_PAGE_SIZE)
     ):
         found.append(f"{problem} (unset it to take the API's own page size)")
-    concurrency = int(setting(config, "messangi_max_concurrency", DEFAULT_MAX_CONCURRENCY))
+    concurrency = chosen.max_concurrency
     if not 1 <= concurrency <= MAX_CONCURRENCY:
         found.append(f"messangi_max_concurrency must be 1 to {MAX_CONCURRENCY}, got {concurrency}")
     return found

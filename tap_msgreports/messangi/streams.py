@@ -10,8 +10,8 @@ from singer_sdk import SchemaDirectory, StreamSchema
 from singer_sdk.exceptions import RetriableAPIError
 from singer_sdk.streams.rest import HTTPRequest
 
-from tap_msgreports.client import require_objects
 from tap_msgreports.errors import SourceError, WindowTooLargeError
+from tap_msgreports.http import require_objects
 from tap_msgreports.messangi import lines, paging, settings
 from tap_msgreports.messangi.client import MessangiStream
 from tap_msgreports.schemas import schema_directory
@@ -28,9 +28,10 @@ MAX_TOTAL = 10**12
 if t.TYPE_CHECKING:
     from collections.abc import Iterator
 
+    from singer_sdk import Tap
     from singer_sdk.helpers.types import Context
 
-    from tap_msgreports.tap import TapMsgReports
+    from tap_msgreports.run import RunContext
 
 
 class MlogItemsStream(MessangiStream):
@@ -43,9 +44,11 @@ class MlogItemsStream(MessangiStream):
     schema = StreamSchema(SchemaDirectory(schema_directory()))
     checks_connection = True
 
-    def __init__(self, tap: TapMsgReports, schema: dict[str, t.Any] | None = None) -> None:
+    def __init__(
+        self, tap: Tap, schema: dict[str, t.Any] | None = None, *, run: RunContext | None = None
+    ) -> None:
         """Set up the stream; no unknown raw key reported yet in this run."""
-        super().__init__(tap, schema=schema)
+        super().__init__(tap, schema=schema, run=run)
         self._unknown_keys_lock = threading.Lock()
         self._unknown_keys_reported: frozenset[str] = frozenset()
 
@@ -62,12 +65,12 @@ class MlogItemsStream(MessangiStream):
             "pretty": "false" if self.raw_fields else "true",
             "channel": context["channel"],
         }
-        if statuses := settings.statuses(self.config):
+        if statuses := self.messangi.statuses:
             params["status"] = ",".join(statuses)
         for setting_name, parameter in settings.FILTERS.items():
             if value := self.config.get(setting_name):
                 params[parameter] = value
-        if (size := settings.page_size(self.config)) is not None:
+        if (size := self.messangi.page_size) is not None:
             params[settings.SIZE_PARAM] = size  # every request: pages must share one size
         return HTTPRequest(
             url=self.get_url(context),
@@ -100,7 +103,7 @@ class MlogItemsStream(MessangiStream):
         """The window's request for one page (the first carries no page parameter)."""
         request = self.window_request(context, window)
         if page > 1:
-            request.params[settings.page_param(self.config)] = page
+            request.params[self.messangi.page_param] = page
         return request
 
     def bookmark_value(self, window: Window, context: Context) -> str:  # noqa: ARG002
@@ -178,8 +181,8 @@ class MlogItemsStream(MessangiStream):
             ),
             paging.Paging(
                 where=self.where(context, window),
-                param=settings.page_param(self.config),
-                size=settings.page_size(self.config),
+                param=self.messangi.page_param,
+                size=self.messangi.page_size,
             ),
         )
 

@@ -10,33 +10,28 @@ and leaves today and yesterday for the next run if their files are not there yet
 from __future__ import annotations
 
 import datetime as dt
-import re
 import tempfile
 import typing as t
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import cached_property
 from http import HTTPStatus
 
 from singer_sdk.exceptions import RetriableAPIError
 from singer_sdk.streams.rest import HTTPRequest
 
-from tap_msgreports.client import (
+from tap_msgreports.bodies import arriving_chunks, load_capped
+from tap_msgreports.client import Span, WindowedReportStream
+from tap_msgreports.errors import SourceError, WindowUnavailableError
+from tap_msgreports.http import (
     AUTH_STATUSES,
     ERROR_BODY_BYTES,
-    HTTP_CLIENT_ERROR,
-    HTTP_SERVER_ERROR,
-    HTTP_TOO_MANY_REQUESTS,
     RETRIABLE_ERRORS,
-    WindowedReportStream,
-    arriving_chunks,
-    failure_reason,
-    load_capped,
-    url_origin,
+    Status,
+    status_rule,
     vendor_message,
 )
-from tap_msgreports.errors import SourceError, WindowUnavailableError
-from tap_msgreports.moengage import files, settings
-from tap_msgreports.settings import DateRange, setting
+from tap_msgreports.moengage import answers, files, settings
 from tap_msgreports.windows import ONE_DAY, Window, plan_day_windows
 
 if t.TYPE_CHECKING:
@@ -45,12 +40,6 @@ if t.TYPE_CHECKING:
 
 
 SOURCE = "MoEngage"
-#: The vendor refuses a report "older than 7 days" (api-notes 5.4): the file dated today - 7
-#: is the oldest still served. A 400 for it is never a failure (the vendor's day may be ahead
-#: of the tap's): a warning that names it, and the date is skipped.
-FILE_LIFE_DAYS = 7
-#: How a 400 says that a report is too old: "older than 7 days" (api-notes 5.4), "expired".
-EXPIRED_TEXT = re.compile(r"older than|expire", re.IGNORECASE)
 #: A missing file of today or of this many days before it may still come: the vendor advises
 #: a buffer after generation, and the time zone of the workspace's file dates is unknown
 #: (api-notes 5.4, 5.5). It is tried again next run; an older missing file is skipped.
@@ -69,10 +58,10 @@ class ProbedFiles:
 
     def none_found(self) -> str:
         """Why no file was found, with the answers seen (a wrong URL answers 404)."""
-        answers = ", ".join(f"HTTP {code} x{n}" for code, n in Counter(self.statuses).items())
+        seen = ", ".join(f"HTTP {code} x{n}" for code, n in Counter(self.statuses).items())
         return (
-            f"no file dated today or in the {FILE_LIFE_DAYS} days before; "
-            f"answers: {answers or 'none'}"
+            f"no file dated today or in the {answers.FILE_LIFE_DAYS} days before; "
+            f"answers: {seen or 'none'}"
         )
 
 
@@ -80,31 +69,39 @@ class MoEngageStream(WindowedReportStream):
     """A MoEngage report, partitioned by report name and read one dated file at a time."""
 
     source_name = SOURCE
-    concurrency_setting = "moengage_max_concurrency"
-    default_concurrency = settings.DEFAULT_MAX_CONCURRENCY
     http_method = "GET"
     path = "/campaign_reports/rest_api/{app_id}/{file}"  # the endpoint, for metrics
     checks_connection = True
 
+    @cached_property
+    def moengage(self) -> settings.MoEngageSettings:
+        """The MoEngage settings, read once."""
+        return settings.MoEngageSettings.from_config(self.config)
+
+    @property
+    def fetch_ahead_depth(self) -> int:
+        """Files downloaded at once (``moengage_max_concurrency``)."""
+        return self.moengage.max_concurrency
+
     @property
     def url_base(self) -> str:
         """The data center's host, or ``moengage_api_url``."""
-        return settings.base_url(self.config)
+        return self.moengage.base_url
 
     @property
     def partitions(self) -> list[dict[str, t.Any]]:
         """One partition per report name."""
-        return [{"report_name": name} for name in settings.reports(self.config)]
+        return [{"report_name": name} for name in self.moengage.reports]
 
     @property
     def max_file_bytes(self) -> int:
         """The size limit of one file, downloaded or inflated."""
-        return int(setting(self.config, "moengage_max_file_mb", settings.DEFAULT_MAX_FILE_MB)) << 20
+        return self.moengage.max_file_mb << 20
 
     @property
     def max_columns(self) -> int:
         """The most columns one file may have (``moengage_max_columns``)."""
-        return int(setting(self.config, "moengage_max_columns", files.DEFAULT_MAX_COLUMNS))
+        return self.moengage.max_columns
 
     # ----- dates and bookmarks ------------------------------------------------------------
 
@@ -126,20 +123,29 @@ class MoEngageStream(WindowedReportStream):
         """Today: a bookmark is the last report date handled."""
         return dt.datetime.combine(self.today(), dt.time())
 
-    def plan(self, context: Context) -> list[Window]:
-        """One window per date from the day after the bookmark to today, within 7 days.
+    def today_for(self, context: Context) -> dt.date:  # noqa: ARG002
+        """Today: one for the whole workspace (see :meth:`today`)."""
+        return self.today()
+
+    @property
+    def lookback(self) -> dt.timedelta:
+        """None: a file never changes once generated (see :meth:`resume_from`)."""
+        return dt.timedelta(0)
+
+    def resume_from(self, first_day: dt.date, bookmark: dt.datetime | None) -> dt.datetime:
+        """The date after the bookmark (the last date handled), else ``start_date``."""
+        return bookmark + ONE_DAY if bookmark else self.midnight(first_day)
+
+    def windows_of(self, context: Context, span: Span) -> list[Window]:
+        """One window per date to today, within the file life (7 days).
 
         ``end_date`` is an upper bound only: no date after today is read.
         """
-        today = self.today()
-        first_day, last_day = DateRange.from_config(self.config).resolve(today)
-        last_day = min(last_day, today)
-        stored = self.stored_bookmark(context)
-        wanted = stored.date() + ONE_DAY if stored else first_day
-        oldest = oldest_served(today)
+        last_day = min(span.last_day, span.today)
+        wanted, oldest = span.start.date(), answers.oldest_served(span.today)
         if wanted < oldest:
             lost = Window.of_days(wanted, min(oldest - ONE_DAY, last_day))
-            self.report_expired(context, lost, oldest, bookmarked=stored is not None)
+            self.report_expired(context, lost, oldest, bookmarked=span.bookmark is not None)
         return plan_day_windows(max(wanted, oldest), last_day, 1)
 
     def report_expired(
@@ -157,7 +163,7 @@ class MoEngageStream(WindowedReportStream):
                 "%s: files older than %d days cannot be fetched: start_date %s is before %s, "
                 "the oldest date still available",
                 where,
-                FILE_LIFE_DAYS,
+                answers.FILE_LIFE_DAYS,
                 lost.first_day,
                 oldest,
             )
@@ -167,8 +173,8 @@ class MoEngageStream(WindowedReportStream):
             "least every %d days",
             where,
             lost.describe(),
-            FILE_LIFE_DAYS,
-            FILE_LIFE_DAYS - 1,
+            answers.FILE_LIFE_DAYS,
+            answers.FILE_LIFE_DAYS - 1,
         )
 
     def bookmark_value(self, window: Window, context: Context) -> str:  # noqa: ARG002
@@ -187,9 +193,9 @@ class MoEngageStream(WindowedReportStream):
         name = self.file_name(context, window)
         key = str(self.config["moengage_secret_key"])
         signed = files.signature(app_id, name, key)
-        place = setting(self.config, "moengage_signature_in", "header")
+        place = self.moengage.signature_in
         headers = {**self.http_headers}
-        if settings.sends_basic_auth(self.config):
+        if self.moengage.sends_basic_auth:
             headers["Authorization"] = files.basic_authorization(app_id, key)
         params: dict[str, t.Any] = {}
         if place in {"header", "both"}:
@@ -209,7 +215,7 @@ class MoEngageStream(WindowedReportStream):
         A broken download or a corrupt archive is raised as retriable: the next try
         downloads the file again. Nothing is parsed here.
         """
-        what = _file_of(response)
+        what = answers.file_of(response)
         download = tempfile.TemporaryFile()  # noqa: SIM115 - handed on to the reader
         try:
             self._save_body(response, download, what)
@@ -261,16 +267,14 @@ class MoEngageStream(WindowedReportStream):
         today = self.today()
         send = self.request_decorator(self._probe_once)
         probed = ProbedFiles()
-        for back in range(FILE_LIFE_DAYS + 1):  # today and the 7 days before: all served
+        for back in range(answers.FILE_LIFE_DAYS + 1):  # today and the 7 days before: all served
             day = today - dt.timedelta(days=back)
             window = Window.of_days(day, day)
-            prepared = self._prepare(self.window_request(context, window))
+            prepared = self.prepared_request(self.window_request(context, window))
             try:
                 status, prefix, foreign = send(prepared, context)
             except RETRIABLE_ERRORS as exc:
-                probed.failure = (
-                    f"gave up after {self.backoff_max_tries()} tries: {failure_reason(exc)}"
-                )
+                probed.failure = self.gave_up(exc)
                 return probed
             probed.statuses.append(status)
             if status in AUTH_STATUSES:
@@ -305,22 +309,23 @@ class MoEngageStream(WindowedReportStream):
         Raises:
             RetriableAPIError: on 429 or 5xx, worth another try.
         """
-        with self._send_throttled(prepared, context) as response:
+        with self.send_throttled(prepared, context) as response:
             status = response.status_code
-            if status == HTTP_TOO_MANY_REQUESTS or status >= HTTP_SERVER_ERROR:
+            rule = status_rule(status)
+            if rule is Status.RETRY:
                 msg = f"HTTP {status}"
                 raise RetriableAPIError(msg, response)
             if response.ok:
                 return status, self._first_bytes(response), None
-            if status < HTTP_CLIENT_ERROR or status in AUTH_STATUSES:
+            if rule is not Status.REFUSED:
                 return status, b"", None
             load_capped(response, ERROR_BODY_BYTES, "an error body", self.timeout)
-            return status, b"", foreign_refusal(response)
+            return status, b"", answers.foreign_refusal(response)
 
     def _first_bytes(self, response: requests.Response) -> bytes:
         """The start of a body, without reading the rest of it, within the body's deadline."""
         prefix = b""
-        for chunk in arriving_chunks(response, self.timeout, _file_of(response)):
+        for chunk in arriving_chunks(response, self.timeout, answers.file_of(response)):
             prefix += chunk
             if len(prefix) >= files.HEADER_PREFIX_BYTES:
                 break
@@ -346,7 +351,7 @@ class MoEngageStream(WindowedReportStream):
     def credentials_hint(self) -> str:
         """What to check after a 401: the key and workspace, then ``moengage_auth``."""
         hint = "check moengage_secret_key (the campaign report API key) and moengage_app_id"
-        if settings.sends_basic_auth(self.config):
+        if self.moengage.sends_basic_auth:
             return hint
         # Public clients also send Basic auth: a workspace may require it (api-notes 5.3).
         return f"{hint}; if both are right, set moengage_auth to signature+basic"
@@ -362,7 +367,7 @@ class MoEngageStream(WindowedReportStream):
         Only MoEngage's own 400 means "no file"; any other 4xx stops the run, the bookmark
         where it was (:func:`foreign_refusal`).
         """
-        if foreign := foreign_refusal(response):
+        if foreign := answers.foreign_refusal(response):
             return SourceError(
                 f"{self.where(context, window)}: {foreign}: check moengage_api_url (and any "
                 "proxy in between); the bookmark stays before this file"
@@ -371,10 +376,10 @@ class MoEngageStream(WindowedReportStream):
         name = self.file_name(context, window)
         if "app id" in message.lower():
             return SourceError(f"{SOURCE} {name}: {message}: check moengage_app_id")
-        oldest = window.first_day <= oldest_served(self.today())
+        oldest = window.first_day <= answers.oldest_served(self.today())
         if oldest and response.status_code == HTTPStatus.BAD_REQUEST:
             # Never a failure, whatever the text: the vendor's day may be later than ours.
-            reason = _oldest_refused(name, window.first_day, message)
+            reason = answers.oldest_refused(name, window.first_day, message)
             return WindowUnavailableError(reason, retry_later=False)
         if window.first_day >= self.today() - dt.timedelta(days=NOT_THERE_YET_DAYS):
             reason = f"{name} is not generated yet ({message})"
@@ -384,66 +389,3 @@ class MoEngageStream(WindowedReportStream):
     def throttle_key(self, context: Context) -> str:  # noqa: ARG002
         """The workspace."""
         return str(self.config["moengage_app_id"])
-
-
-def oldest_served(today: dt.date) -> dt.date:
-    """The oldest file date the vendor still serves: ``FILE_LIFE_DAYS`` before today."""
-    return today - dt.timedelta(days=FILE_LIFE_DAYS)
-
-
-def _oldest_refused(name: str, day: dt.date, message: str) -> str:
-    """Why the file of the oldest date was refused: expired, or none was made (a weekly one)."""
-    if EXPIRED_TEXT.search(message):
-        return f"{name}: the file of {day} has expired ({message})"
-    return f"no file {name} ({message})"
-
-
-#: The ``type`` of MoEngage's 400 envelope (api-notes 5.4), whatever the cause.
-VENDOR_REFUSAL_TYPE = "BAD REQUEST"
-
-
-def foreign_refusal(response: requests.Response) -> str | None:
-    """What a 4xx that is not MoEngage's own 400 is, or None for MoEngage's (its body read).
-
-    MoEngage answers a file that is missing, not generated yet or expired, and a wrong app id,
-    with 400 and ``{"error": {"message": ..., "type": "BAD REQUEST"}}`` (api-notes 5.4); it is
-    not known to answer 404. Anything else (a 404, an HTML page, another body) comes from a
-    wrong ``moengage_api_url`` or a proxy: taken for "no file", it would move the bookmark
-    past files that then expire. Named by status and origin only: the path and query hold
-    the app id and maybe the signature.
-    """
-    if response.status_code == HTTP_CLIENT_ERROR and _is_vendor_envelope(response):
-        return None
-    return (
-        f"HTTP {response.status_code} from {url_origin(response.url)} "
-        f"({_body_kind(response.content)}), not MoEngage's answer for a missing file"
-    )
-
-
-def _is_vendor_envelope(response: requests.Response) -> bool:
-    try:
-        body = response.json()
-    except ValueError:
-        return False
-    error = body.get("error") if isinstance(body, dict) else None
-    return (
-        isinstance(error, dict)
-        and isinstance(error.get("message"), str)
-        and str(error.get("type", "")).upper() == VENDOR_REFUSAL_TYPE
-    )
-
-
-def _body_kind(content: bytes) -> str:
-    start = content.lstrip()[:1]
-    if not start:
-        return "an empty body"
-    if start == b"<":
-        return "an HTML page"
-    if start in {b"{", b"["}:
-        return "a JSON body that is not MoEngage's error"
-    return "a text body"
-
-
-def _file_of(response: requests.Response) -> str:
-    """The file a download is of: the last segment of its path, without the query."""
-    return response.url.rsplit("/", 1)[-1].split("?", 1)[0]

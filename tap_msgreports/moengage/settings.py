@@ -14,7 +14,8 @@ from tap_msgreports.settings import (
     credential_problem,
     is_loopback,
     range_problem,
-    setting,
+    schema_defaults,
+    settings_with_defaults,
     url_problem,
 )
 
@@ -132,21 +133,43 @@ def is_configured(config: Mapping[str, t.Any]) -> bool:
     return bool(config.get("moengage_app_id") or config.get("moengage_secret_key"))
 
 
-def reports(config: Mapping[str, t.Any]) -> list[str]:
-    """The report names, as configured."""
-    return [str(name) for name in setting(config, "moengage_reports", [])]
-
-
-def sends_basic_auth(config: Mapping[str, t.Any]) -> bool:
-    """Whether downloads also carry HTTP Basic auth (``moengage_auth``)."""
-    return str(setting(config, "moengage_auth", "signature")) == "signature+basic"
+DEFAULTS = schema_defaults(PROPERTIES)
 
 
 def base_url(config: Mapping[str, t.Any]) -> str:
     """The configured URL, else the data center's host."""
-    if url := config.get("moengage_api_url"):
-        return str(url).rstrip("/")
-    return f"https://api-{setting(config, 'moengage_data_center', '01')}.moengage.com"
+    return MoEngageSettings.from_config(config).base_url
+
+
+class MoEngageSettings(t.NamedTuple):
+    """The MoEngage settings read as values (immutable), with the schema's defaults."""
+
+    reports: list[str]
+    #: Whether downloads also carry HTTP Basic auth (``moengage_auth``).
+    sends_basic_auth: bool
+    #: The configured URL, else the data center's host.
+    base_url: str
+    signature_in: str
+    max_file_mb: int
+    max_columns: int
+    max_concurrency: int
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, t.Any]) -> MoEngageSettings:
+        """Read the settings once, defaults applied."""
+        value = settings_with_defaults(config, DEFAULTS)
+        url = value["moengage_api_url"]
+        return cls(
+            reports=[str(name) for name in value["moengage_reports"]],
+            sends_basic_auth=str(value["moengage_auth"]) == "signature+basic",
+            base_url=str(url).rstrip("/")
+            if url
+            else f"https://api-{value['moengage_data_center']}.moengage.com",
+            signature_in=str(value["moengage_signature_in"]),
+            max_file_mb=int(value["moengage_max_file_mb"]),
+            max_columns=int(value["moengage_max_columns"]),
+            max_concurrency=int(value["moengage_max_concurrency"]),
+        )
 
 
 def emulator_today(
@@ -186,7 +209,7 @@ def problems(config: Mapping[str, t.Any]) -> list[str]:
         problem := url_problem(str(config["moengage_api_url"]), "moengage_api_url", config)
     ):
         found.append(problem)
-    names = reports(config)
+    names = MoEngageSettings.from_config(config).reports
     if not names:
         found.append("moengage_reports is empty: name at least one report")
     found += [f"moengage_reports: {p}" for name in names if (p := file_name_problem(name))]
@@ -201,13 +224,12 @@ def problems(config: Mapping[str, t.Any]) -> list[str]:
 
 def _number_problems(config: Mapping[str, t.Any]) -> list[str]:
     found = []
-    size = int(setting(config, "moengage_max_file_mb", DEFAULT_MAX_FILE_MB))
-    if problem := range_problem("moengage_max_file_mb", size, 1, MAX_FILE_MB):
+    chosen = MoEngageSettings.from_config(config)
+    if problem := range_problem("moengage_max_file_mb", chosen.max_file_mb, 1, MAX_FILE_MB):
         found.append(problem)
-    columns = int(setting(config, "moengage_max_columns", DEFAULT_MAX_COLUMNS))
-    if problem := range_problem("moengage_max_columns", columns, 1, MAX_COLUMNS):
+    if problem := range_problem("moengage_max_columns", chosen.max_columns, 1, MAX_COLUMNS):
         found.append(problem)
-    concurrency = int(setting(config, "moengage_max_concurrency", DEFAULT_MAX_CONCURRENCY))
+    concurrency = chosen.max_concurrency
     if not 1 <= concurrency <= 8:  # noqa: PLR2004
         found.append(f"moengage_max_concurrency must be 1 to 8, got {concurrency}")
     return found

@@ -6,6 +6,7 @@ import copy
 import json
 import typing as t
 
+from tap_msgreports import sdk_compat
 from tap_msgreports.errors import SourceError
 from tap_msgreports.moengage import columns, files
 from tap_msgreports.moengage.client import MoEngageStream
@@ -14,9 +15,10 @@ from tap_msgreports.schemas import schema_directory
 if t.TYPE_CHECKING:
     from collections.abc import Iterator
 
+    from singer_sdk import Tap
     from singer_sdk.helpers.types import Context
 
-    from tap_msgreports.tap import TapMsgReports
+    from tap_msgreports.run import RunContext
     from tap_msgreports.windows import Window
 
 #: CSV values are kept as text, exactly as in the file: nothing is lost or rounded.
@@ -30,7 +32,7 @@ class CampaignRowsStream(MoEngageStream):
     primary_keys = ("report_name", "report_date", "row_number")
     replication_key = "report_date"
 
-    def __init__(self, tap: TapMsgReports) -> None:
+    def __init__(self, tap: Tap, *, run: RunContext | None = None) -> None:
         """Start from the fixed columns and those of the newest files' headers.
 
         Without an input catalog (discovery, or a run given none) the newest file of each
@@ -38,7 +40,7 @@ class CampaignRowsStream(MoEngageStream):
         Each file read later may still add columns (see :meth:`declare_columns`).
         """
         path = schema_directory() / f"{self.name}.json"
-        super().__init__(tap, schema=json.loads(path.read_text(encoding="utf-8")))
+        super().__init__(tap, schema=json.loads(path.read_text(encoding="utf-8")), run=run)
         #: Each report's columns in its newest file seen (probed, or read in this run).
         self.report_columns: dict[str, list[str]] = {}
         if tap.input_catalog is None:
@@ -46,7 +48,7 @@ class CampaignRowsStream(MoEngageStream):
                 if header := self.probe_header(context):
                     names = columns.column_names(header)
                     self.report_columns[context["report_name"]] = names
-                    self._schema = _with_columns(self.schema, names)
+                    sdk_compat.set_schema(self, _with_columns(self.schema, names))
 
     def records_from(
         self,
@@ -124,29 +126,9 @@ class CampaignRowsStream(MoEngageStream):
     def redeclare_schema(self, schema: dict[str, t.Any]) -> None:
         """Make ``schema`` the stream's schema in the middle of a sync, and write its SCHEMA.
 
-        singer-sdk 0.54 has no public way to change a stream's schema once the tap has set it
-        up, and here it grows with the files' headers. This relies on these SDK internals,
-        and on no other:
-
-        - ``Stream._schema``: what ``Stream.schema`` returns (the property has no setter);
-        - ``Stream._input_schema``: the catalog's schema (set by ``apply_catalog``), which
-          ``effective_schema`` returns instead when a catalog was given;
-        - ``Tap.mapper.register_raw_stream_schema`` and ``mapper.stream_maps[name]``: stream
-          maps (selection, aliases, flattening, filters) are built from the schema, and
-          ``Stream._stream_maps`` caches them (the ``stream_maps`` property builds them only
-          while it is empty), so the cache is replaced by maps built from the new schema;
-        - ``Stream._write_schema_message``: one SCHEMA message per stream map, from the maps.
-
-        ``test_a_header_growing_mid_run_...`` in tests/test_moengage_runs.py fails if one of
-        these changes: the new column must be in the SCHEMA before its first record, in both
-        schemas, and catalog selection and stream maps must still apply.
+        The schema grows with the files' headers; see :func:`sdk_compat.replace_schema`.
         """
-        self._schema = schema
-        if self._input_schema is not None:
-            self._input_schema = schema
-        self._tap.mapper.register_raw_stream_schema(self.name, schema, self.primary_keys)
-        self._stream_maps = self._tap.mapper.stream_maps[self.name]
-        self._write_schema_message()
+        sdk_compat.replace_schema(self, schema)
 
 
 def _with_columns(schema: dict[str, t.Any], names: list[str]) -> dict[str, t.Any]:

@@ -21,7 +21,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from singer_sdk.exceptions import RetriableAPIError
 
-from tap_msgreports import client
+from tap_msgreports import progress
 from tap_msgreports.messangi.streams import MlogItemsStream
 from tap_msgreports.retries import retry_after_seconds
 from tap_msgreports.tap import TapMsgReports
@@ -434,7 +434,7 @@ def test_a_start_date_fifty_years_back_warns_of_the_requests_before_the_first(
     row = attack(
         "11",
         "Messangi start_date fifty years back, 5 channels",
-        f"one warning before any request: how many requests, over {client.MANY_REQUESTS:,}, "
+        f"one warning before any request: how many requests, over {progress.MANY_REQUESTS:,}, "
         "and which settings",
     )
     start = dt.datetime.now(UTC).date() - dt.timedelta(days=50 * 365)
@@ -470,7 +470,7 @@ def test_a_run_warns_of_many_requests_before_its_first_request(
         "a real run whose plan exceeds the bound (bound lowered to 20 for the test)",
         "the warning comes before the first window is read; the run completes",
     )
-    monkeypatch.setattr(client, "MANY_REQUESTS", 20)
+    monkeypatch.setattr(progress, "MANY_REQUESTS", 20)
     with caplog.at_level(logging.INFO):
         run = run_tap(tap_config(emulator, only="messangi"))
     messages = [r.getMessage() for r in caplog.records]

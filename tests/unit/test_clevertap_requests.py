@@ -84,7 +84,7 @@ def test_refused_credentials_stop_at_once_naming_account_and_setting(
         sent.append(1)
         return answer(status)
 
-    monkeypatch.setattr(stream, "_send_throttled", refuse)
+    monkeypatch.setattr(stream, "send_throttled", refuse)
     with pytest.raises(SourceAuthError) as caught:
         stream.read_window(CONTEXT, WINDOW)
     message = str(caught.value)
