@@ -1,53 +1,40 @@
 """The tap's MoEngage clock follows the emulator it reads from.
 
 MoEngage file life counts from the tap's today, which comes from the clock, while the
-emulator's today is simulated (``World.today``, a fixed date in the tests). In this process
-:func:`emulator_now` stands in for ``MoEngageStream.now`` (see ``conftest.py``); a tap run as
-a process gets the same from ``TAP_MSGREPORTS_EMULATOR_TODAY`` (:func:`clock_env`). Both ask
-the emulator of the run's ``moengage_api_url`` for its today, so they follow
+emulator's today is simulated (``World.today``, a fixed date in the tests). The tap has no
+hook for it; the seam is the emulator's (``tap_msgreports_emulator.clock``), in three forms:
+
+- this process: :func:`emulator_now` stands in for ``MoEngageStream.now`` (``conftest.py``);
+- a tap process a test starts: :data:`TAP`, the tap's CLI behind a launcher that moves the
+  clock first;
+- a tap that Meltano starts: :func:`clock_env` in Meltano's environment.
+
+Each asks the emulator of the run's ``moengage_api_url`` for its today, so they follow
 ``World.advance``.
 """
 
 from __future__ import annotations
 
-import datetime as dt
+import os
+import sys
 import typing as t
-from urllib.parse import urlparse
 
-import requests
+from tap_msgreports_emulator.clock import emulator_now, seam_env
 
-from tap_msgreports.moengage.settings import EMULATOR_TODAY_VARIABLE
-from tap_msgreports.settings import is_loopback
+#: The tap as a process, on the emulator's clock: its arguments are the tap's own.
+TAP = [sys.executable, "-m", "tap_msgreports_emulator.clocked_tap"]
+
 
 if t.TYPE_CHECKING:
     from collections.abc import Mapping
 
-    from tap_msgreports.moengage.client import MoEngageStream
 
-UTC = dt.timezone.utc
+def clock_env(environ: Mapping[str, str] = os.environ) -> dict[str, str]:
+    """What Meltano's environment needs for the taps it starts to follow the emulator.
 
-
-def emulator_today(config: Mapping[str, t.Any]) -> dt.date | None:
-    """The today of the emulator at ``moengage_api_url``, or None if it is not one."""
-    url = str(config.get("moengage_api_url") or "").rstrip("/")
-    if not url or not is_loopback(urlparse(url).hostname):
-        return None
-    try:
-        status = requests.get(f"{url}/_emulator/status", timeout=5).json()
-        return dt.date.fromisoformat(status["today"])
-    except (requests.RequestException, ValueError, KeyError, TypeError):
-        return None
+    ``environ`` is the environment it replaces (its ``PYTHONPATH`` is kept, after the seam).
+    """
+    return seam_env(environ)
 
 
-def emulator_now(stream: MoEngageStream) -> dt.datetime:
-    """Noon UTC of the emulator's today, or the real time when the run reads no emulator."""
-    today = emulator_today(stream.config)
-    if today is None:
-        return dt.datetime.now(UTC)
-    return dt.datetime.combine(today, dt.time(12), tzinfo=UTC)
-
-
-def clock_env(config: Mapping[str, t.Any]) -> dict[str, str]:
-    """The environment that gives a tap process the emulator's today (empty without one)."""
-    today = emulator_today(config)
-    return {EMULATOR_TODAY_VARIABLE: today.isoformat()} if today else {}
+__all__ = ["TAP", "clock_env", "emulator_now"]

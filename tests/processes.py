@@ -16,14 +16,13 @@ import typing as t
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.clock import clock_env
+from tests.clock import TAP
 from tests.harness import TapRun, Warehouse
 from tests.secret_scan import record_output
 
 if t.TYPE_CHECKING:
     from collections.abc import Sequence
 
-TAP = [sys.executable, "-m", "tap_msgreports.tap"]
 PYPROJECT = Path(__file__).parent.parent / "pyproject.toml"
 #: pytest in a process, with the project's own settings (as `make test` has them).
 PYTEST = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-c", str(PYPROJECT)]
@@ -64,7 +63,7 @@ def run_cli(
     return run_recorded(
         [*TAP, "--config", str(write_config(tmp_path, config)), *arguments],
         what="tap-msgreports",
-        env={**os.environ, **clock_env(config), **(env or {})},
+        env={**os.environ, **(env or {})},
     )
 
 
@@ -108,7 +107,7 @@ def run_and_kill(
             [*TAP, "--config", str(config)],
             stdout=subprocess.PIPE,
             stderr=stderr,
-            env={**os.environ, **clock_env(json.loads(config.read_text())), **(env or {})},
+            env={**os.environ, **(env or {})},
         ) as process,
     ):
         assert process.stdout is not None

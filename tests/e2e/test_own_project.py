@@ -19,8 +19,8 @@ import typing as t
 import pytest
 import yaml
 
-from tap_msgreports.emulator import EmulatorServer, World
-from tap_msgreports.moengage.settings import EMULATOR_TODAY_VARIABLE
+from tap_msgreports_emulator import EmulatorServer, World
+from tests.clock import clock_env
 from tests.conftest import TODAY
 from tests.e2e import report
 from tests.e2e.conftest import MELTANO, ROOT, missing
@@ -79,7 +79,7 @@ class OwnProject:
             "TAP_MSGREPORTS_BACKOFF_INITIAL_SECONDS": "0.05",  # a decimal Meltano must pass
             "TAP_MSGREPORTS_REQUEST_TIMEOUT": "30",
             "TAP_MSGREPORTS_MESSANGI_CHANNELS": '["S", "E", "P", "W", "R"]',
-            EMULATOR_TODAY_VARIABLE: today,  # the tap's MoEngage clock follows the emulator
+            **clock_env(),  # the tap's MoEngage clock follows the emulator (tests/clock.py)
             **self.postgres.env,
         }
 

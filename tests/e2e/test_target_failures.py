@@ -20,7 +20,7 @@ import typing as t
 import pytest
 import yaml
 
-from tap_msgreports.emulator import EmulatorServer, World
+from tap_msgreports_emulator import EmulatorServer, World
 from tests.clock import clock_env
 from tests.conftest import TODAY
 from tests.harness import PRIMARY_KEYS, Warehouse, assert_equal_to_truth, differences
@@ -86,10 +86,10 @@ class FlakyProject:
     def meltano_command(self, *args: str, records_before_death: int | None = None) -> str:
         env = {
             **os.environ,
-            **clock_env(self.emulator.tap_config()),  # MoEngage file life: the emulator's
             "MELTANO_DATABASE_URI": f"sqlite:///{self.tmp / 'meltano.db'}",
             "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
-            "PYTHONPATH": os.pathsep.join(sys.path),
+            # MoEngage file life counts from the emulator's today (tests/clock.py)
+            **clock_env({"PYTHONPATH": os.pathsep.join(sys.path)}),
             "FLAKY_WAREHOUSE": str(self.warehouse_file),
             "FLAKY_KEYS": json.dumps(PRIMARY_KEYS),
             "FLAKY_RECORDS_BEFORE_DEATH": str(records_before_death or ""),
