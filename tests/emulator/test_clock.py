@@ -17,6 +17,7 @@ if t.TYPE_CHECKING:
     from pathlib import Path
 
     import pytest
+
     from tap_msgreports_emulator import EmulatorServer
 
 #: What a process prints about the tap's MoEngage clock, and whether it imported the tap before.
