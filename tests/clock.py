@@ -5,8 +5,8 @@ emulator's today is simulated (``World.today``, a fixed date in the tests). The 
 hook for it; the seam is the emulator's (``tap_msgreports_emulator.clock``), in three forms:
 
 - this process: :func:`emulator_now` stands in for ``MoEngageStream.now`` (``conftest.py``);
-- a tap process a test starts: :data:`TAP`, the tap's CLI behind a launcher that moves the
-  clock first;
+- a tap process a test starts: :func:`tap_command`, the tap's CLI behind a launcher that
+  moves the clock first;
 - a tap that Meltano starts: :func:`clock_env` in Meltano's environment.
 
 Each asks the emulator of the run's ``moengage_api_url`` for its today, so they follow
@@ -19,14 +19,24 @@ import os
 import sys
 import typing as t
 
-from tap_msgreports_emulator.clock import emulator_now, seam_env
+from tap_msgreports_emulator.clock import emulator_now, emulator_today, moengage_url, seam_env
 
-#: The tap as a process, on the emulator's clock: its arguments are the tap's own.
-TAP = [sys.executable, "-m", "tap_msgreports_emulator.clocked_tap"]
+#: The tap's CLI behind a launcher that first moves its MoEngage clock (``--today=``).
+LAUNCHER = [sys.executable, "-m", "tap_msgreports_emulator.clocked_tap"]
 
 
 if t.TYPE_CHECKING:
     from collections.abc import Mapping
+
+
+def tap_command(config: Mapping[str, t.Any]) -> list[str]:
+    """The tap as a process on the emulator's clock, for this config; its arguments follow.
+
+    The emulator is asked here, before the process starts, as the tap's environment was
+    before: a server that is not the emulator sees the question before the run, not in it.
+    """
+    today = emulator_today(moengage_url(config))
+    return [*LAUNCHER, *([f"--today={today.isoformat()}"] if today else [])]
 
 
 def clock_env(environ: Mapping[str, str] = os.environ) -> dict[str, str]:
@@ -37,4 +47,4 @@ def clock_env(environ: Mapping[str, str] = os.environ) -> dict[str, str]:
     return seam_env(environ)
 
 
-__all__ = ["TAP", "clock_env", "emulator_now"]
+__all__ = ["LAUNCHER", "clock_env", "emulator_now", "tap_command"]

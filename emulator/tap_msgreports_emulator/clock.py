@@ -6,8 +6,8 @@ tap has no hook for that, on purpose: whoever runs it against the emulator repla
 ``MoEngageStream.now``, in one of three ways:
 
 - in the test process: ``tests/conftest.py`` patches it with :func:`emulator_now`;
-- a tap process started directly: ``python -m tap_msgreports_emulator.clocked_tap`` (the
-  tap's CLI, after :func:`follow_emulator`);
+- a tap process started directly: ``python -m tap_msgreports_emulator.clocked_tap
+  --today=...`` (the tap's CLI, after :func:`follow_emulator`);
 - a tap that Meltano starts (the demo, the end-to-end tests): :data:`SEAM` on ``PYTHONPATH``
   (:func:`seam_env`), whose ``sitecustomize`` patches the class when the tap imports it.
 
@@ -106,26 +106,6 @@ def follow_emulator(now: Callable[[Any], dt.datetime]) -> None:
     """Give the tap's MoEngage stream this clock (the tap must be installed)."""
     module = importlib.import_module(MODULE)
     setattr(getattr(module, STREAM_CLASS), "now", now)  # noqa: B010 - the class is named above
-
-
-def config_url(argv: Sequence[str]) -> str:
-    """The ``moengage_api_url`` of the config files on a tap command line (``--config``)."""
-    paths = [
-        argv[index + 1] if arg == "--config" else arg.removeprefix("--config=")
-        for index, arg in enumerate(argv)
-        if (arg == "--config" and index + 1 < len(argv)) or arg.startswith("--config=")
-    ]
-    for path in paths:
-        if path == "ENV":  # settings from the environment, as the tap reads them
-            url = os.environ.get("TAP_MSGREPORTS_MOENGAGE_API_URL", "")
-        else:
-            try:
-                url = moengage_url(json.loads(Path(path).read_text(encoding="utf-8")))
-            except (OSError, ValueError, AttributeError):
-                continue  # the tap itself says what is wrong with the file
-        if url:
-            return url
-    return ""
 
 
 class _PatchOnImport(importlib.abc.MetaPathFinder):

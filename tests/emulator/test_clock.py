@@ -3,21 +3,19 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
 import socket
 import subprocess
 import sys
 import typing as t
 
+import pytest
+
 from tap_msgreports.moengage.client import MoEngageStream
-from tap_msgreports_emulator.clock import config_url, emulator_today, seam_env
+from tap_msgreports_emulator.clock import emulator_today, seam_env
+from tests.clock import LAUNCHER, tap_command
 
 if t.TYPE_CHECKING:
-    from pathlib import Path
-
-    import pytest
-
     from tap_msgreports_emulator import EmulatorServer
 
 #: What a process prints about the tap's MoEngage clock, and whether it imported the tap before.
@@ -48,19 +46,6 @@ def test_only_an_emulator_on_this_machine_is_asked() -> None:
     assert emulator_today(f"http://127.0.0.1:{port}") is None  # nothing answers
 
 
-def test_the_config_url_is_read_from_the_tap_command_line(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    config = tmp_path / "config.json"
-    config.write_text(json.dumps({"moengage_api_url": "http://127.0.0.1:1"}))
-    assert config_url(["--config", str(config), "--discover"]) == "http://127.0.0.1:1"
-    assert config_url([f"--config={config}"]) == "http://127.0.0.1:1"
-    assert config_url(["--config", str(tmp_path / "missing.json")]) == ""
-    monkeypatch.setenv("TAP_MSGREPORTS_MOENGAGE_API_URL", "http://127.0.0.1:2")
-    assert config_url(["--config=ENV"]) == "http://127.0.0.1:2"
-    assert config_url(["--about"]) == ""
-
-
 def test_the_tap_keeps_the_real_clock_unless_a_seam_moves_it() -> None:
     assert MoEngageStream.today.__qualname__ == "MoEngageStream.today"
     done = subprocess.run(
@@ -82,24 +67,32 @@ def test_the_seam_on_pythonpath_moves_the_clock_of_a_tap_meltano_starts() -> Non
     assert done.stdout.split() == ["False", "once_per_process_now"]
 
 
-def test_a_tap_process_started_by_the_launcher_reads_by_the_emulator_today(
-    emulator: EmulatorServer, tmp_path: Path
-) -> None:
-    config = tmp_path / "config.json"
-    config.write_text(json.dumps(emulator.tap_config()))
+@pytest.mark.parametrize("today", [dt.date(2026, 1, 20), None])
+def test_the_launcher_moves_the_clock_when_told_to(today: dt.date | None) -> None:
     # The launcher as it is, with the tap's CLI replaced by a look at the clock it was given.
     probe = (
+        "import sys\n"
         "from tap_msgreports.moengage.client import MoEngageStream\n"
         "from tap_msgreports.tap import TapMsgReports\n"
         "from tap_msgreports_emulator.clocked_tap import main\n"
-        "TapMsgReports.cli = lambda: print(MoEngageStream.now(None).date())\n"
+        "TapMsgReports.cli = lambda: print(MoEngageStream.now(None).date(), *sys.argv[1:])\n"
         "main()\n"
     )
+    option = [f"--today={today.isoformat()}"] if today else []
     done = subprocess.run(
-        [sys.executable, "-c", probe, "--config", str(config)],
+        [sys.executable, "-c", probe, *option, "--config", "c.json"],
         capture_output=True,
         text=True,
         check=True,
         timeout=60,
     )
-    assert dt.date.fromisoformat(done.stdout.strip()) == emulator.world.today
+    day, *arguments = done.stdout.split()
+    expected = today or dt.datetime.now(dt.timezone.utc).date()
+    assert dt.date.fromisoformat(day) == expected
+    assert arguments == ["--config", "c.json"]  # the tap's own arguments, as given
+
+
+def test_a_tap_command_carries_the_emulator_today(emulator: EmulatorServer) -> None:
+    command = tap_command(emulator.tap_config())
+    assert command == [*LAUNCHER, f"--today={emulator.world.today.isoformat()}"]
+    assert tap_command({"moengage_app_id": "A"}) == LAUNCHER  # the vendor: the real clock

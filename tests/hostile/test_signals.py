@@ -30,6 +30,7 @@ from tap_msgreports.stopping import StopRequested
 from tap_msgreports.tap import TapMsgReports
 from tap_msgreports.writer import BufferedMsgSpecWriter, RecordEnvelope
 from tap_msgreports_emulator import FaultPlan
+from tests.clock import tap_command
 from tests.conftest import START, TODAY, tap_config
 from tests.harness import TapRun, Warehouse, differences, run_tap
 from tests.loopback import Handler, serving
@@ -97,7 +98,7 @@ def signal_tap(
     with (
         tempfile.TemporaryFile() as stderr,
         subprocess.Popen(
-            [*TAP, "--config", str(write_config(folder, config))],
+            [*tap_command(config), "--config", str(write_config(folder, config))],
             stdout=subprocess.PIPE,
             stderr=stderr,
             # Unbuffered, as in many containers: one write(2) per write, which a signal cuts.
