@@ -7,7 +7,8 @@ hook for it; the seam is the emulator's (``tap_msgreports_emulator.clock``), in 
 - this process: :func:`emulator_now` stands in for ``MoEngageStream.now`` (``conftest.py``);
 - a tap process a test starts: :func:`tap_command`, the tap's CLI behind a launcher that
   moves the clock first;
-- a tap that Meltano starts: :func:`clock_env` in Meltano's environment.
+- a tap that Meltano starts: :func:`clock_env` in Meltano's environment, the project's tap
+  venv having the seam (:func:`install_seam`, after ``meltano install``).
 
 Each asks the emulator of the run's ``moengage_api_url`` for its today, so they follow
 ``World.advance``.
@@ -15,11 +16,16 @@ Each asks the emulator of the run's ``moengage_api_url`` for its today, so they 
 
 from __future__ import annotations
 
-import os
 import sys
 import typing as t
 
-from tap_msgreports_emulator.clock import emulator_now, emulator_today, moengage_url, seam_env
+from tap_msgreports_emulator.clock import (
+    emulator_now,
+    emulator_today,
+    install_seam,
+    moengage_url,
+    seam_env,
+)
 
 #: The tap's CLI behind a launcher that first moves its MoEngage clock (``--today=``).
 LAUNCHER = [sys.executable, "-m", "tap_msgreports_emulator.clocked_tap"]
@@ -27,6 +33,7 @@ LAUNCHER = [sys.executable, "-m", "tap_msgreports_emulator.clocked_tap"]
 
 if t.TYPE_CHECKING:
     from collections.abc import Mapping
+    from pathlib import Path
 
 
 def tap_command(config: Mapping[str, t.Any]) -> list[str]:
@@ -39,12 +46,14 @@ def tap_command(config: Mapping[str, t.Any]) -> list[str]:
     return [*LAUNCHER, *([f"--today={today.isoformat()}"] if today else [])]
 
 
-def clock_env(environ: Mapping[str, str] = os.environ) -> dict[str, str]:
-    """What Meltano's environment needs for the taps it starts to follow the emulator.
-
-    ``environ`` is the environment it replaces (its ``PYTHONPATH`` is kept, after the seam).
-    """
-    return seam_env(environ)
+def clock_env() -> dict[str, str]:
+    """What Meltano's environment needs for the taps it starts to follow the emulator."""
+    return seam_env()
 
 
-__all__ = ["LAUNCHER", "clock_env", "emulator_now", "tap_command"]
+def install_tap_seam(project: Path) -> None:
+    """Give the tap's venv of a Meltano project the seam (after every ``meltano install``)."""
+    install_seam(project / ".meltano" / "extractors" / "tap-msgreports" / "venv" / "bin" / "python")
+
+
+__all__ = ["LAUNCHER", "clock_env", "emulator_now", "install_tap_seam", "tap_command"]

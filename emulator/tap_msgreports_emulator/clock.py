@@ -8,12 +8,14 @@ tap has no hook for that, on purpose: whoever runs it against the emulator repla
 - in the test process: ``tests/conftest.py`` patches it with :func:`emulator_now`;
 - a tap process started directly: ``python -m tap_msgreports_emulator.clocked_tap
   --today=...`` (the tap's CLI, after :func:`follow_emulator`);
-- a tap that Meltano starts (the demo, the end-to-end tests): :data:`SEAM` on ``PYTHONPATH``
-  (:func:`seam_env`), whose ``sitecustomize`` patches the class when the tap imports it.
+- a tap that Meltano starts (the demo, the end-to-end tests): Meltano runs the plugin's own
+  executable and drops ``PYTHONPATH`` from its environment, so the seam goes into the tap's
+  venv: :func:`install_seam` adds a ``.pth`` line there that runs :data:`SEAM` when the
+  environment names it (:func:`seam_env`); it patches the class when the tap imports it.
 
 Each asks the emulator at the run's ``moengage_api_url`` (a loopback one only) for its today,
 and leaves the real clock when none answers. The standard library alone, and no import of the
-emulator: the seam loads this file inside the tap's own environment, where only the tap is.
+emulator: the seam loads this file inside the tap's own venv, where only the tap is.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import http.client
 import importlib.abc
 import importlib.util
 import json
-import os
+import subprocess
 import sys
 import urllib.request
 from pathlib import Path
@@ -40,8 +42,15 @@ UTC = dt.timezone.utc
 #: The module that defines the class whose clock is moved, and the class.
 MODULE = "tap_msgreports.moengage.client"
 STREAM_CLASS = "MoEngageStream"
-#: A folder holding only ``sitecustomize.py``: on ``PYTHONPATH``, every Python process loads it.
-SEAM = Path(__file__).parent / "seam"
+#: What the ``.pth`` of a tap's venv runs when :data:`SEAM_VARIABLE` names it.
+SEAM = Path(__file__).with_name("seam.py")
+#: Names :data:`SEAM` in the environment of a Meltano command; without it the seam stays off.
+SEAM_VARIABLE = "MSGREPORTS_EMULATOR_CLOCK"
+PTH_FILE = "tap_msgreports_emulator_clock.pth"
+#: site.py runs a .pth line that starts with ``import``, in every process of the venv.
+PTH_LINE = (
+    f"import os, runpy; (seam := os.environ.get({SEAM_VARIABLE!r})) and runpy.run_path(seam)\n"
+)
 STATUS_TIMEOUT_SECONDS = 5.0
 #: More than any emulator status; a server that is not the emulator may send anything.
 STATUS_MAX_BYTES = 1 << 16
@@ -111,8 +120,8 @@ def follow_emulator(now: Callable[[Any], dt.datetime]) -> None:
 class _PatchOnImport(importlib.abc.MetaPathFinder):
     """Patches the stream class right after the tap imports its module, in this process.
 
-    Nothing is imported before the tap does it: Meltano, the targets and pip, which see the
-    same ``PYTHONPATH``, only pass by this finder.
+    Nothing is imported before the tap does it: any other process of the tap's venv (pip,
+    at an install) only passes by this finder.
     """
 
     def find_spec(
@@ -143,7 +152,26 @@ def follow_emulator_when_imported() -> None:
     sys.meta_path.insert(0, _PatchOnImport())
 
 
-def seam_env(environ: Mapping[str, str] = os.environ) -> dict[str, str]:
-    """``PYTHONPATH`` with :data:`SEAM` first: for Meltano, which passes it on to the tap."""
-    inherited = environ.get("PYTHONPATH")
-    return {"PYTHONPATH": os.pathsep.join([str(SEAM), *([inherited] if inherited else [])])}
+def seam_env() -> dict[str, str]:
+    """The variable that switches the seam on, for the environment of Meltano commands."""
+    return {SEAM_VARIABLE: str(SEAM)}
+
+
+def install_seam(python: Path) -> Path:
+    """Add the seam's ``.pth`` to the venv of ``python`` (a tap's, that Meltano built).
+
+    Idempotent; ``meltano install`` builds the venv anew, so call it after every install.
+
+    Returns:
+        The ``.pth`` file.
+    """
+    purelib = subprocess.run(  # noqa: S603 - the venv's own interpreter
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    ).stdout.strip()
+    pth = Path(purelib) / PTH_FILE
+    pth.write_text(PTH_LINE, encoding="utf-8")
+    return pth

@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tap_msgreports.moengage.columns import column_names
-from tap_msgreports_emulator.clock import seam_env
+from tap_msgreports_emulator.clock import install_seam, seam_env
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
@@ -114,6 +114,11 @@ class Paths:
     def emulator_config(self) -> Path:
         """The tap config the emulator writes."""
         return self.output / "emulator-config.json"
+
+    @property
+    def tap_python(self) -> Path:
+        """The interpreter of the tap-msgreports plugin venv that Meltano built."""
+        return self.project / ".meltano" / "extractors" / TAP / "venv" / "bin" / "python"
 
     @property
     def duckdb_python(self) -> Path:
@@ -263,7 +268,7 @@ def meltano_env(paths: Paths, tap_config: Mapping[str, Any]) -> dict[str, str]:
     """The environment of every Meltano command of the demo, on the emulator's clock.
 
     The tap counts MoEngage file life from its today, which must be the emulator's
-    (simulated) one, not the real clock's: the seam on ``PYTHONPATH`` moves it.
+    (simulated) one, not the real clock's: the seam moves it (see clock.py).
     """
     env = {k: v for k, v in os.environ.items() if not k.startswith(FOREIGN_PREFIXES)}
     loopback = "127.0.0.1,localhost"
@@ -277,7 +282,7 @@ def meltano_env(paths: Paths, tap_config: Mapping[str, Any]) -> dict[str, str]:
         no_proxy=loopback,
     )
     env.update(tap_settings_env(tap_config))
-    env.update(seam_env(env))
+    env.update(seam_env())
     return env
 
 
@@ -871,15 +876,18 @@ def print_differences(result: Check) -> None:
 
 
 def preflight(paths: Paths) -> None:
-    """Check that Meltano and the plugins are installed.
+    """Check that Meltano and the plugins are installed; give the tap's venv the clock seam.
 
     Raises:
         DemoError: naming what is missing and how to get it.
     """
-    needed = (paths.project / "meltano.yml", paths.meltano, paths.duckdb_python)
+    needed = (paths.project / "meltano.yml", paths.meltano, paths.tap_python, paths.duckdb_python)
     if missing := [str(path) for path in needed if not path.exists()]:
         msg = f"missing: {', '.join(missing)}; run `make demo` from the project root"
         raise DemoError(msg)
+    # The tap's MoEngage clock follows the emulator's (see clock.py); `meltano install`,
+    # which `make demo` runs first, builds the venv anew, so the seam is added every time.
+    install_seam(paths.tap_python)
 
 
 def fresh_output(paths: Paths) -> None:

@@ -8,14 +8,22 @@ import socket
 import subprocess
 import sys
 import typing as t
+import venv
 
 import pytest
 
-from tap_msgreports.moengage.client import MoEngageStream
-from tap_msgreports_emulator.clock import emulator_today, seam_env
+from tap_msgreports_emulator.clock import (
+    PTH_LINE,
+    SEAM_VARIABLE,
+    emulator_today,
+    install_seam,
+    seam_env,
+)
 from tests.clock import LAUNCHER, tap_command
 
 if t.TYPE_CHECKING:
+    from pathlib import Path
+
     from tap_msgreports_emulator import EmulatorServer
 
 #: What a process prints about the tap's MoEngage clock, and whether it imported the tap before.
@@ -46,25 +54,32 @@ def test_only_an_emulator_on_this_machine_is_asked() -> None:
     assert emulator_today(f"http://127.0.0.1:{port}") is None  # nothing answers
 
 
-def test_the_tap_keeps_the_real_clock_unless_a_seam_moves_it() -> None:
-    assert MoEngageStream.today.__qualname__ == "MoEngageStream.today"
+@pytest.mark.parametrize("switched_on", [True, False])
+def test_the_seam_of_a_tap_venv_moves_the_clock_when_the_environment_names_it(
+    switched_on: bool,
+) -> None:
+    # What site.py does with the .pth line at start-up, then what the tap does.
+    env = {k: v for k, v in os.environ.items() if k != SEAM_VARIABLE}
     done = subprocess.run(
-        [sys.executable, "-c", PROBE], capture_output=True, text=True, check=True, timeout=60
-    )
-    assert done.stdout.split() == ["False", "now"]
-
-
-def test_the_seam_on_pythonpath_moves_the_clock_of_a_tap_meltano_starts() -> None:
-    done = subprocess.run(
-        [sys.executable, "-c", PROBE],
+        [sys.executable, "-c", PTH_LINE + PROBE],
         capture_output=True,
         text=True,
         check=True,
         timeout=60,
-        env={**os.environ, **seam_env()},
+        env={**env, **(seam_env() if switched_on else {})},
     )
-    # Nothing imported before the tap does it (Meltano and the targets see the seam too).
-    assert done.stdout.split() == ["False", "once_per_process_now"]
+    # Nothing of the tap imported before the tap does it (pip runs in that venv too).
+    clock = "once_per_process_now" if switched_on else "now"
+    assert done.stdout.split() == ["False", clock]
+
+
+def test_the_seam_goes_into_a_venv_site_packages(tmp_path: Path) -> None:
+    venv.create(tmp_path / "venv", with_pip=False)
+    pth = install_seam(tmp_path / "venv" / "bin" / "python")
+    assert pth.parent.name == "site-packages"
+    assert pth.is_relative_to(tmp_path / "venv")
+    assert pth.read_text(encoding="utf-8") == PTH_LINE
+    assert install_seam(tmp_path / "venv" / "bin" / "python") == pth  # again: the same file
 
 
 @pytest.mark.parametrize("today", [dt.date(2026, 1, 20), None])
