@@ -14,8 +14,9 @@ tap has no hook for that, on purpose: whoever runs it against the emulator repla
   environment names it (:func:`seam_env`); it patches the class when the tap imports it.
 
 Each asks the emulator at the run's ``moengage_api_url`` (a loopback one only) for its today,
-and leaves the real clock when none answers. The standard library alone, and no import of the
-emulator: the seam loads this file inside the tap's own venv, where only the tap is.
+and leaves the real clock when none answers. The standard library and the tap (imported only
+once the tap runs), never the emulator: the seam loads this file inside the tap's own venv,
+where only the tap is.
 """
 
 from __future__ import annotations
