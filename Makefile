@@ -17,10 +17,12 @@ help:
 	@echo "make plugin-definition  rewrite tap-msgreports.yml from meltano.yml"
 	@echo "   (PIP_URL=\$$PWD OUT=my-tap-msgreports.yml: a definition that installs this clone)"
 
-$(INSTALLED): pyproject.toml
+# The tap and, beside it, the emulator and the demo (emulator/, a distribution of its own that
+# the tap's wheel leaves out): the tests, the demo and the benchmarks use both.
+$(INSTALLED): pyproject.toml emulator/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade "pip>=25.1"
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e . --group dev
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e . -e ./emulator --group dev
 	touch $@
 
 venv: $(INSTALLED)
@@ -88,7 +90,7 @@ format: $(INSTALLED)
 demo: export MELTANO_SEND_ANONYMOUS_USAGE_STATS := false
 demo: $(INSTALLED) $(MELTANO_INSTALLED)
 	$(MELTANO) install $(DEMO_PLUGINS)
-	$(BIN)/python -m tap_msgreports.demo --meltano $(MELTANO)
+	$(BIN)/python -m tap_msgreports_emulator.demo --meltano $(MELTANO)
 
 clean:
 	rm -rf $(VENV) .meltano .tools output dist build .pytest_cache .mypy_cache .ruff_cache

@@ -33,15 +33,15 @@ import typing as t
 from collections import Counter
 from pathlib import Path
 
-from tap_msgreports.emulator import EmulatorServer, World
-from tap_msgreports.emulator.control import CONTROL_PREFIX
-from tap_msgreports.emulator.messangi_data import CHANNELS as MESSANGI_CHANNELS
+from tap_msgreports_emulator import EmulatorServer, World
+from tap_msgreports_emulator.control import CONTROL_PREFIX
+from tap_msgreports_emulator.messangi_data import CHANNELS as MESSANGI_CHANNELS
 
 if t.TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Mapping, Sequence
 
-    from tap_msgreports.emulator.faults import FaultPlan
-    from tap_msgreports.emulator.vendor import Reply, Request
+    from tap_msgreports_emulator.faults import FaultPlan
+    from tap_msgreports_emulator.vendor import Reply, Request
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"

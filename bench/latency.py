@@ -24,9 +24,9 @@ import typing as t
 
 import common
 
-from tap_msgreports.emulator import World
-from tap_msgreports.emulator.faults import FaultPlan
-from tap_msgreports.emulator.world import Account
+from tap_msgreports_emulator import World
+from tap_msgreports_emulator.faults import FaultPlan
+from tap_msgreports_emulator.world import Account
 
 if t.TYPE_CHECKING:
     from collections import Counter

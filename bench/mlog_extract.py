@@ -24,9 +24,9 @@ import typing as t
 from collections import Counter
 from pathlib import Path
 
-from tap_msgreports.emulator import EmulatorServer, World
-from tap_msgreports.emulator.messangi import DEFAULT_MAX_REPORT_LINES
 from tap_msgreports.messangi.lines import iso_utc, keyed_lines
+from tap_msgreports_emulator import EmulatorServer, World
+from tap_msgreports_emulator.messangi import DEFAULT_MAX_REPORT_LINES
 
 TODAY = dt.date(2026, 1, 20)  # the emulator's today: a fixed date, so every run is the same
 SPLIT = re.compile(r"window (\S+)\.\.(\S+) too large .*\(split depth (\d+)\)")

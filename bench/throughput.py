@@ -26,7 +26,7 @@ from pathlib import Path
 
 import common
 
-from tap_msgreports.emulator.messangi_data import CHANNELS, day_size
+from tap_msgreports_emulator.messangi_data import CHANNELS, day_size
 
 if t.TYPE_CHECKING:
     from collections.abc import Mapping

@@ -1,53 +1,59 @@
 """The tap's MoEngage clock follows the emulator it reads from.
 
 MoEngage file life counts from the tap's today, which comes from the clock, while the
-emulator's today is simulated (``World.today``, a fixed date in the tests). In this process
-:func:`emulator_now` stands in for ``MoEngageStream.now`` (see ``conftest.py``); a tap run as
-a process gets the same from ``TAP_MSGREPORTS_EMULATOR_TODAY`` (:func:`clock_env`). Both ask
-the emulator of the run's ``moengage_api_url`` for its today, so they follow
+emulator's today is simulated (``World.today``, a fixed date in the tests). The tap has no
+hook for it; the seam is the emulator's (``tap_msgreports_emulator.clock``), in three forms:
+
+- this process: :func:`emulator_now` stands in for ``MoEngageStream.now`` (``conftest.py``);
+- a tap process a test starts: :func:`tap_command`, the tap's CLI behind a launcher that
+  moves the clock first;
+- a tap that Meltano starts: :func:`clock_env` in Meltano's environment, the project's tap
+  venv having the seam (:func:`install_seam`, after ``meltano install``).
+
+Each asks the emulator of the run's ``moengage_api_url`` for its today, so they follow
 ``World.advance``.
 """
 
 from __future__ import annotations
 
-import datetime as dt
+import sys
 import typing as t
-from urllib.parse import urlparse
 
-import requests
+from tap_msgreports_emulator.clock import (
+    emulator_now,
+    emulator_today,
+    install_seam,
+    moengage_url,
+    seam_env,
+)
 
-from tap_msgreports.moengage.settings import EMULATOR_TODAY_VARIABLE
-from tap_msgreports.settings import is_loopback
+#: The tap's CLI behind a launcher that first moves its MoEngage clock (``--today=``).
+LAUNCHER = [sys.executable, "-m", "tap_msgreports_emulator.clocked_tap"]
+
 
 if t.TYPE_CHECKING:
     from collections.abc import Mapping
-
-    from tap_msgreports.moengage.client import MoEngageStream
-
-UTC = dt.timezone.utc
+    from pathlib import Path
 
 
-def emulator_today(config: Mapping[str, t.Any]) -> dt.date | None:
-    """The today of the emulator at ``moengage_api_url``, or None if it is not one."""
-    url = str(config.get("moengage_api_url") or "").rstrip("/")
-    if not url or not is_loopback(urlparse(url).hostname):
-        return None
-    try:
-        status = requests.get(f"{url}/_emulator/status", timeout=5).json()
-        return dt.date.fromisoformat(status["today"])
-    except (requests.RequestException, ValueError, KeyError, TypeError):
-        return None
+def tap_command(config: Mapping[str, t.Any]) -> list[str]:
+    """The tap as a process on the emulator's clock, for this config; its arguments follow.
+
+    The emulator is asked here, before the process starts, as the tap's environment was
+    before: a server that is not the emulator sees the question before the run, not in it.
+    """
+    today = emulator_today(moengage_url(config))
+    return [*LAUNCHER, *([f"--today={today.isoformat()}"] if today else [])]
 
 
-def emulator_now(stream: MoEngageStream) -> dt.datetime:
-    """Noon UTC of the emulator's today, or the real time when the run reads no emulator."""
-    today = emulator_today(stream.config)
-    if today is None:
-        return dt.datetime.now(UTC)
-    return dt.datetime.combine(today, dt.time(12), tzinfo=UTC)
+def clock_env() -> dict[str, str]:
+    """What Meltano's environment needs for the taps it starts to follow the emulator."""
+    return seam_env()
 
 
-def clock_env(config: Mapping[str, t.Any]) -> dict[str, str]:
-    """The environment that gives a tap process the emulator's today (empty without one)."""
-    today = emulator_today(config)
-    return {EMULATOR_TODAY_VARIABLE: today.isoformat()} if today else {}
+def install_tap_seam(project: Path) -> None:
+    """Give the tap's venv of a Meltano project the seam (after every ``meltano install``)."""
+    install_seam(project / ".meltano" / "extractors" / "tap-msgreports" / "venv" / "bin" / "python")
+
+
+__all__ = ["LAUNCHER", "clock_env", "emulator_now", "install_tap_seam", "tap_command"]

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from tap_msgreports.emulator import EmulatorServer, World
 from tap_msgreports.moengage.client import MoEngageStream
+from tap_msgreports_emulator import EmulatorServer, World
 from tests.clock import emulator_now
 from tests.e2e.report import FIGURES as E2E_FIGURES
 from tests.fault_report import REPORT

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 if t.TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from tap_msgreports.emulator import LoggedRequest
+    from tap_msgreports_emulator import LoggedRequest
 
 #: Columns of injected faults; a 429 sent with ``Retry-After`` is its own kind here, and so
 #: is a failure inside an HTTP 200 (CleverTap's ``"status": "fail"`` with code 429 or 500).

@@ -16,7 +16,7 @@ from tap_msgreports.tap import TapMsgReports
 from tests.secret_scan import record_output
 
 if t.TYPE_CHECKING:
-    from tap_msgreports.emulator.server import EmulatorServer
+    from tap_msgreports_emulator.server import EmulatorServer
 
 PRIMARY_KEYS = {
     "campaigns": ("account_id", "id"),

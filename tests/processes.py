@@ -16,13 +16,14 @@ import typing as t
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.clock import clock_env
+from tests.clock import tap_command
 from tests.harness import TapRun, Warehouse
 from tests.secret_scan import record_output
 
 if t.TYPE_CHECKING:
     from collections.abc import Sequence
 
+#: The tap as a process on the real clock (run_cli and run_and_kill use the emulator's).
 TAP = [sys.executable, "-m", "tap_msgreports.tap"]
 PYPROJECT = Path(__file__).parent.parent / "pyproject.toml"
 #: pytest in a process, with the project's own settings (as `make test` has them).
@@ -62,9 +63,9 @@ def run_cli(
 ) -> subprocess.CompletedProcess[str]:
     """Run the tap as a process on ``config`` (and more ``arguments``), to its end."""
     return run_recorded(
-        [*TAP, "--config", str(write_config(tmp_path, config)), *arguments],
+        [*tap_command(config), "--config", str(write_config(tmp_path, config)), *arguments],
         what="tap-msgreports",
-        env={**os.environ, **clock_env(config), **(env or {})},
+        env={**os.environ, **(env or {})},
     )
 
 
@@ -105,10 +106,10 @@ def run_and_kill(
     with (
         tempfile.TemporaryFile() as stderr,
         subprocess.Popen(
-            [*TAP, "--config", str(config)],
+            [*tap_command(json.loads(config.read_text())), "--config", str(config)],
             stdout=subprocess.PIPE,
             stderr=stderr,
-            env={**os.environ, **clock_env(json.loads(config.read_text())), **(env or {})},
+            env={**os.environ, **(env or {})},
         ) as process,
     ):
         assert process.stdout is not None

@@ -11,14 +11,14 @@ import pytest
 import requests
 
 from tap_msgreports.clevertap.streams import CampaignsStream, MessageReportsStream
-from tap_msgreports.emulator import FaultPlan
 from tap_msgreports.errors import SourceError, WindowTooLargeError
 from tap_msgreports.tap import TapMsgReports
 from tap_msgreports.windows import Window
+from tap_msgreports_emulator import FaultPlan
 from tests.conftest import TODAY, tap_config
 
 if t.TYPE_CHECKING:
-    from tap_msgreports.emulator import EmulatorServer
+    from tap_msgreports_emulator import EmulatorServer
 
 CONFIG = {"clevertap_account_id": "ACC-1", "clevertap_passcode": "p-987654321"}
 CONTEXT = {"account_id": "ACC-1"}

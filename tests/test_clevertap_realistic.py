@@ -17,10 +17,10 @@ from singer_sdk.exceptions import ConfigValidationError
 
 from tap_msgreports.clevertap.client import CleverTapStream
 from tap_msgreports.clevertap.settings import DEFAULT_LOOKAHEAD_DAYS, MAX_CAMPAIGN_WINDOW_DAYS
-from tap_msgreports.emulator import FaultPlan
-from tap_msgreports.emulator.clevertap_data import MAX_CREATION_LEAD_DAYS
 from tap_msgreports.errors import SourceAuthError, SourceError
 from tap_msgreports.tap import TapMsgReports
+from tap_msgreports_emulator import FaultPlan
+from tap_msgreports_emulator.clevertap_data import MAX_CREATION_LEAD_DAYS
 from tests.conftest import START, tap_config
 from tests.fault_report import recovered
 from tests.harness import TapRun, Warehouse, assert_equal_to_truth, differences, run_tap
@@ -29,7 +29,7 @@ from tests.processes import run_cli
 if t.TYPE_CHECKING:
     from pathlib import Path
 
-    from tap_msgreports.emulator import EmulatorServer
+    from tap_msgreports_emulator import EmulatorServer
 
 pytestmark = pytest.mark.emulator
 ACCOUNTS = ("EMU-ACCT-0001", "EMU-ACCT-0002")

@@ -8,12 +8,12 @@ import zoneinfo
 
 import pytest
 
-from tap_msgreports.emulator import FaultPlan
+from tap_msgreports_emulator import FaultPlan
 from tests.conftest import START, tap_config
 from tests.harness import Warehouse, assert_equal_to_truth, differences, run_tap
 
 if t.TYPE_CHECKING:
-    from tap_msgreports.emulator import EmulatorServer
+    from tap_msgreports_emulator import EmulatorServer
 
 pytestmark = pytest.mark.emulator
 

@@ -17,7 +17,7 @@ from tests.processes import run_cli
 if t.TYPE_CHECKING:
     from pathlib import Path
 
-    from tap_msgreports.emulator import EmulatorServer
+    from tap_msgreports_emulator import EmulatorServer
     from tests.loopback import Handler
 
 pytestmark = [pytest.mark.emulator]

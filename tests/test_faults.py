@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from tap_msgreports.emulator import EmulatorServer, FaultPlan, LoggedRequest, World
 from tap_msgreports.tap import TapMsgReports
+from tap_msgreports_emulator import EmulatorServer, FaultPlan, LoggedRequest, World
 from tests.conftest import TODAY, tap_config
 from tests.fault_report import REPORT, KillOutcome, kind_of, stream_outcomes
 from tests.harness import PRIMARY_KEYS, Warehouse, differences, run_tap

@@ -20,7 +20,7 @@ from tests.conftest import tap_config
 from tests.harness import run_tap
 
 if t.TYPE_CHECKING:
-    from tap_msgreports.emulator import EmulatorServer
+    from tap_msgreports_emulator import EmulatorServer
 
 CONFIG = {
     "messangi_api_key": "k-1234567890",

@@ -16,11 +16,11 @@ import typing as t
 
 import pytest
 
-from tap_msgreports.emulator import EmulatorServer, MessangiAPI, World
-from tap_msgreports.emulator.messangi import TOO_BIG_EXPLAIN
-from tap_msgreports.emulator.vendor import json_response
 from tap_msgreports.errors import SourceError
 from tap_msgreports.messangi.lines import iso_utc, parse_utc
+from tap_msgreports_emulator import EmulatorServer, MessangiAPI, World
+from tap_msgreports_emulator.messangi import TOO_BIG_EXPLAIN
+from tap_msgreports_emulator.vendor import json_response
 from tests.conftest import TODAY, tap_config
 from tests.harness import (
     Warehouse,
@@ -33,7 +33,7 @@ from tests.harness import (
 if t.TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Mapping
 
-    from tap_msgreports.emulator.vendor import Request, Response
+    from tap_msgreports_emulator.vendor import Request, Response
 
 pytestmark = pytest.mark.emulator
 MLOG = ("mlog_items",)

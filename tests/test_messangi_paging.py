@@ -18,9 +18,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tap_msgreports.emulator import EmulatorServer, MessangiAPI, World
-from tap_msgreports.emulator.vendor import json_response
 from tap_msgreports.errors import SourceAuthError, SourceError
+from tap_msgreports_emulator import EmulatorServer, MessangiAPI, World
+from tap_msgreports_emulator.vendor import json_response
 from tests.conftest import TODAY, tap_config
 from tests.harness import Warehouse, assert_equal_to_truth, differences, run_tap
 from tests.processes import run_cli
@@ -29,7 +29,7 @@ if t.TYPE_CHECKING:
     from collections.abc import Callable, Iterator
     from pathlib import Path
 
-    from tap_msgreports.emulator.vendor import Request, Response
+    from tap_msgreports_emulator.vendor import Request, Response
 
 pytestmark = pytest.mark.emulator
 MLOG = ("mlog_items",)

@@ -7,8 +7,8 @@ import typing as t
 
 import pytest
 
-from tap_msgreports.emulator import FaultPlan
 from tap_msgreports.errors import SourceError
+from tap_msgreports_emulator import FaultPlan
 from tests.conftest import TODAY, tap_config
 from tests.harness import Warehouse, assert_equal_to_truth, differences, run_tap
 from tests.processes import run_cli, run_until_killed, write_config
@@ -16,7 +16,7 @@ from tests.processes import run_cli, run_until_killed, write_config
 if t.TYPE_CHECKING:
     from pathlib import Path
 
-    from tap_msgreports.emulator import EmulatorServer
+    from tap_msgreports_emulator import EmulatorServer
 
 pytestmark = pytest.mark.emulator
 MLOG = ("mlog_items",)

@@ -21,7 +21,7 @@ from tests.test_moengage_runs import ROWS, WEEK_AGO, bookmarks, daily_runs, moen
 if t.TYPE_CHECKING:
     from pathlib import Path
 
-    from tap_msgreports.emulator import EmulatorServer
+    from tap_msgreports_emulator import EmulatorServer
 
 pytestmark = pytest.mark.emulator
 SEVEN_DAYS_AGO = TODAY - dt.timedelta(days=7)

@@ -16,10 +16,10 @@ import pytest
 import requests
 import urllib3
 
-from tap_msgreports.emulator import FaultPlan
 from tap_msgreports.errors import SourceError
 from tap_msgreports.tap import TapMsgReports
 from tap_msgreports.windows import Window
+from tap_msgreports_emulator import FaultPlan
 from tests.conftest import TODAY, tap_config
 from tests.harness import (
     TapRun,
@@ -34,7 +34,7 @@ from tests.processes import run_cli, run_until_killed, write_config
 if t.TYPE_CHECKING:
     from pathlib import Path
 
-    from tap_msgreports.emulator import EmulatorServer
+    from tap_msgreports_emulator import EmulatorServer
 
 pytestmark = pytest.mark.emulator
 ROWS = ("moengage_campaign_rows",)

@@ -1,4 +1,5 @@
-"""The wheel ships the schemas and works on its own; the README's settings table is current."""
+"""The wheel ships the schemas, works on its own and holds the tap alone; the README's settings
+table is current."""
 
 from __future__ import annotations
 
@@ -32,6 +33,15 @@ def test_the_wheel_discovers_from_a_fresh_environment(tmp_path: Path) -> None:
     names = zipfile.ZipFile(wheel).namelist()
     for stream in ("campaigns", "message_reports"):
         assert f"tap_msgreports/schemas/{stream}.json" in names
+    # The emulator and the demo are a distribution of their own (emulator/): test tooling,
+    # which no user of the tap installs.
+    modules = [name for name in names if name.endswith(".py")]
+    assert all(name.startswith("tap_msgreports/") for name in modules), modules
+    assert not [name for name in modules if "emulator" in name or "demo" in name]
+    (entry_points,) = [name for name in names if name.endswith(".dist-info/entry_points.txt")]
+    scripts = zipfile.ZipFile(wheel).read(entry_points).decode()
+    assert "tap-msgreports =" in scripts
+    assert "emulator" not in scripts
 
     environment = tmp_path / "venv"
     venv.create(environment, with_pip=True)

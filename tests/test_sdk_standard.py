@@ -7,8 +7,8 @@ import typing as t
 import pytest
 from singer_sdk.testing import get_tap_test_class
 
-from tap_msgreports.emulator import EmulatorServer, World
 from tap_msgreports.tap import TapMsgReports
+from tap_msgreports_emulator import EmulatorServer, World
 from tests.conftest import TODAY, tap_config
 
 # The test class needs its config when it is defined, so this emulator starts at import;

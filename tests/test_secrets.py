@@ -10,8 +10,8 @@ import typing as t
 
 import pytest
 
-from tap_msgreports.emulator import FaultPlan
 from tap_msgreports.tap import TapMsgReports
+from tap_msgreports_emulator import FaultPlan
 from tests.conftest import ROOT, TODAY, tap_config
 from tests.harness import run_tap
 from tests.processes import PYTEST, run_cli, run_recorded
@@ -20,7 +20,7 @@ from tests.secret_scan import ISSUERS, LOG_HANDLER, TRANSCRIPT, Leak, current_te
 if t.TYPE_CHECKING:
     from pathlib import Path
 
-    from tap_msgreports.emulator import EmulatorServer
+    from tap_msgreports_emulator import EmulatorServer
 
 pytestmark = [pytest.mark.emulator, pytest.mark.slow]
 
@@ -92,7 +92,7 @@ def test_the_scan_finds_a_secret_anywhere_and_names_it_without_showing_it() -> N
 def test_a_leak_fails_the_whole_session(tmp_path: Path) -> None:
     leaking = tmp_path / "test_leak.py"
     leaking.write_text(
-        "from tap_msgreports.emulator import EmulatorServer, World\n"
+        "from tap_msgreports_emulator import EmulatorServer, World\n"
         "from tests.secret_scan import record_output\n\n"
         "def test_prints_a_passcode():\n"
         "    with EmulatorServer(World(seed=99)) as server:\n"

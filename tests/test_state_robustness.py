@@ -23,7 +23,7 @@ if t.TYPE_CHECKING:
     import subprocess
     from pathlib import Path
 
-    from tap_msgreports.emulator import EmulatorServer
+    from tap_msgreports_emulator import EmulatorServer
 
 pytestmark = pytest.mark.emulator
 

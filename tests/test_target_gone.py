@@ -14,7 +14,7 @@ from tests.conftest import tap_config
 if t.TYPE_CHECKING:
     from pathlib import Path
 
-    from tap_msgreports.emulator import EmulatorServer
+    from tap_msgreports_emulator import EmulatorServer
 
 pytestmark = [pytest.mark.emulator, pytest.mark.slow]
 

@@ -12,7 +12,7 @@ from tap_msgreports.tap import TapMsgReports
 from tests.conftest import tap_config
 
 if t.TYPE_CHECKING:
-    from tap_msgreports.emulator import EmulatorServer
+    from tap_msgreports_emulator import EmulatorServer
 
 #: Unquoted identifiers: a letter or _, then letters, digits, _ (Snowflake also allows $,
 #: PostgreSQL folds to lower case and cuts at 63 bytes).

@@ -114,10 +114,9 @@ class MoEngageStream(WindowedReportStream):
 
         ``end_date`` never changes it (it only bounds the dates read): a future ``end_date``
         must not make files look expired, nor move the bookmark past dates whose files are
-        still to come. Against the emulator, whose clock is simulated, today is
-        ``TAP_MSGREPORTS_EMULATOR_TODAY`` (see :func:`settings.emulator_today`).
+        still to come.
         """
-        return settings.emulator_today(self.config) or self.now().date()
+        return self.now().date()
 
     def newest_bookmark(self, context: Context) -> dt.datetime:  # noqa: ARG002
         """Today: a bookmark is the last report date handled."""

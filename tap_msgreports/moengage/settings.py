@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import datetime as dt
-import os
 import typing as t
-from urllib.parse import urlparse
 
 from singer_sdk import typing as th
 
 from tap_msgreports.moengage.files import DEFAULT_MAX_COLUMNS, app_id_problem, file_name_problem
 from tap_msgreports.settings import (
     credential_problem,
-    is_loopback,
     range_problem,
     schema_defaults,
     settings_with_defaults,
@@ -31,10 +27,6 @@ DEFAULT_MAX_FILE_MB = 4096
 MAX_FILE_MB = 1 << 20  # a TiB: beyond it the setting is a typo
 MAX_COLUMNS = 10_000  # beyond it no warehouse table takes the report
 DEFAULT_MAX_CONCURRENCY = 2  # files are large: a couple downloading while one is written
-#: The date a run against the emulator takes as today (YYYY-MM-DD). The emulator's clock is
-#: simulated, and file life counts from today: without this, a run on the real clock would
-#: find every simulated file expired. Honoured only when moengage_api_url is this machine.
-EMULATOR_TODAY_VARIABLE = "TAP_MSGREPORTS_EMULATOR_TODAY"
 
 PROPERTIES = th.PropertiesList(
     th.Property(
@@ -172,25 +164,6 @@ class MoEngageSettings(t.NamedTuple):
         )
 
 
-def emulator_today(
-    config: Mapping[str, t.Any], environ: Mapping[str, str] = os.environ
-) -> dt.date | None:
-    """The emulator's today from ``TAP_MSGREPORTS_EMULATOR_TODAY``, when the URL is loopback.
-
-    Raises:
-        ValueError: naming the variable, when its value is not a date.
-    """
-    value = environ.get(EMULATOR_TODAY_VARIABLE)
-    url = str(config.get("moengage_api_url") or "")
-    if not value or not url or not is_loopback(urlparse(url).hostname):
-        return None
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        msg = f"{EMULATOR_TODAY_VARIABLE} must be a date (YYYY-MM-DD), got {value[:40]!r}"
-        raise ValueError(msg) from None
-
-
 def problems(config: Mapping[str, t.Any]) -> list[str]:
     """One line per invalid MoEngage setting; empty when MoEngage is not configured."""
     if not is_configured(config):
@@ -215,10 +188,6 @@ def problems(config: Mapping[str, t.Any]) -> list[str]:
     found += [f"moengage_reports: {p}" for name in names if (p := file_name_problem(name))]
     if len(set(names)) != len(names):
         found.append("moengage_reports names a report twice")
-    try:
-        emulator_today(config)
-    except ValueError as exc:
-        found.append(str(exc))
     return found + _number_problems(config)
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.clock import install_tap_seam
 from tests.e2e.postgres import Server, find_bindir, running_server
 from tests.processes import run_recorded
 
@@ -51,6 +52,8 @@ def install(meltano: Path, *plugins: str) -> None:
         env={**os.environ, "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false"},
     )
     assert done.returncode == 0, f"meltano install {' '.join(plugins)}:\n{done.stderr[-3000:]}"
+    if "tap-msgreports" in plugins:
+        install_tap_seam(ROOT)  # its MoEngage clock can follow the emulator (tests/clock.py)
 
 
 @pytest.fixture(scope="session")

@@ -18,7 +18,7 @@ from tests.processes import run_recorded
 if t.TYPE_CHECKING:
     from pathlib import Path
 
-    from tap_msgreports.emulator import EmulatorServer
+    from tap_msgreports_emulator import EmulatorServer
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.emulator]
 WRONG = "wrong-passcode-123"

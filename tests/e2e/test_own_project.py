@@ -19,8 +19,8 @@ import typing as t
 import pytest
 import yaml
 
-from tap_msgreports.emulator import EmulatorServer, World
-from tap_msgreports.moengage.settings import EMULATOR_TODAY_VARIABLE
+from tap_msgreports_emulator import EmulatorServer, World
+from tests.clock import clock_env, install_tap_seam
 from tests.conftest import TODAY
 from tests.e2e import report
 from tests.e2e.conftest import MELTANO, ROOT, missing
@@ -79,7 +79,7 @@ class OwnProject:
             "TAP_MSGREPORTS_BACKOFF_INITIAL_SECONDS": "0.05",  # a decimal Meltano must pass
             "TAP_MSGREPORTS_REQUEST_TIMEOUT": "30",
             "TAP_MSGREPORTS_MESSANGI_CHANNELS": '["S", "E", "P", "W", "R"]',
-            EMULATOR_TODAY_VARIABLE: today,  # the tap's MoEngage clock follows the emulator
+            **clock_env(),  # the tap's MoEngage clock follows the emulator (tests/clock.py)
             **self.postgres.env,
         }
 
@@ -214,6 +214,7 @@ def test_a_new_project_adds_the_tap_by_reference_and_runs_it_twice(project: OwnP
         "--from-ref",
         str(files["tap-msgreports"]),
     )
+    install_tap_seam(project.root)  # its MoEngage clock can follow the emulator (tests/clock.py)
     for target in TARGETS:
         project.meltano("add", "--plugin-type", "loader", target, "--from-ref", str(files[target]))
     written = yaml.safe_load((project.root / "meltano.yml").read_text(encoding="utf-8"))

@@ -15,10 +15,10 @@ import typing as t
 
 import pytest
 
-from tap_msgreports.emulator import EmulatorServer, World
-from tap_msgreports.moengage.settings import EMULATOR_TODAY_VARIABLE
 from tap_msgreports.tap import TapMsgReports
 from tap_msgreports.windows import ONE_DAY
+from tap_msgreports_emulator import EmulatorServer, World
+from tests.clock import clock_env
 from tests.conftest import TODAY
 from tests.e2e import report
 from tests.e2e.conftest import ROOT
@@ -75,7 +75,7 @@ class Pipeline:
         return {
             **plugin_env(config),
             **self.postgres.env,
-            EMULATOR_TODAY_VARIABLE: self.emulator.world.today.isoformat(),  # its clock
+            **clock_env(),  # the tap's MoEngage clock follows the emulator (tests/clock.py)
             "TARGET_POSTGRES_DEFAULT_TARGET_SCHEMA": SCHEMA,
             "TARGET_POSTGRES_BATCH_SIZE_ROWS": "200",  # several commits per run
             **self.meltano_env,

@@ -24,7 +24,7 @@ from tests.harness import json_type
 if t.TYPE_CHECKING:
     from pathlib import Path
 
-    from tap_msgreports.emulator import EmulatorServer
+    from tap_msgreports_emulator import EmulatorServer
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.emulator]
 COLUMNS_SCRIPT = ROOT / "tests" / "e2e" / "snowflake_columns.py"

@@ -14,14 +14,15 @@ import datetime as dt
 import json
 import os
 import random
+import shlex
 import sys
 import typing as t
 
 import pytest
 import yaml
 
-from tap_msgreports.emulator import EmulatorServer, World
-from tests.clock import clock_env
+from tap_msgreports_emulator import EmulatorServer, World
+from tests.clock import LAUNCHER
 from tests.conftest import TODAY
 from tests.harness import PRIMARY_KEYS, Warehouse, assert_equal_to_truth, differences
 from tests.processes import run_recorded
@@ -38,7 +39,10 @@ STATE_ID = "dev:tap-msgreports-to-target-flaky"
 
 def wrapper(path: Path, *command: str) -> str:
     """An executable file that runs ``command`` with this interpreter (Meltano needs a path)."""
-    path.write_text(f'#!/bin/sh\nexec {sys.executable} {" ".join(command)} "$@"\n')
+    # Meltano drops PYTHONPATH from a plugin's environment: the wrapper keeps this process's.
+    pythonpath = os.environ.get("PYTHONPATH")
+    keep = f"PYTHONPATH={shlex.quote(pythonpath)} " if pythonpath else ""
+    path.write_text(f'#!/bin/sh\n{keep}exec {sys.executable} {" ".join(command)} "$@"\n')
     path.chmod(0o755)
     return str(path)
 
@@ -67,7 +71,10 @@ class FlakyProject:
                     {
                         "name": "tap-msgreports",
                         "namespace": "tap_msgreports",
-                        "executable": wrapper(tmp / "tap", "-m", "tap_msgreports.tap"),
+                        # MoEngage file life counts from the emulator's today (tests/clock.py)
+                        "executable": wrapper(
+                            tmp / "tap", *LAUNCHER[1:], f"--today={emulator.world.today}"
+                        ),
                         "capabilities": ["catalog", "discover", "state", "about"],
                         "config": config,
                     }
@@ -86,7 +93,6 @@ class FlakyProject:
     def meltano_command(self, *args: str, records_before_death: int | None = None) -> str:
         env = {
             **os.environ,
-            **clock_env(self.emulator.tap_config()),  # MoEngage file life: the emulator's
             "MELTANO_DATABASE_URI": f"sqlite:///{self.tmp / 'meltano.db'}",
             "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
             "PYTHONPATH": os.pathsep.join(sys.path),

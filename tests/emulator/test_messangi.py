@@ -11,8 +11,8 @@ from datetime import date, datetime, timedelta, timezone
 import pytest
 import requests
 
-from tap_msgreports.emulator import EmulatorServer, FaultPlan, MessangiAPI, World
-from tap_msgreports.emulator.cli import build_parser, build_server
+from tap_msgreports_emulator import EmulatorServer, FaultPlan, MessangiAPI, World
+from tap_msgreports_emulator.cli import build_parser, build_server
 
 TODAY = date(2026, 1, 20)
 MLOG = "/v3/mlog"

@@ -18,10 +18,10 @@ from pathlib import Path
 import pytest
 import requests
 
-from tap_msgreports.emulator import EmulatorServer, FaultPlan, MoEngageAPI, World
-from tap_msgreports.emulator.cli import build_parser, build_server
-from tap_msgreports.emulator.moengage import signature as signature_of
-from tap_msgreports.emulator.moengage_data import HUGE_FIELD_BYTES, PUSH_REPORT, ZIP_BOMB_BYTES
+from tap_msgreports_emulator import EmulatorServer, FaultPlan, MoEngageAPI, World
+from tap_msgreports_emulator.cli import build_parser, build_server
+from tap_msgreports_emulator.moengage import signature as signature_of
+from tap_msgreports_emulator.moengage_data import HUGE_FIELD_BYTES, PUSH_REPORT, ZIP_BOMB_BYTES
 
 TODAY = date(2026, 1, 20)  # a Tuesday
 MONDAY = date(2026, 1, 19)

@@ -24,7 +24,7 @@ from tests.secret_scan import scan, scan_for
 if t.TYPE_CHECKING:
     from pathlib import Path
 
-    from tap_msgreports.emulator import EmulatorServer
+    from tap_msgreports_emulator import EmulatorServer
     from tests.hostile_report import Attack
     from tests.loopback import Handler
 

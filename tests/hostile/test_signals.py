@@ -26,11 +26,11 @@ import requests
 from singer_sdk.exceptions import RetriableAPIError
 from singer_sdk.singerlib.encoding.simple import StateMessage
 
-from tap_msgreports.emulator import FaultPlan
 from tap_msgreports.stopping import StopRequested
 from tap_msgreports.tap import TapMsgReports
 from tap_msgreports.writer import BufferedMsgSpecWriter, RecordEnvelope
-from tests.clock import clock_env
+from tap_msgreports_emulator import FaultPlan
+from tests.clock import tap_command
 from tests.conftest import START, TODAY, tap_config
 from tests.harness import TapRun, Warehouse, differences, run_tap
 from tests.loopback import Handler, serving
@@ -42,7 +42,7 @@ if t.TYPE_CHECKING:
     from pathlib import Path
 
     from tap_msgreports.client import WindowedReportStream
-    from tap_msgreports.emulator import EmulatorServer
+    from tap_msgreports_emulator import EmulatorServer
 
 pytestmark = [pytest.mark.emulator, pytest.mark.slow]
 
@@ -98,11 +98,11 @@ def signal_tap(
     with (
         tempfile.TemporaryFile() as stderr,
         subprocess.Popen(
-            [*TAP, "--config", str(write_config(folder, config))],
+            [*tap_command(config), "--config", str(write_config(folder, config))],
             stdout=subprocess.PIPE,
             stderr=stderr,
             # Unbuffered, as in many containers: one write(2) per write, which a signal cuts.
-            env={**os.environ, **clock_env(config), "PYTHONUNBUFFERED": "1"},
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
         ) as process,
     ):
         assert process.stdout is not None

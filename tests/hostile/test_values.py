@@ -42,7 +42,7 @@ if t.TYPE_CHECKING:
     from collections.abc import Callable
     from pathlib import Path
 
-    from tap_msgreports.emulator import EmulatorServer
+    from tap_msgreports_emulator import EmulatorServer
     from tests.hostile_report import Attack
 
 UTC = dt.timezone.utc

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import typing as t
 
 import pytest
@@ -302,19 +301,3 @@ def test_each_data_center_is_its_own_host(center: str) -> None:
     assert moengage_settings.base_url({**config, "moengage_api_url": "https://x.test/"}) == (
         "https://x.test"
     )
-
-
-def test_the_emulator_today_is_honoured_only_against_this_machine() -> None:
-    env = {"TAP_MSGREPORTS_EMULATOR_TODAY": "2026-01-20"}
-    emulator = {**MOENGAGE, "moengage_api_url": "http://127.0.0.1:8765"}
-    assert moengage_settings.emulator_today(emulator, env) == dt.date(2026, 1, 20)
-    vendor = {**MOENGAGE, "moengage_api_url": "https://api-03.moengage.com"}
-    assert moengage_settings.emulator_today(vendor, env) is None
-    assert moengage_settings.emulator_today(MOENGAGE, env) is None  # the data center's host
-
-
-def test_an_emulator_today_that_is_not_a_date_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("TAP_MSGREPORTS_EMULATOR_TODAY", "yesterday")
-    config = {**MOENGAGE, "moengage_api_url": "http://127.0.0.1:8765"}
-    (found,) = TapMsgReports.config_problems(config)
-    assert "TAP_MSGREPORTS_EMULATOR_TODAY" in found

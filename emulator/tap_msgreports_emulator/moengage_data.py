@@ -21,7 +21,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta, timezone
 from typing import TYPE_CHECKING, BinaryIO
 
-from tap_msgreports.emulator.world import seeded_rng
+from tap_msgreports_emulator.world import seeded_rng
 
 if TYPE_CHECKING:
     import random

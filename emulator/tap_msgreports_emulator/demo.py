@@ -12,10 +12,10 @@
 The emulator is stopped on exit, on Ctrl-C and on errors. Run this module from the project
 root with the project's interpreter (``make demo`` does). Besides the standard library it uses
 only the tap's own column naming (to map MoEngage's CSV headers as the tap does, so that the
-emulator's truth can be compared column by column) and the variable that gives the tap the
-emulator's today (MoEngage file life counts from it). The DuckDB file is read by the
-target-duckdb plugin's own interpreter, so the duckdb version that reads the file is the one
-that wrote it.
+emulator's truth can be compared column by column) and the emulator's clock seam, which gives
+the taps Meltano starts the emulator's today (MoEngage file life counts from it; see clock.py).
+The DuckDB file is read by the target-duckdb plugin's own interpreter, so the duckdb version
+that reads the file is the one that wrote it.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tap_msgreports.moengage.columns import column_names
-from tap_msgreports.moengage.settings import EMULATOR_TODAY_VARIABLE
+from tap_msgreports_emulator.clock import install_seam, seam_env
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
@@ -116,6 +116,11 @@ class Paths:
         return self.output / "emulator-config.json"
 
     @property
+    def tap_python(self) -> Path:
+        """The interpreter of the tap-msgreports plugin venv that Meltano built."""
+        return self.project / ".meltano" / "extractors" / TAP / "venv" / "bin" / "python"
+
+    @property
     def duckdb_python(self) -> Path:
         """The interpreter of the target-duckdb plugin venv that Meltano built."""
         return self.project / ".meltano" / "loaders" / TARGET / "venv" / "bin" / "python"
@@ -125,7 +130,7 @@ def emulator_command(paths: Paths) -> list[str]:
     """The emulator's command line: a free port, its config written to a file."""
     script = Path(sys.executable).with_name("tap-msgreports-emulator")
     program = (
-        [str(script)] if script.exists() else [sys.executable, "-m", "tap_msgreports.emulator"]
+        [str(script)] if script.exists() else [sys.executable, "-m", "tap_msgreports_emulator"]
     )
     today = dt.datetime.now(dt.timezone.utc).date() - dt.timedelta(days=EMULATOR_DAYS_AGO)
     return [
@@ -259,11 +264,11 @@ def tap_settings_env(config: Mapping[str, Any]) -> dict[str, str]:
     return env
 
 
-def meltano_env(paths: Paths, tap_config: Mapping[str, Any], today: dt.date) -> dict[str, str]:
-    """The environment of every Meltano command of the demo, on the emulator's ``today``.
+def meltano_env(paths: Paths, tap_config: Mapping[str, Any]) -> dict[str, str]:
+    """The environment of every Meltano command of the demo, on the emulator's clock.
 
     The tap counts MoEngage file life from its today, which must be the emulator's
-    (simulated) one, not the real clock's.
+    (simulated) one, not the real clock's: the seam moves it (see clock.py).
     """
     env = {k: v for k, v in os.environ.items() if not k.startswith(FOREIGN_PREFIXES)}
     loopback = "127.0.0.1,localhost"
@@ -277,7 +282,7 @@ def meltano_env(paths: Paths, tap_config: Mapping[str, Any], today: dt.date) -> 
         no_proxy=loopback,
     )
     env.update(tap_settings_env(tap_config))
-    env[EMULATOR_TODAY_VARIABLE] = today.isoformat()
+    env.update(seam_env())
     return env
 
 
@@ -871,15 +876,18 @@ def print_differences(result: Check) -> None:
 
 
 def preflight(paths: Paths) -> None:
-    """Check that Meltano and the plugins are installed.
+    """Check that Meltano and the plugins are installed; give the tap's venv the clock seam.
 
     Raises:
         DemoError: naming what is missing and how to get it.
     """
-    needed = (paths.project / "meltano.yml", paths.meltano, paths.duckdb_python)
+    needed = (paths.project / "meltano.yml", paths.meltano, paths.tap_python, paths.duckdb_python)
     if missing := [str(path) for path in needed if not path.exists()]:
         msg = f"missing: {', '.join(missing)}; run `make demo` from the project root"
         raise DemoError(msg)
+    # The tap's MoEngage clock follows the emulator's (see clock.py); `meltano install`,
+    # which `make demo` runs first, builds the venv anew, so the seam is added every time.
+    install_seam(paths.tap_python)
 
 
 def fresh_output(paths: Paths) -> None:
@@ -894,7 +902,7 @@ def run_twice(
     """Run, compare, advance the emulator's clock one day, run again, compare."""
     config = {**emulator.config, "start_date": first_day.isoformat()}
     today = emulator.today()
-    env = meltano_env(paths, {**config, "end_date": today.isoformat()}, today)
+    env = meltano_env(paths, {**config, "end_date": today.isoformat()})
     streams = selected_streams(paths, env)
     say(f"Streams: {', '.join(s.name for s in streams)}. start_date: {first_day}.")
     if missing := [name for name in EXPECTED_STREAMS if name not in {s.name for s in streams}]:
@@ -907,7 +915,7 @@ def run_twice(
     runs = [timed_run(1, paths, env, emulator)]
     checks = [check(1, paths, emulator, streams, first=first_day, first_run_today=first_run_today)]
     today = emulator.advance(1)
-    env = meltano_env(paths, {**config, "end_date": today.isoformat()}, today)
+    env = meltano_env(paths, {**config, "end_date": today.isoformat()})
     runs.append(timed_run(2, paths, env, emulator))
     checks.append(
         check(2, paths, emulator, streams, first=first_day, first_run_today=first_run_today)
@@ -956,7 +964,9 @@ def demo(paths: Paths, history_days: int) -> bool:
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     """The command line: where the project and Meltano are."""
-    parser = argparse.ArgumentParser(prog="python -m tap_msgreports.demo", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m tap_msgreports_emulator.demo", description=__doc__
+    )
     parser.add_argument("--project-dir", type=Path, default=Path.cwd(), help="has meltano.yml")
     parser.add_argument(
         "--meltano", type=Path, default=Path(".tools/meltano/bin/meltano"), help="executable"

@@ -18,15 +18,15 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, cast
 
-from tap_msgreports.emulator.clevertap import CleverTapAPI
-from tap_msgreports.emulator.control import CONTROL_PREFIX, handle_control
-from tap_msgreports.emulator.faults import FAILURES_IN_OK, FaultPlan
-from tap_msgreports.emulator.messangi import MessangiAPI
-from tap_msgreports.emulator.moengage import MoEngageAPI
-from tap_msgreports.emulator.transport import LoopbackHTTPServer
-from tap_msgreports.emulator.vendor import Reply, Request, Response, VendorAPI, json_response
-from tap_msgreports.emulator.world import World
 from tap_msgreports.settings import is_loopback
+from tap_msgreports_emulator.clevertap import CleverTapAPI
+from tap_msgreports_emulator.control import CONTROL_PREFIX, handle_control
+from tap_msgreports_emulator.faults import FAILURES_IN_OK, FaultPlan
+from tap_msgreports_emulator.messangi import MessangiAPI
+from tap_msgreports_emulator.moengage import MoEngageAPI
+from tap_msgreports_emulator.transport import LoopbackHTTPServer
+from tap_msgreports_emulator.vendor import Reply, Request, Response, VendorAPI, json_response
+from tap_msgreports_emulator.world import World
 
 if TYPE_CHECKING:
     from collections.abc import Sequence

@@ -17,7 +17,7 @@ from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from tap_msgreports.emulator.clevertap_data import (
+from tap_msgreports_emulator.clevertap_data import (
     MAX_CREATION_LEAD_DAYS,
     AccountSlot,
     Campaign,
@@ -25,8 +25,8 @@ from tap_msgreports.emulator.clevertap_data import (
     campaigns_of_day,
     messages_of_day,
 )
-from tap_msgreports.emulator.vendor import Request, Response, VendorAPI, json_response
-from tap_msgreports.emulator.world import Account, World, seeded_rng
+from tap_msgreports_emulator.vendor import Request, Response, VendorAPI, json_response
+from tap_msgreports_emulator.world import Account, World, seeded_rng
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping

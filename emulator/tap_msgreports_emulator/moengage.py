@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, unquote
 
-from tap_msgreports.emulator.moengage_data import (
+from tap_msgreports_emulator.moengage_data import (
     BODY_FORMATS,
     DEFAULT_BODY_FORMAT,
     DEFAULT_REPORTS,
@@ -43,12 +43,12 @@ from tap_msgreports.emulator.moengage_data import (
     ReportSpec,
     write_body,
 )
-from tap_msgreports.emulator.vendor import Request, Response, VendorAPI, json_response
+from tap_msgreports_emulator.vendor import Request, Response, VendorAPI, json_response
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Sequence
 
-    from tap_msgreports.emulator.world import World
+    from tap_msgreports_emulator.world import World
 
 PATH_PREFIX = "/campaign_reports/rest_api/"
 # The vendor's documented download type, whatever the body really is (api-notes 5.4).

@@ -8,13 +8,13 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
-from tap_msgreports.emulator.faults import FaultPlan, plans_from_dict, plans_to_dict
-from tap_msgreports.emulator.vendor import Reply, Request, json_response
+from tap_msgreports_emulator.faults import FaultPlan, plans_from_dict, plans_to_dict
+from tap_msgreports_emulator.vendor import Reply, Request, json_response
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from tap_msgreports.emulator.server import EmulatorServer
+    from tap_msgreports_emulator.server import EmulatorServer
 
 CONTROL_PREFIX = "/_emulator/"
 # Without from/to, truth covers the same 30 days as the default tap config.

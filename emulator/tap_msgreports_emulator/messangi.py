@@ -20,7 +20,7 @@ from datetime import date, datetime, timedelta, timezone
 from heapq import merge
 from typing import TYPE_CHECKING, Any
 
-from tap_msgreports.emulator.messangi_data import (
+from tap_msgreports_emulator.messangi_data import (
     CHANNELS,
     DEFAULT_LINES_PER_DAY,
     MS_PER_DAY,
@@ -30,12 +30,12 @@ from tap_msgreports.emulator.messangi_data import (
     day_start_ms,
     lines_of_day,
 )
-from tap_msgreports.emulator.vendor import Request, Response, VendorAPI, json_response
+from tap_msgreports_emulator.vendor import Request, Response, VendorAPI, json_response
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator
 
-    from tap_msgreports.emulator.world import World
+    from tap_msgreports_emulator.world import World
 
 MLOG_PATH = "/v3/mlog"
 # Assumed: the key goes in `Authorization: Bearer <key>`, as for Messangi's messaging API. The

@@ -20,7 +20,7 @@ from datetime import date, datetime, timedelta, timezone
 from itertools import accumulate
 from typing import TYPE_CHECKING, Any
 
-from tap_msgreports.emulator.world import seeded_rng
+from tap_msgreports_emulator.world import seeded_rng
 
 if TYPE_CHECKING:
     import random

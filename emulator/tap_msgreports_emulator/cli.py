@@ -15,25 +15,24 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tap_msgreports.emulator.clevertap import CAMPAIGNS_MAX_SPAN_DAYS, REPORTS_MAX_SPAN_DAYS
-from tap_msgreports.emulator.control import TRUTH_DEFAULT_DAYS
-from tap_msgreports.emulator.faults import FAULT_KINDS, PLANS_KEY, plans_from_dict
-from tap_msgreports.emulator.messangi import AUTH_HEADER as MLOG_AUTH_HEADER
-from tap_msgreports.emulator.messangi import AUTH_SCHEME as MLOG_AUTH_SCHEME
-from tap_msgreports.emulator.messangi import (
+from tap_msgreports.settings import is_loopback
+from tap_msgreports_emulator.clevertap import CAMPAIGNS_MAX_SPAN_DAYS, REPORTS_MAX_SPAN_DAYS
+from tap_msgreports_emulator.control import TRUTH_DEFAULT_DAYS
+from tap_msgreports_emulator.faults import FAULT_KINDS, PLANS_KEY, plans_from_dict
+from tap_msgreports_emulator.messangi import AUTH_HEADER as MLOG_AUTH_HEADER
+from tap_msgreports_emulator.messangi import AUTH_SCHEME as MLOG_AUTH_SCHEME
+from tap_msgreports_emulator.messangi import (
     DEFAULT_MAX_ITEMS_PER_RESPONSE,
     DEFAULT_MAX_REPORT_LINES,
 )
-from tap_msgreports.emulator.messangi_data import DEFAULT_LINES_PER_DAY
-from tap_msgreports.emulator.moengage_data import (
+from tap_msgreports_emulator.messangi_data import DEFAULT_LINES_PER_DAY
+from tap_msgreports_emulator.moengage_data import (
     BODY_FORMATS,
     DEFAULT_BODY_FORMAT,
     DEFAULT_ROWS_PER_FILE,
 )
-from tap_msgreports.emulator.server import EmulatorServer
-from tap_msgreports.emulator.world import DEFAULT_SCALE, World
-from tap_msgreports.moengage.settings import EMULATOR_TODAY_VARIABLE
-from tap_msgreports.settings import is_loopback
+from tap_msgreports_emulator.server import EmulatorServer
+from tap_msgreports_emulator.world import DEFAULT_SCALE, World
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
@@ -44,8 +43,8 @@ ENV_PREFIX = "TAP_MSGREPORTS_"
 CONTROL_HELP = f"""\
 On start it prints the tap's settings three ways: as JSON (also --config-out), as
 `meltano config set` commands and as `export TAP_MSGREPORTS_...` lines. Its clock is
-simulated (--today, default yesterday): export TAP_MSGREPORTS_EMULATOR_TODAY with its date so
-that the tap counts MoEngage file life from it (honoured only for a loopback moengage_api_url).
+simulated (--today, default yesterday), the tap's is not: the tap reads MoEngage files by its
+own today, so with the default the newest file it reads is that of two days ago.
 
 control endpoints (never delayed nor faulted; URL is the address it prints):
   GET  /_emulator/status    seed, simulated today, requests served
@@ -254,7 +253,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print("\n# The same settings for a Meltano project (run in the project's folder):")  # noqa: T201
     print("\n".join(meltano_config_set_lines(config)))  # noqa: T201
     print("\n# Or as environment variables (tap-msgreports --config=ENV, or Meltano):")  # noqa: T201
-    print("\n".join(export_lines(config, server.world.today)), flush=True)  # noqa: T201
+    print("\n".join(export_lines(config)), flush=True)  # noqa: T201
     _serve_until_signal(server)
     print(f"tap-msgreports-emulator stopped ({server.stop_reason})", file=sys.stderr)  # noqa: T201
     return 0
@@ -268,13 +267,12 @@ def meltano_config_set_lines(config: Mapping[str, Any]) -> list[str]:
     ]
 
 
-def export_lines(config: Mapping[str, Any], today: date) -> list[str]:
-    """One ``export TAP_MSGREPORTS_<NAME>=...`` per setting, and the simulated today."""
-    lines = [
+def export_lines(config: Mapping[str, Any]) -> list[str]:
+    """One ``export TAP_MSGREPORTS_<NAME>=...`` per setting."""
+    return [
         f"export {ENV_PREFIX}{name.upper()}={shlex.quote(_setting_text(value))}"
         for name, value in config.items()
     ]
-    return [*lines, f"export {EMULATOR_TODAY_VARIABLE}={today.isoformat()}"]
 
 
 def _setting_text(value: object) -> str:

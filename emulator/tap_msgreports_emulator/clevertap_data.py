@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone, tzinfo
 from typing import TYPE_CHECKING, Any
 
-from tap_msgreports.emulator.world import seeded_rng
+from tap_msgreports_emulator.world import seeded_rng
 
 if TYPE_CHECKING:
     import random

@@ -17,7 +17,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any, Protocol, cast
 from urllib.parse import parse_qs, urlsplit
 
-from tap_msgreports.emulator.vendor import Reply, Request, Response, json_response
+from tap_msgreports_emulator.vendor import Reply, Request, Response, json_response
 
 if TYPE_CHECKING:
     from pathlib import Path
