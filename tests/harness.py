@@ -10,6 +10,7 @@ import typing as t
 from collections import Counter
 from dataclasses import dataclass, field
 
+from tap_msgreports.client import WindowedReportStream
 from tap_msgreports.messangi.lines import iso_utc, keyed_lines
 from tap_msgreports.moengage.columns import column_names
 from tap_msgreports.tap import TapMsgReports
@@ -59,6 +60,20 @@ class TapRun:
             if repeated := [key for key, n in counts.items() if n > 1]:
                 found[stream] = repeated
         return found
+
+
+def windowed(tap: TapMsgReports, name: str) -> WindowedReportStream:
+    """The tap's stream ``name``, typed as the windowed base every stream of the tap is."""
+    stream = tap.streams[name]
+    assert isinstance(stream, WindowedReportStream), name
+    return stream
+
+
+def partition_of(stream: WindowedReportStream) -> dict[str, t.Any]:
+    """The stream's first partition."""
+    partitions = stream.partitions
+    assert partitions, stream.name
+    return partitions[0]
 
 
 def parse_messages(text: str) -> TapRun:

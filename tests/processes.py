@@ -21,6 +21,7 @@ from tests.harness import TapRun, Warehouse
 from tests.secret_scan import record_output
 
 if t.TYPE_CHECKING:
+    import io
     from collections.abc import Sequence
 
 #: The tap as a process on the real clock (run_cli and run_and_kill use the emulator's).
@@ -114,7 +115,8 @@ def run_and_kill(
     ):
         assert process.stdout is not None
         read, cut = bytearray(), None
-        while cut is None and (chunk := process.stdout.read1(READ_CHUNK)):
+        stdout = t.cast("io.BufferedReader", process.stdout)  # a pipe, read as it arrives
+        while cut is None and (chunk := stdout.read1(READ_CHUNK)):
             read += chunk
             cut = _cut(read, after_states, after_bytes)
         if cut is not None:

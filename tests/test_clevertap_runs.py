@@ -10,7 +10,7 @@ import pytest
 
 from tap_msgreports_emulator import FaultPlan
 from tests.conftest import START, tap_config
-from tests.harness import Warehouse, assert_equal_to_truth, differences, run_tap
+from tests.harness import TapRun, Warehouse, assert_equal_to_truth, differences, run_tap
 
 if t.TYPE_CHECKING:
     from tap_msgreports_emulator import EmulatorServer
@@ -18,7 +18,9 @@ if t.TYPE_CHECKING:
 pytestmark = pytest.mark.emulator
 
 
-def daily_runs(emulator: EmulatorServer, days: int, **changes: t.Any) -> tuple[Warehouse, list]:
+def daily_runs(
+    emulator: EmulatorServer, days: int, **changes: t.Any
+) -> tuple[Warehouse, list[TapRun]]:
     """A first run, then one run per simulated day, each from the previous state."""
     warehouse, runs, state = Warehouse(), [], None
     for day in range(days + 1):
@@ -75,7 +77,9 @@ def test_rows_still_running_after_the_lookback_stay_current(emulator: EmulatorSe
     still running are read again (open days) until they end."""
     warehouse, runs = daily_runs(emulator, days=4, clevertap_lookback_days=1)
     assert_equal_to_truth(differences(warehouse, emulator, START, emulator.world.today))
-    partitions = runs[-1].final_state["bookmarks"]["message_reports"]["partitions"]
+    state = runs[-1].final_state
+    assert state is not None
+    partitions = state["bookmarks"]["message_reports"]["partitions"]
     open_days = [day for p in partitions for day in p.get("open_days", [])]
     lookback_start = (emulator.world.today - dt.timedelta(days=1)).isoformat()
     assert any(day < lookback_start for day in open_days)  # running beyond the lookback
@@ -88,7 +92,9 @@ def test_open_days_survive_split_windows(emulator: EmulatorServer) -> None:
         emulator, days=3, clevertap_lookback_days=1, clevertap_report_window_days=14
     )
     assert_equal_to_truth(differences(warehouse, emulator, START, emulator.world.today))
-    partitions = runs[-1].final_state["bookmarks"]["message_reports"]["partitions"]
+    state = runs[-1].final_state
+    assert state is not None
+    partitions = state["bookmarks"]["message_reports"]["partitions"]
     assert all(p.get("open_days") for p in partitions)
 
 

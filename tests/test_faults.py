@@ -257,7 +257,8 @@ def kill_span(output: bytes, stream: str) -> tuple[int, int]:
     offset, first_record, after_state, end = 0, None, None, 0
     for line in output.split(b"\n"):
         size = len(line) + 1
-        if RECORD_TYPE.search(line) and STREAM_FIELD.search(line)[1] == stream.encode():
+        named = STREAM_FIELD.search(line)
+        if RECORD_TYPE.search(line) and named and named[1] == stream.encode():
             first_record = offset if first_record is None else first_record
             end = offset + size
         elif STATE_TYPE.search(line) and first_record is not None and after_state is None:

@@ -28,6 +28,7 @@ from tests.harness import (
     differences,
     parse_messages,
     run_tap,
+    windowed,
 )
 from tests.processes import run_cli, run_until_killed, write_config
 
@@ -357,7 +358,7 @@ def test_every_csv_member_of_a_zip_is_read_in_order_with_rows_numbered_across_th
     with zipfile.ZipFile(body, "w", zipfile.ZIP_DEFLATED) as archive:
         for name, text in members.items():
             archive.writestr(name, text.encode())
-    stream = TapMsgReports(config=moengage_config(emulator)).streams["moengage_campaign_rows"]
+    stream = windowed(TapMsgReports(config=moengage_config(emulator)), "moengage_campaign_rows")
     window = Window.of_days(TODAY, TODAY)
     with contextlib.redirect_stdout(io.StringIO()):
         records = list(stream.records_from(body, {"report_name": "Daily Push Report"}, window))
@@ -395,7 +396,7 @@ class BrokenDownload(contextlib.AbstractContextManager["BrokenDownload"]):
 def test_the_temporary_file_of_a_broken_download_is_closed(
     emulator: EmulatorServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    stream = TapMsgReports(config=moengage_config(emulator)).streams["moengage_campaign_rows"]
+    stream = windowed(TapMsgReports(config=moengage_config(emulator)), "moengage_campaign_rows")
     made: list[t.IO[bytes]] = []
     real = tempfile.TemporaryFile
 

@@ -10,6 +10,7 @@ import typing as t
 
 import pytest
 
+from tap_msgreports.client import WindowedReportStream
 from tap_msgreports.tap import TapMsgReports
 from tap_msgreports_emulator import FaultPlan
 from tests.conftest import ROOT, TODAY, tap_config
@@ -114,5 +115,6 @@ def test_a_leak_fails_the_whole_session(tmp_path: Path) -> None:
 def test_tls_certificates_are_always_verified() -> None:
     config = {"messangi_api_url": "https://api.example.com", "messangi_api_key": "k-1234567890"}
     for stream in TapMsgReports(config=config).streams.values():
+        assert isinstance(stream, WindowedReportStream)
         assert stream.requests_session.verify is True
     assert not [name for name in TapMsgReports.config_jsonschema["properties"] if "verify" in name]

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import typing as t
 from pathlib import Path
 
 
@@ -22,10 +23,10 @@ def main() -> None:
     warehouse_path = Path(os.environ["FLAKY_WAREHOUSE"])
     keys: dict[str, list[str]] = json.loads(os.environ["FLAKY_KEYS"])
     limit = int(os.environ.get("FLAKY_RECORDS_BEFORE_DEATH") or sys.maxsize)
-    tables: dict[str, dict[str, dict]] = (
+    tables: dict[str, dict[str, dict[str, t.Any]]] = (
         json.loads(warehouse_path.read_text()) if warehouse_path.exists() else {}
     )
-    pending: list[tuple[str, dict]] = []
+    pending: list[tuple[str, dict[str, t.Any]]] = []
     seen = 0
     for line in sys.stdin:
         message = json.loads(line)

@@ -102,10 +102,14 @@ class Pipeline:
     def state(self) -> dict[str, t.Any]:
         done = self.meltano_command("state", "get", "emulator:tap-msgreports-to-target-postgres")
         assert done.returncode == 0, done.stderr[-2000:]
-        return json.loads(done.stdout)
+        state: dict[str, t.Any] = json.loads(done.stdout)
+        return state
 
     def rows(self, stream: str) -> list[dict[str, t.Any]]:
-        return self.postgres.query(f"SELECT coalesce(json_agg(t), '[]') FROM {SCHEMA}.{stream} t")
+        rows: list[dict[str, t.Any]] = self.postgres.query(
+            f"SELECT coalesce(json_agg(t), '[]') FROM {SCHEMA}.{stream} t"
+        )
+        return rows
 
     def differences(self, stream: str) -> dict[str, int]:
         keys = PRIMARY_KEYS[stream]
@@ -196,10 +200,10 @@ def test_daily_runs_into_postgres_equal_the_truth(pipeline: Pipeline) -> None:
             expected = bookmark - dt.timedelta(days=3)
             assert dt.datetime.fromisoformat(started["mlog_items", who]) == expected, who
         for partition in before["moengage_campaign_rows"]["partitions"]:
-            bookmark = dt.date.fromisoformat(partition["replication_key_value"])
+            report_day = dt.date.fromisoformat(partition["replication_key_value"])
             who = f"MoEngage report {partition['context']['report_name']!r}"
             if ("moengage_campaign_rows", who) in started:
-                assert started["moengage_campaign_rows", who] == str(bookmark + ONE_DAY), who
+                assert started["moengage_campaign_rows", who] == str(report_day + ONE_DAY), who
     rows = {stream: len(pipeline.rows(stream)) for stream in STREAMS}
     report.add(
         "PostgreSQL, 3 daily meltano runs of all four streams (seconds: "

@@ -117,7 +117,10 @@ class FlakyProject:
 
     def stored_bookmarks(self) -> dict[str, t.Any]:
         text = self.meltano_command("state", "get", STATE_ID)
-        return json.loads(text or "{}").get("singer_state", {}).get("bookmarks", {})
+        bookmarks: dict[str, t.Any] = (
+            json.loads(text or "{}").get("singer_state", {}).get("bookmarks", {})
+        )
+        return bookmarks
 
     def committed(self) -> Warehouse:
         warehouse = Warehouse()

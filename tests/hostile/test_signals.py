@@ -110,7 +110,8 @@ def signal_tap(
         watchdog = threading.Timer(BOUND_SECONDS, process.kill)
         watchdog.start()
         try:
-            while chunk := process.stdout.read1(1 << 16):
+            stdout = t.cast("io.BufferedReader", process.stdout)  # read as it arrives
+            while chunk := stdout.read1(1 << 16):
                 output += chunk
                 if sent_at is None and len(output) >= at_bytes:
                     process.send_signal(signum)

@@ -32,7 +32,9 @@ from tests.harness import (
     assert_equal_to_truth,
     differences,
     parse_messages,
+    partition_of,
     run_tap,
+    windowed,
 )
 from tests.loopback import Handler, serving
 from tests.processes import run_cli
@@ -250,8 +252,8 @@ def test_no_planned_window_ends_after_today_whatever_the_dates(
     now = dt.datetime.now(UTC)
     tomorrow = dt.datetime.combine(now.date() + dt.timedelta(days=1), dt.time())
     for name in STREAMS:
-        stream = tap.streams[name]
-        context = next(iter(stream.partitions))
+        stream = windowed(tap, name)
+        context = partition_of(stream)
         for window in stream.plan(context):
             if isinstance(stream, MlogItemsStream):
                 assert window.end <= now, (name, window)
@@ -414,7 +416,8 @@ def test_clevertap_items_that_are_not_objects_are_a_malformed_body(
         "status 1 (never dropped without a word)",
     )
     good = {"id": 1, "message id": 1, "status": "completed", "scheduled_on": 202601190900}
-    lists = {"targets": [], "messages": []}  # campaigns are read first: empty when not attacked
+    # Campaigns are read first: their list is empty when they are not attacked.
+    lists: dict[str, list[object]] = {"targets": [], "messages": []}
     lists["targets" if stream == "campaigns" else "messages"] = [good, 1, "x"]
     body = json.dumps({"status": "success", **lists})
     with serving(json_answer(body.encode())) as server:
@@ -439,7 +442,7 @@ def test_a_start_date_fifty_years_back_warns_of_the_requests_before_the_first(
     )
     start = dt.datetime.now(UTC).date() - dt.timedelta(days=50 * 365)
     tap = offline_tap({"start_date": start.isoformat()}, "")
-    stream = tap.streams["mlog_items"]
+    stream = windowed(tap, "mlog_items")
     with caplog.at_level(logging.WARNING):
         windows = stream.planned_windows({"channel": "S"})
     warnings = [r.getMessage() for r in caplog.records if "plans at least" in r.getMessage()]
@@ -454,8 +457,8 @@ def test_a_daily_run_plans_without_a_warning(caplog: pytest.LogCaptureFixture) -
     tap = offline_tap({"start_date": "2026-01-01"}, "")
     with caplog.at_level(logging.WARNING):
         for name in ("campaigns", "message_reports", "mlog_items"):
-            stream = tap.streams[name]
-            stream.planned_windows(next(iter(stream.partitions)))
+            stream = windowed(tap, name)
+            stream.planned_windows(partition_of(stream))
     assert "plans at least" not in caplog.text
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Generator
 
 import pytest
 
@@ -56,6 +57,7 @@ def test_stopping_early_leaves_no_thread_behind() -> None:
         return item
 
     results = fetch_ahead(range(100), fetch, depth=3)
+    assert isinstance(results, Generator)  # closed early, as a stopped stream closes it
     assert next(results) == (0, 0)
     results.close()
     assert len(started) <= 4

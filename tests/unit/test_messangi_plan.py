@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import typing as t
 
 import pytest
 
@@ -25,7 +26,7 @@ class FrozenMlog(MlogItemsStream):
         return NOW
 
 
-def stream(state: dict | None = None, **changes: object) -> FrozenMlog:
+def stream(state: dict[str, t.Any] | None = None, **changes: t.Any) -> FrozenMlog:
     return FrozenMlog(TapMsgReports(config={**CONFIG, **changes}, state=state))
 
 
@@ -69,7 +70,11 @@ def test_later_runs_start_lookback_days_before_the_bookmark(
 
 
 def test_the_longest_window_allowed_is_exactly_92_days() -> None:
-    longest = {**CONFIG, "start_date": "2025-09-01", "messangi_window_hours": MAX_WINDOW_HOURS}
+    longest: dict[str, t.Any] = {
+        **CONFIG,
+        "start_date": "2025-09-01",
+        "messangi_window_hours": MAX_WINDOW_HOURS,
+    }
     assert MAX_WINDOW_HOURS == 92 * 24
     assert TapMsgReports.config_problems(longest) == []
     assert stream(**longest).plan({"channel": "S"})[0].length == dt.timedelta(days=92)
