@@ -16,6 +16,7 @@ import threading
 import time
 from datetime import date, datetime, timedelta, timezone
 from operator import itemgetter
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -34,6 +35,10 @@ from tap_msgreports_emulator import (
 from tap_msgreports_emulator.clevertap_data import MAX_CREATION_LEAD_DAYS
 from tap_msgreports_emulator.cli import build_parser, build_server, main
 
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from pathlib import Path
+
 TODAY = date(2024, 3, 15)
 CAMPAIGNS = "/1/targets/list.json"
 REPORTS = "/1/message/report.json"
@@ -48,13 +53,13 @@ def world() -> World:
 
 
 @pytest.fixture
-def server(world):
+def server(world: World) -> Iterator[EmulatorServer]:
     # max_lifetime: a test that hangs still ends its server.
     with EmulatorServer(world, max_lifetime=60) as emulator:
         yield emulator
 
 
-def credentials(server, index=0):
+def credentials(server: EmulatorServer, index: int = 0) -> dict[str, str]:
     account = server.tap_config()["clevertap_accounts"][index]
     return {
         "X-CleverTap-Account-Id": account["account_id"],
@@ -62,29 +67,43 @@ def credentials(server, index=0):
     }
 
 
-def post(server, path, body, index=0, **kwargs):
-    kwargs.setdefault("timeout", TIMEOUT)
+def post(
+    server: EmulatorServer,
+    path: str,
+    body: dict[str, Any],
+    index: int = 0,
+    *,
+    timeout: float = TIMEOUT,
+) -> requests.Response:
     headers = credentials(server, index)
-    return requests.post(server.url + path, json=body, headers=headers, **kwargs)  # noqa: S113
+    return requests.post(server.url + path, json=body, headers=headers, timeout=timeout)
 
 
-def ymd(day):
+def ymd(day: date) -> int:
     return int(f"{day:%Y%m%d}")
 
 
-def control(server, method, path, **kwargs):
+def control(
+    server: EmulatorServer,
+    method: str,
+    path: str,
+    *,
+    json: dict[str, Any] | None = None,
+    params: dict[str, str] | None = None,
+) -> dict[str, Any]:
     response = requests.request(
-        method, server.url + "/_emulator/" + path, timeout=TIMEOUT, **kwargs
+        method, server.url + "/_emulator/" + path, timeout=TIMEOUT, json=json, params=params
     )
     assert response.status_code == 200, response.text
-    return response.json()
+    body: dict[str, Any] = response.json()
+    return body
 
 
 # Determinism
 
 
-def test_same_seed_gives_same_data_and_other_seed_other_data():
-    def everything(seed):
+def test_same_seed_gives_same_data_and_other_seed_other_data() -> None:
+    def everything(seed: int) -> list[list[dict[str, Any]]]:
         api = CleverTapAPI(World(seed=seed, today=TODAY, scale=5))
         start = TODAY - timedelta(days=40)
         return [api.truth(stream, start, TODAY) for stream in api.streams]
@@ -93,7 +112,7 @@ def test_same_seed_gives_same_data_and_other_seed_other_data():
     assert everything(7) != everything(8)
 
 
-def test_same_seed_gives_identical_http_answers():
+def test_same_seed_gives_identical_http_answers() -> None:
     bodies = []
     for _ in range(2):
         with EmulatorServer(World(seed=7, today=TODAY, scale=5), max_lifetime=30) as emulator:
@@ -102,8 +121,8 @@ def test_same_seed_gives_identical_http_answers():
     assert bodies[0] == bodies[1]
 
 
-def test_passcodes_come_from_the_seed_and_differ_per_account():
-    def passcodes(seed):
+def test_passcodes_come_from_the_seed_and_differ_per_account() -> None:
+    def passcodes(seed: int) -> list[str]:
         config = EmulatorServer(World(seed=seed)).tap_config()
         return [account["passcode"] for account in config["clevertap_accounts"]]
 
@@ -112,7 +131,7 @@ def test_passcodes_come_from_the_seed_and_differ_per_account():
     assert len(set(passcodes(1))) == 2
 
 
-def test_custom_accounts_and_fixed_passcodes_reach_the_config():
+def test_custom_accounts_and_fixed_passcodes_reach_the_config() -> None:
     accounts = [Account("A-1", "Europe/Paris", passcode="secret"), Account("B-2")]
     emulator = EmulatorServer(World(seed=3, accounts=accounts), port=9)
     config = emulator.tap_config()["clevertap_accounts"]
@@ -125,7 +144,7 @@ def test_custom_accounts_and_fixed_passcodes_reach_the_config():
     assert {a["api_url"] for a in config} == {"http://127.0.0.1:9"}
 
 
-def test_ids_are_unique_across_accounts_and_days(world):
+def test_ids_are_unique_across_accounts_and_days(world: World) -> None:
     api = CleverTapAPI(world)
     for stream, key in (("campaigns", "id"), ("message_reports", "message_id")):
         records = api.truth(stream, TODAY - timedelta(days=60), TODAY)
@@ -146,21 +165,23 @@ def test_ids_are_unique_across_accounts_and_days(world):
     ],
 )
 @pytest.mark.parametrize("path", [CAMPAIGNS, REPORTS])
-def test_bad_credentials_get_401(server, path, headers):
+def test_bad_credentials_get_401(
+    server: EmulatorServer, path: str, headers: dict[str, str]
+) -> None:
     body = {"from": ymd(TODAY), "to": ymd(TODAY)}
     response = requests.post(server.url + path, json=body, headers=headers, timeout=TIMEOUT)
     assert response.status_code == 401
     assert response.json() == {"status": "fail", "error": "Invalid Credentials", "code": 401}
 
 
-def test_header_names_are_case_insensitive(server):
+def test_header_names_are_case_insensitive(server: EmulatorServer) -> None:
     headers = {name.lower(): value for name, value in credentials(server).items()}
     body = {"from": ymd(TODAY), "to": ymd(TODAY)}
     response = requests.post(server.url + CAMPAIGNS, json=body, headers=headers, timeout=TIMEOUT)
     assert response.status_code == 200
 
 
-def test_second_account_uses_its_own_passcode(server):
+def test_second_account_uses_its_own_passcode(server: EmulatorServer) -> None:
     headers = credentials(server, 1) | {
         "X-CleverTap-Passcode": credentials(server, 0)["X-CleverTap-Passcode"]
     }
@@ -184,7 +205,9 @@ def test_second_account_uses_its_own_passcode(server):
         ({"from": True, "to": 20240315}, "from"),
     ],
 )
-def test_campaigns_need_integer_yyyymmdd_dates(server, body, bad):
+def test_campaigns_need_integer_yyyymmdd_dates(
+    server: EmulatorServer, body: dict[str, Any], bad: str
+) -> None:
     response = post(server, CAMPAIGNS, body)
     assert response.status_code == 400
     assert response.json() == {
@@ -194,7 +217,7 @@ def test_campaigns_need_integer_yyyymmdd_dates(server, body, bad):
     }
 
 
-def test_reports_take_string_or_integer_dates(server):
+def test_reports_take_string_or_integer_dates(server: EmulatorServer) -> None:
     as_strings = post(server, REPORTS, {"from": "20240301", "to": "20240315"})
     as_ints = post(server, REPORTS, {"from": 20240301, "to": 20240315})
     assert as_strings.status_code == as_ints.status_code == 200
@@ -208,7 +231,9 @@ def test_reports_take_string_or_integer_dates(server):
     ("path", "days", "status"),
     [(CAMPAIGNS, 31, 200), (CAMPAIGNS, 32, 400), (REPORTS, 92, 200), (REPORTS, 93, 400)],
 )
-def test_range_longer_than_the_maximum_is_refused(server, path, days, status):
+def test_range_longer_than_the_maximum_is_refused(
+    server: EmulatorServer, path: str, days: int, status: int
+) -> None:
     body = {"from": ymd(TODAY - timedelta(days=days - 1)), "to": ymd(TODAY)}
     response = post(server, path, body)
     assert response.status_code == status
@@ -217,13 +242,13 @@ def test_range_longer_than_the_maximum_is_refused(server, path, days, status):
 
 
 @pytest.mark.parametrize("path", [CAMPAIGNS, REPORTS])
-def test_from_after_to_is_refused(server, path):
+def test_from_after_to_is_refused(server: EmulatorServer, path: str) -> None:
     response = post(server, path, {"from": ymd(TODAY), "to": ymd(TODAY - timedelta(days=1))})
     assert response.status_code == 400
     assert response.json()["error"] == "Invalid date range"
 
 
-def test_maximum_spans_can_be_shrunk(world):
+def test_maximum_spans_can_be_shrunk(world: World) -> None:
     api = CleverTapAPI(world, campaigns_max_span_days=5, reports_max_span_days=3)
     with EmulatorServer(world, vendors=[api], max_lifetime=30) as emulator:
         assert emulator.clevertap is api
@@ -235,7 +260,7 @@ def test_maximum_spans_can_be_shrunk(world):
 
 
 @pytest.mark.parametrize("body", [b"not json", b"[1, 2]", b""])
-def test_body_that_is_not_a_json_object_is_refused(server, body):
+def test_body_that_is_not_a_json_object_is_refused(server: EmulatorServer, body: bytes) -> None:
     response = requests.post(
         server.url + REPORTS, data=body, headers=credentials(server), timeout=TIMEOUT
     )
@@ -243,7 +268,7 @@ def test_body_that_is_not_a_json_object_is_refused(server, body):
     assert response.json()["status"] == "fail"
 
 
-def test_chunked_request_body_is_read(server):
+def test_chunked_request_body_is_read(server: EmulatorServer) -> None:
     chunks = (
         part.encode() for part in ('{"from": ', f'"{TODAY:%Y%m%d}", ', f'"to": {ymd(TODAY)}}}')
     )
@@ -254,7 +279,7 @@ def test_chunked_request_body_is_read(server):
     assert response.json()["status"] == "success"
 
 
-def test_empty_range_gives_empty_lists(server):
+def test_empty_range_gives_empty_lists(server: EmulatorServer) -> None:
     # Beyond the longest creation lead: no campaign scheduled there exists yet.
     after = TODAY + timedelta(days=MAX_CREATION_LEAD_DAYS)
     future = {"from": ymd(after + timedelta(days=1)), "to": ymd(after + timedelta(days=6))}
@@ -269,7 +294,9 @@ def test_empty_range_gives_empty_lists(server):
 # Concurrency
 
 
-def test_fourth_concurrent_request_of_an_account_gets_429_without_retry_after(server):
+def test_fourth_concurrent_request_of_an_account_gets_429_without_retry_after(
+    server: EmulatorServer,
+) -> None:
     server.faults = FaultPlan(latency_ms=800)
     body = {"from": ymd(TODAY), "to": ymd(TODAY)}
     results = []
@@ -297,7 +324,7 @@ def test_fourth_concurrent_request_of_an_account_gets_429_without_retry_after(se
     assert server.status()["max_in_flight"] == {"EMU-ACCT-0001": 4, "EMU-ACCT-0002": 1}
 
 
-def test_sequential_requests_never_count_as_concurrent(server):
+def test_sequential_requests_never_count_as_concurrent(server: EmulatorServer) -> None:
     with requests.Session() as session:
         for _ in range(10):
             response = session.post(
@@ -313,7 +340,7 @@ def test_sequential_requests_never_count_as_concurrent(server):
 # Campaigns
 
 
-def test_campaigns_are_unsorted_and_typed_like_the_vendor_example(server):
+def test_campaigns_are_unsorted_and_typed_like_the_vendor_example(server: EmulatorServer) -> None:
     body = {"from": ymd(TODAY - timedelta(days=30)), "to": ymd(TODAY)}
     targets = post(server, CAMPAIGNS, body).json()["targets"]
     assert len(targets) > 50
@@ -333,7 +360,7 @@ def test_campaigns_are_unsorted_and_typed_like_the_vendor_example(server):
         }
 
 
-def test_campaign_statuses_move_on_and_future_lists_grow(server):
+def test_campaign_statuses_move_on_and_future_lists_grow(server: EmulatorServer) -> None:
     window = (TODAY - timedelta(days=5), TODAY + timedelta(days=10))
     before = {c["id"]: c for c in server.truth("campaigns", *window)}
     control(server, "POST", "advance", json={"days": 12})
@@ -353,7 +380,7 @@ def test_campaign_statuses_move_on_and_future_lists_grow(server):
     assert {"completed", "stopped", "running"} <= {c["status"] for c in after.values()}
 
 
-def test_campaigns_equal_the_truth(server):
+def test_campaigns_equal_the_truth(server: EmulatorServer) -> None:
     start, end = TODAY - timedelta(days=25), TODAY + timedelta(days=5)
     for index, account_id in enumerate(("EMU-ACCT-0001", "EMU-ACCT-0002")):
         body = {"from": ymd(start), "to": ymd(end)}
@@ -384,16 +411,19 @@ def test_campaigns_equal_the_truth(server):
 # Message reports
 
 
-def reports(server, start, end, index=0, **filters):
+def reports(
+    server: EmulatorServer, start: date, end: date, index: int = 0, **filters: list[str] | bool
+) -> list[dict[str, Any]]:
     body = {"from": f"{start:%Y%m%d}", "to": f"{end:%Y%m%d}", **filters}
     response = post(server, REPORTS, body, index=index)
     assert response.status_code == 200, response.text
     payload = response.json()
     assert payload["total_results"] == len(payload["messages"])
-    return payload["messages"]
+    messages: list[dict[str, Any]] = payload["messages"]
+    return messages
 
 
-def test_messages_look_like_the_vendor_example_in_both_date_formats(server):
+def test_messages_look_like_the_vendor_example_in_both_date_formats(server: EmulatorServer) -> None:
     messages = reports(server, TODAY - timedelta(days=30), TODAY)
     assert len(messages) > 50
     ids = [m["message id"] for m in messages]
@@ -420,7 +450,7 @@ def test_messages_look_like_the_vendor_example_in_both_date_formats(server):
     assert formats["short"] + formats["long"] == len(messages)
 
 
-def test_messages_match_by_start_day_only(server):
+def test_messages_match_by_start_day_only(server: EmulatorServer) -> None:
     window = reports(server, TODAY - timedelta(days=5), TODAY)
     by_day = [
         reports(server, TODAY - timedelta(days=d), TODAY - timedelta(days=d)) for d in range(6)
@@ -437,7 +467,7 @@ def test_messages_match_by_start_day_only(server):
     assert reports(server, TODAY + timedelta(days=1), TODAY + timedelta(days=5)) == []
 
 
-def test_filters_use_lower_case_api_values(server):
+def test_filters_use_lower_case_api_values(server: EmulatorServer) -> None:
     start = TODAY - timedelta(days=20)
     everything = reports(server, start, TODAY)
     inapp = reports(server, start, TODAY, channel=["inapp", "sms"])
@@ -459,7 +489,7 @@ def test_filters_use_lower_case_api_values(server):
     assert len(by_type[0]) > len(by_type[1]) > 0
 
 
-def test_daily_gives_one_element_per_day_run_so_far(server):
+def test_daily_gives_one_element_per_day_run_so_far(server: EmulatorServer) -> None:
     aggregate = {m["message id"]: m for m in reports(server, TODAY - timedelta(days=6), TODAY)}
     daily = reports(server, TODAY - timedelta(days=6), TODAY, daily=True)
     for message in daily:
@@ -473,7 +503,7 @@ def test_daily_gives_one_element_per_day_run_so_far(server):
             assert sum(element[figure] for element in message["data"]) == totals[figure]
 
 
-def test_figures_grow_and_statuses_end_after_advance(server):
+def test_figures_grow_and_statuses_end_after_advance(server: EmulatorServer) -> None:
     start = TODAY - timedelta(days=3)
     before = {m["message id"]: m for m in reports(server, start, TODAY)}
     status = control(server, "POST", "advance", json={"days": 1})
@@ -493,7 +523,7 @@ def test_figures_grow_and_statuses_end_after_advance(server):
     assert {m["status"] for m in final} <= {"completed", "stopped"}
 
 
-def as_truth(account_id, message):
+def as_truth(account_id: str, message: dict[str, Any]) -> dict[str, Any]:
     names = ("message_name", "channel", "delivery", "status", "start_date")
     return {
         "account_id": account_id,
@@ -503,7 +533,7 @@ def as_truth(account_id, message):
     }
 
 
-def test_message_truth_equals_a_full_range_request(server):
+def test_message_truth_equals_a_full_range_request(server: EmulatorServer) -> None:
     start = TODAY - timedelta(days=40)
     truth = control(
         server,
@@ -522,7 +552,7 @@ def test_message_truth_equals_a_full_range_request(server):
     assert sorted(sent, key=key) == sorted(records, key=key)
 
 
-def test_the_truth_gives_scheduled_and_start_instants_in_utc(server):
+def test_the_truth_gives_scheduled_and_start_instants_in_utc(server: EmulatorServer) -> None:
     kolkata = ZoneInfo("Asia/Kolkata")  # the second account's zone
     params = {"from": (TODAY - timedelta(days=20)).isoformat(), "to": TODAY.isoformat()}
     campaigns = control(
@@ -548,7 +578,7 @@ def test_the_truth_gives_scheduled_and_start_instants_in_utc(server):
 # Faults
 
 
-def test_each_scripted_fault_is_observable(server):
+def test_each_scripted_fault_is_observable(server: EmulatorServer) -> None:
     body = {"from": ymd(TODAY), "to": ymd(TODAY)}
     plan = {
         "script": [
@@ -589,13 +619,13 @@ def test_each_scripted_fault_is_observable(server):
     assert injected == dict.fromkeys(FAULT_KINDS, 1)
 
 
-def test_slow_fault_trips_a_client_timeout(server):
+def test_slow_fault_trips_a_client_timeout(server: EmulatorServer) -> None:
     server.faults = FaultPlan(script=["slow"], slow_seconds=1)
     with pytest.raises(requests.Timeout):
         post(server, CAMPAIGNS, {"from": ymd(TODAY), "to": ymd(TODAY)}, timeout=0.2)
 
 
-def test_injected_429_can_carry_retry_after(server):
+def test_injected_429_can_carry_retry_after(server: EmulatorServer) -> None:
     control(server, "POST", "faults", json={"script": ["429"], "retry_after": 2})
     response = post(server, REPORTS, {"from": ymd(TODAY), "to": ymd(TODAY)})
     assert response.status_code == 429
@@ -603,7 +633,7 @@ def test_injected_429_can_carry_retry_after(server):
     assert response.json()["error"] == "Rate limit exceeded"
 
 
-def test_control_paths_are_never_faulted_and_empty_plan_clears(server):
+def test_control_paths_are_never_faulted_and_empty_plan_clears(server: EmulatorServer) -> None:
     control(server, "POST", "faults", json={"script": ["500", "500"], "latency_ms": 2000})
     started = time.monotonic()
     assert control(server, "GET", "faults")["script"] == ["500", "500"]
@@ -612,14 +642,14 @@ def test_control_paths_are_never_faulted_and_empty_plan_clears(server):
     assert post(server, CAMPAIGNS, {"from": ymd(TODAY), "to": ymd(TODAY)}).status_code == 200
 
 
-def test_plan_for_another_vendor_leaves_clevertap_alone(server):
+def test_plan_for_another_vendor_leaves_clevertap_alone(server: EmulatorServer) -> None:
     server.faults = FaultPlan(script=["500"], vendors=["messangi"])
     assert post(server, CAMPAIGNS, {"from": ymd(TODAY), "to": ymd(TODAY)}).status_code == 200
     assert server.faults.script == ["500"]
 
 
-def test_fault_rates_are_deterministic_for_a_seed():
-    def draws(seed):
+def test_fault_rates_are_deterministic_for_a_seed() -> None:
+    def draws(seed: int) -> list[str | None]:
         plan = FaultPlan(rates={"500": 0.3, "drop": 0.2}, seed=seed)
         return [plan.next_fault("clevertap") for _ in range(200)]
 
@@ -630,7 +660,9 @@ def test_fault_rates_are_deterministic_for_a_seed():
     assert 20 < counts["drop"] < 60
 
 
-def test_a_plan_limited_to_a_stream_leaves_the_other_stream_of_its_vendor_alone(server):
+def test_a_plan_limited_to_a_stream_leaves_the_other_stream_of_its_vendor_alone(
+    server: EmulatorServer,
+) -> None:
     server.faults = FaultPlan(script=["500"], streams=["message_reports"])
     body = {"from": ymd(TODAY), "to": ymd(TODAY)}
     assert post(server, CAMPAIGNS, body).status_code == 200
@@ -638,7 +670,7 @@ def test_a_plan_limited_to_a_stream_leaves_the_other_stream_of_its_vendor_alone(
     assert post(server, REPORTS, body).status_code == 200
 
 
-def test_the_first_plan_that_applies_decides(server):
+def test_the_first_plan_that_applies_decides(server: EmulatorServer) -> None:
     control(
         server,
         "POST",
@@ -659,7 +691,7 @@ def test_the_first_plan_that_applies_decides(server):
     assert scripts == [[], ["429"]]
 
 
-def test_every_request_is_logged_once_and_the_log_is_the_only_count(server):
+def test_every_request_is_logged_once_and_the_log_is_the_only_count(server: EmulatorServer) -> None:
     body = {"from": ymd(TODAY), "to": ymd(TODAY)}
     server.faults = FaultPlan(script=["drop", "429"], retry_after=2)
     with pytest.raises(requests.ConnectionError):
@@ -690,7 +722,9 @@ def test_every_request_is_logged_once_and_the_log_is_the_only_count(server):
     assert "injected" not in server.faults.to_dict()
 
 
-def test_issued_secrets_are_every_passcode_without_showing_them_in_names(server):
+def test_issued_secrets_are_every_passcode_without_showing_them_in_names(
+    server: EmulatorServer,
+) -> None:
     secrets = server.issued_secrets()
     passcodes = {a["passcode"] for a in server.tap_config()["clevertap_accounts"]}
     assert passcodes <= secrets.keys()
@@ -712,7 +746,7 @@ def test_issued_secrets_are_every_passcode_without_showing_them_in_names(server)
         {"plans": [{"streams": "campaigns"}]},
     ],
 )
-def test_invalid_fault_plan_is_refused(server, plan):
+def test_invalid_fault_plan_is_refused(server: EmulatorServer, plan: dict[str, Any]) -> None:
     response = requests.post(server.url + "/_emulator/faults", json=plan, timeout=TIMEOUT)
     assert response.status_code == 400
     assert "error" in response.json()
@@ -721,7 +755,7 @@ def test_invalid_fault_plan_is_refused(server, plan):
 # Control endpoints
 
 
-def test_status_config_and_unknown_paths(server):
+def test_status_config_and_unknown_paths(server: EmulatorServer) -> None:
     post(server, CAMPAIGNS, {"from": ymd(TODAY), "to": ymd(TODAY)})
     status = control(server, "GET", "status")
     assert status == {
@@ -756,12 +790,12 @@ def test_status_config_and_unknown_paths(server):
         {"stream": "campaigns", "account": "X"},
     ],
 )
-def test_bad_truth_query_is_refused(server, params):
+def test_bad_truth_query_is_refused(server: EmulatorServer, params: dict[str, str]) -> None:
     response = requests.get(server.url + "/_emulator/truth", params=params, timeout=TIMEOUT)
     assert response.status_code == 400
 
 
-def test_stop_endpoint_answers_then_stops(server):
+def test_stop_endpoint_answers_then_stops(server: EmulatorServer) -> None:
     assert control(server, "POST", "stop") == {"stopping": True}
     assert server.wait(TIMEOUT)
     assert server.stop_reason == "control endpoint"
@@ -770,12 +804,12 @@ def test_stop_endpoint_answers_then_stops(server):
 # Lifecycle and CLI
 
 
-def port_is_open(port):
+def port_is_open(port: int) -> bool:
     with socket.socket() as probe:
         return probe.connect_ex(("127.0.0.1", port)) == 0
 
 
-def test_stops_by_itself_when_idle():
+def test_stops_by_itself_when_idle() -> None:
     emulator = EmulatorServer(World(today=TODAY, scale=1), idle_timeout=0.3).start()
     port = emulator.port
     assert port_is_open(port)
@@ -784,7 +818,7 @@ def test_stops_by_itself_when_idle():
     assert not port_is_open(port)
 
 
-def test_stops_by_itself_after_max_lifetime_even_when_busy():
+def test_stops_by_itself_after_max_lifetime_even_when_busy() -> None:
     emulator = EmulatorServer(
         World(today=TODAY, scale=1), idle_timeout=10, max_lifetime=0.5
     ).start()
@@ -796,7 +830,7 @@ def test_stops_by_itself_after_max_lifetime_even_when_busy():
     assert emulator.stop_reason == "max lifetime"
 
 
-def test_stop_is_quick_with_an_open_keep_alive_connection(world):
+def test_stop_is_quick_with_an_open_keep_alive_connection(world: World) -> None:
     emulator = EmulatorServer(world).start()
     with requests.Session() as session:
         assert session.get(emulator.url + "/_emulator/status", timeout=TIMEOUT).status_code == 200
@@ -805,23 +839,26 @@ def test_stop_is_quick_with_an_open_keep_alive_connection(world):
         assert time.monotonic() - started < 1
 
 
-def test_cli_takes_several_fault_plans_and_gives_each_the_latency():
+def test_cli_takes_several_fault_plans_and_gives_each_the_latency() -> None:
     plans = {"plans": [{"streams": ["campaigns"], "script": ["500"]}, {"vendors": ["messangi"]}]}
     args = build_parser().parse_args(["--faults", json.dumps(plans), "--latency-ms", "5"])
     faults = build_server(args).faults
+    assert isinstance(faults, list)  # several plans
     assert [(p.streams, p.vendors, p.script, p.latency_ms) for p in faults] == [
         (["campaigns"], None, ["500"], 5.0),
         (None, ["messangi"], [], 5.0),
     ]
 
 
-def test_non_loopback_host_is_refused():
+def test_non_loopback_host_is_refused() -> None:
     with pytest.raises(ValueError, match="loopback"):
         EmulatorServer(host="0.0.0.0")  # noqa: S104 - the point of the test
     assert main(["--host", "0.0.0.0"]) == 2  # noqa: S104
 
 
-def test_cli_in_process_prints_config_three_ways_and_ends_when_idle(capsys, tmp_path, monkeypatch):
+def test_cli_in_process_prints_config_three_ways_and_ends_when_idle(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     config_path = tmp_path / "config.json"
     args = ["--port", "0", "--seed", "3", "--today", "2024-03-15", "--idle-timeout", "0.3"]
     assert main([*args, "--config-out", str(config_path)]) == 0
@@ -854,20 +891,27 @@ def test_cli_in_process_prints_config_three_ways_and_ends_when_idle(capsys, tmp_
 
 @pytest.mark.slow
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
-def test_cli_serves_until_signalled_and_exits_zero(sig):
+def test_cli_serves_until_signalled_and_exits_zero(sig: signal.Signals) -> None:
     command = [sys.executable, "-m", "tap_msgreports_emulator", "--port", "0", "--seed", "5"]
     with subprocess.Popen(
         [*command, "--max-lifetime", "20"], stdout=subprocess.PIPE, text=True
     ) as process:
-        lines = queue.Queue()
-        reader = threading.Thread(target=lambda: [lines.put(line) for line in process.stdout])
+        lines: queue.Queue[str] = queue.Queue()
+        stdout = process.stdout
+        assert stdout is not None
+
+        def read() -> None:
+            for line in stdout:
+                lines.put(line)
+
+        reader = threading.Thread(target=read)
         reader.start()
         try:
             first = lines.get(timeout=TIMEOUT)
-            url = re.search(
-                r"listening on (http://127\.0\.0\.1:\d+) \(seed 5, today ", first
-            ).group(1)
-            config_lines = []
+            listening = re.search(r"listening on (http://127\.0\.0\.1:\d+) \(seed 5, today ", first)
+            assert listening is not None
+            url = listening.group(1)
+            config_lines: list[str] = []
             while not config_lines or config_lines[-1] != "}\n":
                 config_lines.append(lines.get(timeout=TIMEOUT))
             config = json.loads("".join(config_lines))

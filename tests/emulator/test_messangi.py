@@ -7,12 +7,16 @@ import time
 import uuid
 from collections import Counter
 from datetime import date, datetime, timedelta, timezone
+from typing import TYPE_CHECKING, Any
 
 import pytest
 import requests
 
 from tap_msgreports_emulator import EmulatorServer, FaultPlan, MessangiAPI, World
 from tap_msgreports_emulator.cli import build_parser, build_server
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
 
 TODAY = date(2026, 1, 20)
 MLOG = "/v3/mlog"
@@ -30,27 +34,34 @@ SHARED = {
 }  # fmt: skip
 
 
-def at(day, hour=0, minute=0, second=0, ms=0):
+def at(day: date, hour: int = 0, minute: int = 0, second: int = 0, ms: int = 0) -> datetime:
     return datetime(day.year, day.month, day.day, hour, minute, second, ms * 1000, timezone.utc)
 
 
-def iso(moment):
+def iso(moment: datetime) -> str:
     return f"{moment:%Y-%m-%dT%H:%M:%S}.{moment.microsecond // 1000:03d}Z"
 
 
-def parse(text):
+def parse(text: str) -> datetime:
     return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)
 
 
 @pytest.fixture
-def server():
+def server() -> Iterator[EmulatorServer]:
     # max_lifetime: a test that hangs still ends its server.
     with EmulatorServer(World(seed=7, today=TODAY, scale=1), max_lifetime=60) as emulator:
         emulator.messangi.lines_per_day = LINES_PER_DAY
         yield emulator
 
 
-def get(server, start, end, key=None, **params):
+def get(
+    server: EmulatorServer,
+    start: datetime,
+    end: datetime,
+    key: str | None = None,
+    /,  # so that a query parameter may be called `key`
+    **params: str | int | list[str],
+) -> requests.Response:
     key = server.messangi.api_key if key is None else key
     query = {"from": iso(start), "to": iso(end), **params}
     return requests.get(
@@ -61,21 +72,27 @@ def get(server, start, end, key=None, **params):
     )
 
 
-def mlog(server, start, end, **params):
+def mlog(
+    server: EmulatorServer, start: datetime, end: datetime, **params: str | int | list[str]
+) -> dict[str, Any]:
     response = get(server, start, end, **params)
     assert response.status_code == 200, response.text
-    return response.json()
+    body: dict[str, Any] = response.json()
+    return body
 
 
-def items(server, start, end, **params):
-    return mlog(server, start, end, pretty="true", **params)["items"]
+def items(
+    server: EmulatorServer, start: datetime, end: datetime, **params: str | int | list[str]
+) -> list[dict[str, Any]]:
+    lines: list[dict[str, Any]] = mlog(server, start, end, pretty="true", **params)["items"]
+    return lines
 
 
-def day_window(first, last=None):
+def day_window(first: date, last: date | None = None) -> tuple[datetime, datetime]:
     return at(first), at(last or first, 23, 59, 59, 999)
 
 
-def assert_meta(meta, explain=None):
+def assert_meta(meta: dict[str, Any], explain: str | None = None) -> None:
     assert isinstance(meta["timestamp"], int)
     assert abs(meta["timestamp"] / 1000 - time.time()) < 60
     uuid.UUID(meta["transactionId"])
@@ -83,12 +100,13 @@ def assert_meta(meta, explain=None):
         assert meta["explain"] == explain
 
 
-def refusal(response):
+def refusal(response: requests.Response) -> str:
     assert response.status_code == 400, response.text
     body = response.json()
     assert set(body) == {"meta"}
     assert_meta(body["meta"])
-    return body["meta"]["explain"]
+    explain: str = body["meta"]["explain"]
+    return explain
 
 
 # Credentials and config
@@ -103,7 +121,9 @@ def refusal(response):
         {"Authorization": "{key}"},
     ],
 )
-def test_missing_or_wrong_key_gets_401_with_meta_explain(server, headers):
+def test_missing_or_wrong_key_gets_401_with_meta_explain(
+    server: EmulatorServer, headers: dict[str, str]
+) -> None:
     key = server.messangi.api_key
     headers = {name: value.format(key=key) for name, value in headers.items()}
     params = {"from": iso(at(TODAY)), "to": iso(at(TODAY, 1))}
@@ -115,7 +135,7 @@ def test_missing_or_wrong_key_gets_401_with_meta_explain(server, headers):
     assert_meta(body["meta"], "Unauthorized")
 
 
-def test_key_comes_from_the_seed_and_reaches_the_config(server):
+def test_key_comes_from_the_seed_and_reaches_the_config(server: EmulatorServer) -> None:
     config = server.tap_config()
     assert config["messangi_api_url"] == server.url
     assert config["messangi_api_key"] == server.messangi.api_key
@@ -135,7 +155,7 @@ def test_key_comes_from_the_seed_and_reaches_the_config(server):
     assert lower_case_scheme.status_code == 200
 
 
-def test_only_get_is_served(server):
+def test_only_get_is_served(server: EmulatorServer) -> None:
     response = requests.post(
         server.url + MLOG,
         params={"from": iso(at(TODAY)), "to": iso(at(TODAY, 1))},
@@ -163,7 +183,9 @@ def test_only_get_is_served(server):
         ({"from": "2026-01-20T00:00:00.000Z", "to": "2026-01-19T00:00:00.000Z"}, "after"),
     ],
 )
-def test_bad_dates_are_refused_naming_the_parameter(server, params, explain):
+def test_bad_dates_are_refused_naming_the_parameter(
+    server: EmulatorServer, params: dict[str, str], explain: str
+) -> None:
     response = requests.get(
         server.url + MLOG,
         params=params,
@@ -173,7 +195,7 @@ def test_bad_dates_are_refused_naming_the_parameter(server, params, explain):
     assert explain in refusal(response)
 
 
-def test_dates_without_milliseconds_are_accepted(server):
+def test_dates_without_milliseconds_are_accepted(server: EmulatorServer) -> None:
     with_ms = mlog(server, at(TODAY, 1), at(TODAY, 3))
     params = {"from": "2026-01-20T01:00:00Z", "to": "2026-01-20T03:00:00Z"}
     without = requests.get(
@@ -186,7 +208,7 @@ def test_dates_without_milliseconds_are_accepted(server):
     assert without["pagination"]["total"] > 0
 
 
-def test_range_of_92_days_is_allowed_and_one_ms_more_is_refused(server):
+def test_range_of_92_days_is_allowed_and_one_ms_more_is_refused(server: EmulatorServer) -> None:
     end = at(TODAY, 12)
     allowed = mlog(server, end - timedelta(days=92), end)
     assert allowed["pagination"]["total"] > 92 * LINES_PER_DAY
@@ -194,7 +216,7 @@ def test_range_of_92_days_is_allowed_and_one_ms_more_is_refused(server):
     assert explain == "The date range exceeds the allowed limit: 92"
 
 
-def test_report_over_the_maximum_is_too_big(server):
+def test_report_over_the_maximum_is_too_big(server: EmulatorServer) -> None:
     start, end = day_window(TODAY - timedelta(days=1), TODAY)
     total = mlog(server, start, end)["pagination"]["total"]
     server.messangi.max_report_lines = total
@@ -206,7 +228,7 @@ def test_report_over_the_maximum_is_too_big(server):
     assert mlog(server, start, end, channel="R")["pagination"]["total"] < total
 
 
-def test_the_default_limits_refuse_a_92_day_report_quickly(server):
+def test_the_default_limits_refuse_a_92_day_report_quickly(server: EmulatorServer) -> None:
     server.messangi.lines_per_day = 400
     end = at(TODAY, 23, 59, 59, 999)
     started = time.monotonic()
@@ -218,7 +240,7 @@ def test_the_default_limits_refuse_a_92_day_report_quickly(server):
 # Caps, order and pages
 
 
-def test_items_are_capped_while_total_counts_every_line(server):
+def test_items_are_capped_while_total_counts_every_line(server: EmulatorServer) -> None:
     server.messangi.lines_per_day = 300
     server.messangi.max_items_per_response = 50
     start, end = day_window(TODAY)
@@ -231,7 +253,7 @@ def test_items_are_capped_while_total_counts_every_line(server):
     assert everything["pagination"]["total"] == len(server.truth("mlog_items", TODAY, TODAY))
 
 
-def test_items_are_sorted_by_date_and_bounds_are_inclusive(server):
+def test_items_are_sorted_by_date_and_bounds_are_inclusive(server: EmulatorServer) -> None:
     start, end = day_window(TODAY - timedelta(days=1))
     lines = items(server, start, end)
     dates = [line["date"] for line in lines]
@@ -246,7 +268,7 @@ def test_items_are_sorted_by_date_and_bounds_are_inclusive(server):
     assert all(parse(line["date"]) > boundary for line in after)
 
 
-def test_pages_and_sizes_are_honoured(server):
+def test_pages_and_sizes_are_honoured(server: EmulatorServer) -> None:
     start, end = day_window(TODAY - timedelta(days=1))
     everything = items(server, start, end)
     pages = [items(server, start, end, page=page, size=40) for page in range(1, 100)]
@@ -262,7 +284,9 @@ def test_pages_and_sizes_are_honoured(server):
         assert f'"{name}"' in refusal(get(server, start, end, **{name: value}))
 
 
-def burst_second(server, day, channel="S"):
+def burst_second(
+    server: EmulatorServer, day: date, channel: str = "S"
+) -> tuple[datetime, list[dict[str, Any]]]:
     """The second of a day's burst on a channel, and the truth of that second."""
     truth = [r for r in server.truth("mlog_items", day, day) if r["channel"] == channel]
     seconds = Counter(row["date"][:19] for row in truth)
@@ -271,7 +295,9 @@ def burst_second(server, day, channel="S"):
     return start, [row for row in truth if row["date"][:19] == second]
 
 
-def test_a_burst_puts_more_lines_in_one_second_than_one_response_holds(server):
+def test_a_burst_puts_more_lines_in_one_second_than_one_response_holds(
+    server: EmulatorServer,
+) -> None:
     server.messangi.burst_lines = 260
     server.messangi.max_items_per_response = 100
     for day in (TODAY - timedelta(days=1), TODAY):
@@ -294,7 +320,7 @@ def test_a_burst_puts_more_lines_in_one_second_than_one_response_holds(server):
     assert len(burst_second(server, TODAY)[1]) < 10  # off by default
 
 
-def test_the_page_parameter_can_be_renamed_or_ignored(server):
+def test_the_page_parameter_can_be_renamed_or_ignored(server: EmulatorServer) -> None:
     start, end = day_window(TODAY)
     server.messangi.max_items_per_response = 30
     everything = [line for page in range(1, 4) for line in items(server, start, end, page=page)]
@@ -318,7 +344,9 @@ def test_the_page_parameter_can_be_renamed_or_ignored(server):
         ("Authorization", "Token", {"Authorization": "Bearer {key}"}, 401),
     ],
 )
-def test_the_auth_header_and_scheme_can_be_demanded(server, header, scheme, sent, status):
+def test_the_auth_header_and_scheme_can_be_demanded(
+    server: EmulatorServer, header: str, scheme: str, sent: dict[str, str], status: int
+) -> None:
     server.messangi.auth_header, server.messangi.auth_scheme = header, scheme
     key = server.messangi.api_key
     headers = {name: value.format(key=key) for name, value in sent.items()}
@@ -329,14 +357,14 @@ def test_the_auth_header_and_scheme_can_be_demanded(server, header, scheme, sent
     assert (config["messangi_auth_header"], config["messangi_auth_scheme"]) == (header, scheme)
 
 
-def test_the_default_auth_header_stays_out_of_the_config(server):
+def test_the_default_auth_header_stays_out_of_the_config(server: EmulatorServer) -> None:
     assert not {"messangi_auth_header", "messangi_auth_scheme"} & set(server.tap_config())
 
 
 # Pretty and raw
 
 
-def test_pretty_and_raw_items_carry_the_same_lines(server):
+def test_pretty_and_raw_items_carry_the_same_lines(server: EmulatorServer) -> None:
     start, end = day_window(TODAY - timedelta(days=3), TODAY)
     server.messangi.lines_per_day = 100
     pretty = items(server, start, end)
@@ -368,7 +396,7 @@ def test_pretty_and_raw_items_carry_the_same_lines(server):
         assert "@" in letters["h"]
 
 
-def test_the_documented_quirks_are_there(server):
+def test_the_documented_quirks_are_there(server: EmulatorServer) -> None:
     start, end = day_window(TODAY - timedelta(days=3), TODAY)
     server.messangi.lines_per_day = 100
     pretty = items(server, start, end)
@@ -396,7 +424,7 @@ def test_the_documented_quirks_are_there(server):
 # Filters
 
 
-def test_channel_filter_takes_one_channel(server):
+def test_channel_filter_takes_one_channel(server: EmulatorServer) -> None:
     start, end = day_window(TODAY)
     everything = mlog(server, start, end)["pagination"]["total"]
     totals = {}
@@ -410,15 +438,15 @@ def test_channel_filter_takes_one_channel(server):
         assert "channel" in refusal(get(server, start, end, channel=bad))
 
 
-def test_status_campaign_sender_and_recipient_filters(server):
+def test_status_campaign_sender_and_recipient_filters(server: EmulatorServer) -> None:
     start, end = day_window(TODAY - timedelta(days=2), TODAY)
     everything = items(server, start, end)
     line = next(line for line in everything if line["channel"] == "W")
 
-    def filtered(**params):
+    def filtered(**params: str) -> list[dict[str, Any]]:
         return items(server, start, end, **params)
 
-    def expected(keep):
+    def expected(keep: Callable[[dict[str, Any]], bool]) -> list[dict[str, Any]]:
         return [other for other in everything if keep(other)]
 
     assert filtered(status="DELIVERED") == expected(lambda o: o["status"] == "DELIVERED")
@@ -441,8 +469,8 @@ def test_status_campaign_sender_and_recipient_filters(server):
 # Time and determinism
 
 
-def test_same_seed_gives_same_lines_and_other_seed_other_lines():
-    def lines(seed):
+def test_same_seed_gives_same_lines_and_other_seed_other_lines() -> None:
+    def lines(seed: int) -> list[dict[str, Any]]:
         world = World(seed=seed, today=TODAY, scale=1)
         with EmulatorServer(world, max_lifetime=30) as emulator:
             emulator.messangi.lines_per_day = 20
@@ -459,7 +487,7 @@ def test_same_seed_gives_same_lines_and_other_seed_other_lines():
         assert first[mode]["meta"]["transactionId"] != again[mode]["meta"]["transactionId"]
 
 
-def test_statuses_move_on_and_a_new_day_arrives_after_advance(server):
+def test_statuses_move_on_and_a_new_day_arrives_after_advance(server: EmulatorServer) -> None:
     window = day_window(TODAY - timedelta(days=1), TODAY)
     before = items(server, *window)
     assert items(server, *day_window(TODAY + timedelta(days=1))) == []
@@ -483,11 +511,11 @@ def test_statuses_move_on_and_a_new_day_arrives_after_advance(server):
     )
 
 
-def strip_status(line):
+def strip_status(line: dict[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in line.items() if key not in {"status", "statusdate"}}
 
 
-def test_duplicate_lines_share_the_key_and_the_date(server):
+def test_duplicate_lines_share_the_key_and_the_date(server: EmulatorServer) -> None:
     server.messangi.lines_per_day = 1000
     truth = server.truth("mlog_items", TODAY - timedelta(days=2), TODAY)
     keys = Counter(
@@ -511,11 +539,11 @@ def test_duplicate_lines_share_the_key_and_the_date(server):
     assert start <= moment <= end
 
 
-def test_truth_equals_the_union_of_capped_reads(server):
+def test_truth_equals_the_union_of_capped_reads(server: EmulatorServer) -> None:
     server.messangi.lines_per_day = 120
     server.messangi.max_items_per_response = 200
     first, last = TODAY - timedelta(days=2), TODAY
-    held = []
+    held: list[dict[str, Any]] = []
     requests_made = read_splitting(server, at(first), at(last + timedelta(days=1)), held)
     truth = control(
         server,
@@ -528,7 +556,9 @@ def test_truth_equals_the_union_of_capped_reads(server):
     assert server.status()["requests"]["messangi"] == requests_made
 
 
-def read_splitting(server, start, stop, held):
+def read_splitting(
+    server: EmulatorServer, start: datetime, stop: datetime, held: list[dict[str, Any]]
+) -> int:
     """Read [start, stop) as a tap would: split any window that holds more than one page."""
     body = mlog(server, start, stop - timedelta(milliseconds=1), pretty="true")
     if len(body["items"]) < body["pagination"]["total"]:
@@ -554,7 +584,7 @@ def read_splitting(server, start, stop, held):
 @pytest.mark.parametrize(
     "params", [{"stream": "mlog_items", "account": "X"}, {"stream": "mlog_items", "to": "x"}]
 )
-def test_bad_truth_query_is_refused(server, params):
+def test_bad_truth_query_is_refused(server: EmulatorServer, params: dict[str, str]) -> None:
     response = requests.get(server.url + "/_emulator/truth", params=params, timeout=TIMEOUT)
     assert response.status_code == 400
 
@@ -562,7 +592,7 @@ def test_bad_truth_query_is_refused(server, params):
 # Faults, concurrency, speed, CLI
 
 
-def test_faults_apply_to_messangi_in_its_own_envelope(server):
+def test_faults_apply_to_messangi_in_its_own_envelope(server: EmulatorServer) -> None:
     window = (at(TODAY, 1), at(TODAY, 2))
     server.faults = FaultPlan(script=["429", "500", "drop", "truncate", "ok"], retry_after=3)
     limited = get(server, *window)
@@ -583,7 +613,7 @@ def test_faults_apply_to_messangi_in_its_own_envelope(server):
     assert server.status()["faults_injected"] == {"429": 1, "500": 1, "drop": 1, "truncate": 1}
 
 
-def test_concurrent_requests_have_no_limit_and_are_counted(server):
+def test_concurrent_requests_have_no_limit_and_are_counted(server: EmulatorServer) -> None:
     server.faults = FaultPlan(latency_ms=300, vendors=["messangi"])
     window = (at(TODAY, 1), at(TODAY, 2))
     statuses = []
@@ -600,7 +630,7 @@ def test_concurrent_requests_have_no_limit_and_are_counted(server):
     assert server.status()["requests"] == {"clevertap": 0, "messangi": 5, "moengage": 0}
 
 
-def test_a_busy_day_is_generated_and_served_in_well_under_a_second():
+def test_a_busy_day_is_generated_and_served_in_well_under_a_second() -> None:
     world = World(seed=12345, today=TODAY, scale=1)
     with EmulatorServer(world, max_lifetime=30) as emulator:
         emulator.messangi.lines_per_day = 3000
@@ -611,7 +641,7 @@ def test_a_busy_day_is_generated_and_served_in_well_under_a_second():
         assert len(body["items"]) == 1000
 
 
-def test_cli_options_reach_the_messangi_emulation():
+def test_cli_options_reach_the_messangi_emulation() -> None:
     args = build_parser().parse_args(
         ["--mlog-lines-per-day", "7", "--mlog-max-items", "9", "--mlog-max-report-lines", "11"]
     )
@@ -635,9 +665,17 @@ def test_cli_options_reach_the_messangi_emulation():
         build_parser().parse_args(["--mlog-max-items", "0"])
 
 
-def control(server, path, method="GET", **kwargs):
+def control(
+    server: EmulatorServer,
+    path: str,
+    method: str = "GET",
+    *,
+    json: dict[str, Any] | None = None,
+    params: dict[str, str] | None = None,
+) -> dict[str, Any]:
     response = requests.request(
-        method, server.url + "/_emulator/" + path, timeout=TIMEOUT, **kwargs
+        method, server.url + "/_emulator/" + path, timeout=TIMEOUT, json=json, params=params
     )
     assert response.status_code == 200, response.text
-    return response.json()
+    body: dict[str, Any] = response.json()
+    return body

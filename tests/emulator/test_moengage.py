@@ -14,6 +14,7 @@ from collections import Counter
 from dataclasses import replace
 from datetime import date, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
 import requests
@@ -22,6 +23,9 @@ from tap_msgreports_emulator import EmulatorServer, FaultPlan, MoEngageAPI, Worl
 from tap_msgreports_emulator.cli import build_parser, build_server
 from tap_msgreports_emulator.moengage import signature as signature_of
 from tap_msgreports_emulator.moengage_data import HUGE_FIELD_BYTES, PUSH_REPORT, ZIP_BOMB_BYTES
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
 
 TODAY = date(2026, 1, 20)  # a Tuesday
 MONDAY = date(2026, 1, 19)
@@ -53,17 +57,24 @@ ERROR_KEYS = {"attribute", "message", "type", "request_id"}
 
 
 @pytest.fixture
-def server():
+def server() -> Iterator[EmulatorServer]:
     # max_lifetime: a test that hangs still ends its server.
     with EmulatorServer(World(seed=7, today=TODAY, scale=1), max_lifetime=60) as emulator:
         yield emulator
 
 
-def name_of(report, day):
+def name_of(report: str, day: date) -> str:
     return f"{report.replace(' ', '_')}_{day:%Y%m%d}.zip"
 
 
-def download(server, file_name, *, signature=None, where="header", app_id=None):
+def download(
+    server: EmulatorServer,
+    file_name: str,
+    *,
+    signature: str | None = None,
+    where: str = "header",
+    app_id: str | None = None,
+) -> requests.Response:
     moengage = server.moengage
     signature = moengage.signature(file_name) if signature is None else signature
     headers = {"Signature": signature} if where in {"header", "both"} else {}
@@ -76,13 +87,15 @@ def download(server, file_name, *, signature=None, where="header", app_id=None):
     )
 
 
-def report_rows(server, report, day):
+def report_rows(
+    server: EmulatorServer, report: str, day: date
+) -> tuple[list[str], list[list[str]]]:
     response = download(server, name_of(report, day))
     assert response.status_code == 200, response.text
     return parse_body(response.content)
 
 
-def inflate(body):
+def inflate(body: bytes) -> bytes:
     """Sniff the body like the tap must: ZIP, gzip or plain CSV, whatever the content type."""
     if body.startswith(b"PK\x03\x04"):
         with zipfile.ZipFile(io.BytesIO(body)) as archive:
@@ -93,14 +106,14 @@ def inflate(body):
     return body
 
 
-def parse_body(body):
+def parse_body(body: bytes) -> tuple[list[str], list[list[str]]]:
     text = inflate(body).decode("utf-8")
     assert text.startswith("\ufeff")
     header, *rows = csv.reader(io.StringIO(text.removeprefix("\ufeff"), newline=""))
     return header, rows
 
 
-def refusal(response):
+def refusal(response: requests.Response) -> str:
     assert response.status_code == 400, response.text
     assert response.headers["Content-Type"] == "application/json"
     body = response.json()
@@ -108,15 +121,24 @@ def refusal(response):
     assert set(body["error"]) == ERROR_KEYS
     assert body["error"]["type"] == "BAD REQUEST"
     assert body["error"]["attribute"] == body["error"]["request_id"] == ""
-    return body["error"]["message"]
+    message: str = body["error"]["message"]
+    return message
 
 
-def control(server, path, method="GET", **kwargs):
+def control(
+    server: EmulatorServer,
+    path: str,
+    method: str = "GET",
+    *,
+    json: dict[str, Any] | None = None,
+    params: dict[str, str] | None = None,
+) -> dict[str, Any]:
     response = requests.request(
-        method, server.url + "/_emulator/" + path, timeout=TIMEOUT, **kwargs
+        method, server.url + "/_emulator/" + path, timeout=TIMEOUT, json=json, params=params
     )
     assert response.status_code == 200, response.text
-    return response.json()
+    body: dict[str, Any] = response.json()
+    return body
 
 
 # Signature, credentials, config
@@ -139,7 +161,9 @@ def control(server, path, method="GET", **kwargs):
         ),
     ],
 )  # fmt: skip
-def test_documented_examples_download_with_signature_in_header_or_query(example):
+def test_documented_examples_download_with_signature_in_header_or_query(
+    example: tuple[str, str, str, date, str, str],
+) -> None:
     app_id, secret, report, today, file_name, expected = example
     world = World(seed=7, today=today)
     moengage = MoEngageAPI(
@@ -163,7 +187,7 @@ def test_documented_examples_download_with_signature_in_header_or_query(example)
         assert query.status_code == 200
 
 
-def test_credentials_come_from_the_seed_and_reach_the_config(server):
+def test_credentials_come_from_the_seed_and_reach_the_config(server: EmulatorServer) -> None:
     moengage = server.moengage
     assert re.fullmatch(r"EMUAPP[0-9A-F]{6}", moengage.app_id)
     assert len(moengage.secret_key) >= 16
@@ -181,7 +205,9 @@ def test_credentials_come_from_the_seed_and_reach_the_config(server):
     assert moengage.secret_key not in {server.messangi.api_key, passcode}
 
 
-def test_every_signature_it_checks_is_an_issued_secret_and_requests_name_the_stream(server):
+def test_every_signature_it_checks_is_an_issued_secret_and_requests_name_the_stream(
+    server: EmulatorServer,
+) -> None:
     moengage = server.moengage
     assert moengage.issued_secrets() == {
         moengage.secret_key: "MoEngage secret key",
@@ -198,7 +224,9 @@ def test_every_signature_it_checks_is_an_issued_secret_and_requests_name_the_str
 @pytest.mark.parametrize(
     "case", ["missing", "wrong hex", "other file", "other secret", "query name in lower case"]
 )
-def test_missing_or_wrong_signature_gets_401_with_an_empty_body(server, case):
+def test_missing_or_wrong_signature_gets_401_with_an_empty_body(
+    server: EmulatorServer, case: str
+) -> None:
     file_name = name_of(PUSH, MONDAY)
     moengage = server.moengage
     signature, where = {
@@ -225,7 +253,9 @@ def test_missing_or_wrong_signature_gets_401_with_an_empty_body(server, case):
     assert response.headers["Content-Length"] == "0"
 
 
-def with_basic(server, file_name, credentials=None, scheme="Basic"):
+def with_basic(
+    server: EmulatorServer, file_name: str, credentials: str | None = None, scheme: str = "Basic"
+) -> requests.Response:
     """A download signed in the header, with Basic auth (the right one unless given)."""
     moengage = server.moengage
     token = moengage.basic_credentials() if credentials is None else credentials
@@ -236,7 +266,7 @@ def with_basic(server, file_name, credentials=None, scheme="Basic"):
     )
 
 
-def test_basic_auth_is_demanded_only_when_switched_on(server):
+def test_basic_auth_is_demanded_only_when_switched_on(server: EmulatorServer) -> None:
     moengage = server.moengage
     file_name = name_of(PUSH, MONDAY)
     assert download(server, file_name).status_code == 200  # off: the signature is enough
@@ -268,7 +298,7 @@ def test_basic_auth_is_demanded_only_when_switched_on(server):
 # 400s
 
 
-def test_wrong_app_id_is_a_400_before_the_signature_is_looked_at(server):
+def test_wrong_app_id_is_a_400_before_the_signature_is_looked_at(server: EmulatorServer) -> None:
     file_name = name_of(PUSH, MONDAY)
     assert refusal(download(server, file_name, app_id="EMUAPPFFFFFF")) == "Invalid APP ID"
     assert refusal(download(server, file_name, app_id="x", signature="")) == "Invalid APP ID"
@@ -290,18 +320,18 @@ def test_wrong_app_id_is_a_400_before_the_signature_is_looked_at(server):
         "",
     ],
 )
-def test_file_names_that_match_no_file_are_invalid(server, file_name):
+def test_file_names_that_match_no_file_are_invalid(server: EmulatorServer, file_name: str) -> None:
     assert refusal(download(server, file_name)) == "Invalid Report file name"
 
 
-def test_where_each_download_carried_its_signature_is_recorded(server):
+def test_where_each_download_carried_its_signature_is_recorded(server: EmulatorServer) -> None:
     file_name = name_of(PUSH, MONDAY)
     for where in ("header", "query", "both", "neither"):
         download(server, file_name, where=where)
     assert server.moengage.signature_places == ["header", "query", "both", "none"]
 
 
-def test_no_path_of_the_vendor_answers_404(server):
+def test_no_path_of_the_vendor_answers_404(server: EmulatorServer) -> None:
     moengage = server.moengage
     for path in (PREFIX, PREFIX + moengage.app_id, PREFIX + moengage.app_id + "/a/b/c.zip"):
         response = requests.get(server.url + path, timeout=TIMEOUT)
@@ -316,7 +346,9 @@ def test_no_path_of_the_vendor_answers_404(server):
 # Time: generation, expiry, schedules
 
 
-def test_a_file_appears_the_day_after_its_date_and_expires_seven_days_later(server):
+def test_a_file_appears_the_day_after_its_date_and_expires_seven_days_later(
+    server: EmulatorServer,
+) -> None:
     file_name = name_of(PUSH, TODAY)
     assert refusal(download(server, file_name)) == "Invalid Report file name"  # not yet made
     assert refusal(download(server, name_of(PUSH, TODAY + timedelta(days=3)))) == (
@@ -334,7 +366,7 @@ def test_a_file_appears_the_day_after_its_date_and_expires_seven_days_later(serv
     assert refusal(download(server, file_name)) == "Requested report is older than 7 days"
 
 
-def test_a_late_file_comes_late_days_after_the_usual_day(server):
+def test_a_late_file_comes_late_days_after_the_usual_day(server: EmulatorServer) -> None:
     server.moengage.late_days = 1
     yesterday = TODAY - timedelta(days=1)
     assert refusal(download(server, name_of(PUSH, yesterday))) == "Invalid Report file name"
@@ -346,7 +378,7 @@ def test_a_late_file_comes_late_days_after_the_usual_day(server):
     assert download(server, name_of(PUSH, yesterday)).status_code == 200
 
 
-def test_available_dates_are_exactly_what_downloads(server):
+def test_available_dates_are_exactly_what_downloads(server: EmulatorServer) -> None:
     available = server.moengage.available_dates()
     assert available[PUSH] == [TODAY - timedelta(days=back) for back in range(7, 0, -1)]
     assert available[EMAIL] == [MONDAY]
@@ -357,7 +389,7 @@ def test_available_dates_are_exactly_what_downloads(server):
             assert (response.status_code == 200) == (day in available[report]), (report, day)
 
 
-def test_the_weekly_report_exists_on_mondays_only(server):
+def test_the_weekly_report_exists_on_mondays_only(server: EmulatorServer) -> None:
     server.moengage.rows_per_file = 3
     for back in range(1, 15):
         day = TODAY - timedelta(days=back)
@@ -376,7 +408,9 @@ def test_the_weekly_report_exists_on_mondays_only(server):
     assert server.moengage.available_dates()[EMAIL] == [MONDAY + timedelta(days=7)]
 
 
-def test_the_file_dated_today_minus_7_is_served_and_an_older_one_refused(server):
+def test_the_file_dated_today_minus_7_is_served_and_an_older_one_refused(
+    server: EmulatorServer,
+) -> None:
     week = download(server, name_of(PUSH, TODAY - timedelta(days=7)))
     assert week.status_code == 200
     assert parse_body(week.content)[0] == PUSH_HEADER
@@ -384,7 +418,9 @@ def test_the_file_dated_today_minus_7_is_served_and_an_older_one_refused(server)
     assert refusal(older) == "Requested report is older than 7 days"  # the vendor's cause
 
 
-def test_a_vendor_whose_day_runs_ahead_refuses_the_file_dated_today_minus_7(server):
+def test_a_vendor_whose_day_runs_ahead_refuses_the_file_dated_today_minus_7(
+    server: EmulatorServer,
+) -> None:
     server.moengage.served_days = 6
     refused = download(server, name_of(PUSH, TODAY - timedelta(days=7)))
     assert refusal(refused) == "Requested report is older than 7 days"
@@ -396,7 +432,9 @@ def test_a_vendor_whose_day_runs_ahead_refuses_the_file_dated_today_minus_7(serv
 
 
 @pytest.mark.parametrize(("body_format", "magic"), [("zip", b"PK\x03\x04"), ("gzip", b"\x1f\x8b")])
-def test_bodies_are_compressed_as_asked_and_always_typed_gzip(server, body_format, magic):
+def test_bodies_are_compressed_as_asked_and_always_typed_gzip(
+    server: EmulatorServer, body_format: str, magic: bytes
+) -> None:
     server.moengage.body_format = body_format
     response = download(server, name_of(PUSH, MONDAY))
     assert response.status_code == 200
@@ -418,7 +456,7 @@ def test_bodies_are_compressed_as_asked_and_always_typed_gzip(server, body_forma
         assert member.compress_type == zipfile.ZIP_DEFLATED
 
 
-def test_headers_of_both_reports(server):
+def test_headers_of_both_reports(server: EmulatorServer) -> None:
     push_header, push_rows = report_rows(server, PUSH, MONDAY)
     email_header, email_rows = report_rows(server, EMAIL, MONDAY)
     assert push_header == PUSH_HEADER
@@ -428,7 +466,7 @@ def test_headers_of_both_reports(server):
     assert all(len(row) == len(EMAIL_HEADER) for row in email_rows)
 
 
-def test_csv_is_bom_crlf_and_carries_the_awkward_content(server):
+def test_csv_is_bom_crlf_and_carries_the_awkward_content(server: EmulatorServer) -> None:
     server.moengage.rows_per_file = 120
     raw = download(server, name_of(PUSH, MONDAY)).content
     with zipfile.ZipFile(io.BytesIO(raw)) as archive:
@@ -466,7 +504,7 @@ def test_csv_is_bom_crlf_and_carries_the_awkward_content(server):
     assert "1st Click Time" in header
 
 
-def test_truth_equals_the_parsed_files_expired_ones_included(server):
+def test_truth_equals_the_parsed_files_expired_ones_included(server: EmulatorServer) -> None:
     first, last = TODAY - timedelta(days=9), TODAY
     truth = control(
         server,
@@ -479,7 +517,7 @@ def test_truth_equals_the_parsed_files_expired_ones_included(server):
     )
     assert truth["count"] == len(truth["records"]) == (9 + 2) * 50  # 9 push days, 2 Mondays
     assert server.truth("moengage_campaign_rows", first, last) == truth["records"]
-    by_file = {}
+    by_file: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for record in truth["records"]:
         assert set(record) == {"report_name", "report_date", "row_number", "values"}
         by_file.setdefault((record["report_name"], record["report_date"]), []).append(record)
@@ -498,7 +536,7 @@ def test_truth_equals_the_parsed_files_expired_ones_included(server):
     assert set(by_file) - {(r, d.isoformat()) for r, days in available.items() for d in days}
 
 
-def test_rows_per_file_keeps_the_first_rows(server):
+def test_rows_per_file_keeps_the_first_rows(server: EmulatorServer) -> None:
     server.moengage.rows_per_file = 4
     header, few = report_rows(server, PUSH, MONDAY)
     assert len(few) == 4
@@ -510,8 +548,8 @@ def test_rows_per_file_keeps_the_first_rows(server):
     assert report_rows(server, PUSH, MONDAY) == (header, [])
 
 
-def test_same_seed_gives_same_bytes_and_other_seed_other_rows():
-    def bodies(seed):
+def test_same_seed_gives_same_bytes_and_other_seed_other_rows() -> None:
+    def bodies(seed: int) -> list[bytes]:
         with EmulatorServer(World(seed=seed, today=TODAY), max_lifetime=30) as emulator:
             result = []
             for body_format in ("zip", "gzip"):
@@ -528,23 +566,25 @@ def test_same_seed_gives_same_bytes_and_other_seed_other_rows():
 # Size, memory, faults
 
 
-def peak_rss_growth_kb(action):
+def peak_rss_growth_kb(action: Callable[[], object]) -> int:
     """Run `action` and return how far the peak RSS rose above the RSS before it."""
     try:
         Path("/proc/self/clear_refs").write_text("5")  # resets VmHWM to the current RSS
     except OSError:
         pytest.skip("needs Linux's /proc/self/clear_refs to reset the peak RSS")
 
-    def status(field):
+    def status(field: str) -> int:
         text = Path("/proc/self/status").read_text()
-        return int(re.search(rf"^{field}:\s+(\d+) kB", text, re.MULTILINE).group(1))
+        found = re.search(rf"^{field}:\s+(\d+) kB", text, re.MULTILINE)
+        assert found is not None, field
+        return int(found.group(1))
 
     before = status("VmRSS")
     action()
     return status("VmHWM") - before
 
 
-def test_a_big_file_is_generated_and_sent_with_bounded_memory(server):
+def test_a_big_file_is_generated_and_sent_with_bounded_memory(server: EmulatorServer) -> None:
     moengage = server.moengage
     moengage.rows_per_file = 100_000
     built = []
@@ -556,7 +596,7 @@ def test_a_big_file_is_generated_and_sent_with_bounded_memory(server):
 
     received = []
 
-    def fetch():
+    def fetch() -> None:
         with requests.get(
             f"{server.url}{PREFIX}{moengage.app_id}/{name_of(EMAIL, MONDAY)}",
             headers={"Signature": moengage.signature(name_of(EMAIL, MONDAY))},
@@ -569,7 +609,7 @@ def test_a_big_file_is_generated_and_sent_with_bounded_memory(server):
     assert received == [built[0].stat().st_size]
 
 
-def test_bodies_live_on_disk_until_the_server_stops():
+def test_bodies_live_on_disk_until_the_server_stops() -> None:
     with EmulatorServer(World(seed=7, today=TODAY), max_lifetime=30) as emulator:
         path = emulator.moengage.body_file(PUSH, MONDAY)
         assert path.is_file()
@@ -580,7 +620,7 @@ def test_bodies_live_on_disk_until_the_server_stops():
     assert not path.parent.exists()
 
 
-def test_concurrent_first_requests_build_one_body(server):
+def test_concurrent_first_requests_build_one_body(server: EmulatorServer) -> None:
     server.moengage.rows_per_file = 5_000
     bodies = []
     threads = [
@@ -598,7 +638,7 @@ def test_concurrent_first_requests_build_one_body(server):
     assert server.status()["max_in_flight"]["moengage"] >= 1
 
 
-def test_truncate_keeps_the_content_length_and_cuts_the_body(server):
+def test_truncate_keeps_the_content_length_and_cuts_the_body(server: EmulatorServer) -> None:
     server.moengage.rows_per_file = 2_000
     file_name = name_of(PUSH, MONDAY)
     full = download(server, file_name).content
@@ -609,7 +649,9 @@ def test_truncate_keeps_the_content_length_and_cuts_the_body(server):
         connection.request("GET", path, headers={"Signature": server.moengage.signature(file_name)})
         response = connection.getresponse()
         assert response.status == 200
-        assert int(response.getheader("Content-Length")) == len(full) > 100_000
+        length = response.getheader("Content-Length")
+        assert length is not None
+        assert int(length) == len(full) > 100_000
         with pytest.raises(http.client.IncompleteRead) as cut:
             response.read()
         assert cut.value.partial == full[: len(full) // 2]
@@ -626,7 +668,7 @@ def test_truncate_keeps_the_content_length_and_cuts_the_body(server):
 # Hostile extras (off by default)
 
 
-def test_zip_bomb_inflates_to_gigabytes_from_a_small_body(server):
+def test_zip_bomb_inflates_to_gigabytes_from_a_small_body(server: EmulatorServer) -> None:
     moengage = server.moengage
     moengage.rows_per_file = 5
     moengage.zip_bomb_bytes = ZIP_BOMB_BYTES
@@ -642,7 +684,9 @@ def test_zip_bomb_inflates_to_gigabytes_from_a_small_body(server):
 
 
 @pytest.mark.parametrize("body_format", ["zip", "gzip"])
-def test_a_small_bomb_is_valid_and_ends_in_one_endless_field(server, body_format):
+def test_a_small_bomb_is_valid_and_ends_in_one_endless_field(
+    server: EmulatorServer, body_format: str
+) -> None:
     moengage = server.moengage
     moengage.rows_per_file = 5
     moengage.body_format = body_format
@@ -657,7 +701,7 @@ def test_a_small_bomb_is_valid_and_ends_in_one_endless_field(server, body_format
     )
 
 
-def test_a_huge_field_is_one_row_of_the_file_and_of_the_truth(server):
+def test_a_huge_field_is_one_row_of_the_file_and_of_the_truth(server: EmulatorServer) -> None:
     moengage = server.moengage
     moengage.rows_per_file = 9
     moengage.huge_field_bytes = HUGE_FIELD_BYTES
@@ -679,7 +723,9 @@ def test_a_huge_field_is_one_row_of_the_file_and_of_the_truth(server):
     assert [r["values"] for r in truth] == [dict(zip(header, row, strict=True)) for row in rows]
 
 
-def test_header_drift_adds_and_removes_a_column_from_one_date_to_the_next(server):
+def test_header_drift_adds_and_removes_a_column_from_one_date_to_the_next(
+    server: EmulatorServer,
+) -> None:
     server.moengage.header_drift = True
     headers = {}
     for report in (PUSH, EMAIL):
@@ -706,7 +752,7 @@ def test_header_drift_adds_and_removes_a_column_from_one_date_to_the_next(server
 # CLI
 
 
-def test_cli_options_reach_the_moengage_emulation():
+def test_cli_options_reach_the_moengage_emulation() -> None:
     args = build_parser().parse_args(
         ["--moengage-rows-per-file", "7", "--moengage-body-format", "gzip", "--moengage-basic-auth"]
     )
