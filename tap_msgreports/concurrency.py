@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from tap_msgreports.stopping import Stop
 
 if t.TYPE_CHECKING:
-    from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
+    from collections.abc import Callable, Generator, Hashable, Iterable, Iterator, Sequence
 
 ItemT = t.TypeVar("ItemT")
 ResultT = t.TypeVar("ResultT")
@@ -59,7 +59,7 @@ class Lane(t.Generic[ItemT]):
 class Limits:
     """How much a scheduler fetches at once."""
 
-    per_key: int  # fetches started and not yet taken per key (an account, a Space, ...)
+    per_key: int  # fetches in flight per key (an account, a Space, a workspace)
     in_flight: int  # fetches in flight in all
     waiting: int  # fetches started and not yet taken by the caller (memory)
 
@@ -89,12 +89,13 @@ class Scheduler(t.Generic[ItemT, ResultT]):
         }
         self._next = [0] * len(lanes)  # per lane: its first item not started
         self._taken = [0] * len(lanes)  # per lane: items handed to the caller
-        self._busy: Counter[Hashable] = Counter()  # started and not taken, per key
+        self._busy: Counter[Hashable] = Counter()  # fetches in flight per key
         self._in_flight = 0
         self._waiting = 0  # started, not taken, in lanes not dropped
         self._cursor = 0  # the lane the caller takes; earlier ones are done or dropped
         self._entered: set[int] = set()
         self._head: tuple[int, int] | None = None  # the item the caller waits for
+        self._failed: tuple[int, int] | None = None  # the earliest failed item
         self._closed = False
         self._pool = ThreadPoolExecutor(
             max_workers=max(limits.in_flight, 1), thread_name_prefix="fetch-ahead"
@@ -102,7 +103,7 @@ class Scheduler(t.Generic[ItemT, ResultT]):
         with self._lock:
             self._dispatch()
 
-    def results(self, lane: int) -> Iterator[tuple[ItemT, ResultT]]:
+    def results(self, lane: int) -> Generator[tuple[ItemT, ResultT], None, None]:
         """The lane's ``(item, result)`` in order; the lanes before it are dropped.
 
         Raises:
@@ -134,7 +135,6 @@ class Scheduler(t.Generic[ItemT, ResultT]):
         with self._lock:
             for dropped in range(self._cursor, lane):
                 self._waiting -= self._next[dropped] - self._taken[dropped]
-                self._busy[self.lanes[dropped].key] -= self._next[dropped] - self._taken[dropped]
                 for index in range(self._taken[dropped], len(self.lanes[dropped].items)):
                     del self._futures[dropped, index]  # results nobody takes: let them go
                 self._taken[dropped] = self._next[dropped] = len(self.lanes[dropped].items)
@@ -153,7 +153,6 @@ class Scheduler(t.Generic[ItemT, ResultT]):
             del self._futures[lane, index]  # its records are the caller's now
             self._taken[lane] += 1
             self._waiting -= 1
-            self._busy[self.lanes[lane].key] -= 1
             self._head = None
             self._dispatch()
         return result
@@ -180,8 +179,11 @@ class Scheduler(t.Generic[ItemT, ResultT]):
                 return head
             return None
         for lane in range(self._cursor, len(self.lanes)):
-            if self._next[lane] < len(self.lanes[lane].items) and self._free(lane):
-                return lane, self._next[lane]
+            item = (lane, self._next[lane])
+            if self._failed is not None and item > self._failed:
+                return None
+            if item[1] < len(self.lanes[lane].items) and self._free(lane):
+                return item
         return None
 
     def _free(self, lane: int) -> bool:
@@ -197,19 +199,28 @@ class Scheduler(t.Generic[ItemT, ResultT]):
     # ----- on a worker -----------------------------------------------------------------------
 
     def _run(self, lane: int, index: int, future: Future[ResultT]) -> None:
-        """Fetch one item, then start the next ones (its key's slot frees when taken)."""
+        """Fetch one item; free its slots before its result is seen (see ``_release``)."""
         try:
             result = self._fetch(lane, self.lanes[lane].items[index])
         except BaseException as exc:  # noqa: BLE001 - raised in the caller, at its turn
-            self._release()
+            self._release(lane, failed=(lane, index))
             future.set_exception(exc)
         else:
-            self._release()
+            self._release(lane)
             future.set_result(result)
 
-    def _release(self) -> None:
+    def _release(self, lane: int, failed: tuple[int, int] | None = None) -> None:
+        """Free the fetch's slots and start the next ones.
+
+        Before the result is set: the caller, once it has the result, must find the key's
+        slot free, or it could give the waiting bound to a later item and wait for ever.
+        After a failure nothing later starts: the run ends when the failure's turn comes.
+        """
         with self._lock:
+            self._busy[self.lanes[lane].key] -= 1
             self._in_flight -= 1
+            if failed is not None and (self._failed is None or failed < self._failed):
+                self._failed = failed
             self._dispatch()
 
 
