@@ -1,4 +1,4 @@
-"""The base of every stream: windows, read in order with a few fetched ahead, bookmarked.
+"""The base of every stream: windows of several partitions fetched at once, bookmarked.
 
 A vendor stream says which windows it reads, which request reads one window and how a
 response body becomes records. The rest lives in the bases, once:
@@ -8,7 +8,9 @@ response body becomes records. The rest lives in the bases, once:
 - requests, retries, statuses and throttles are :mod:`sending`'s, by :mod:`http`'s rules;
 - a window the vendor refuses as too large is split (in two, or in as many pieces as the
   response suggests) and each piece is read, recursively;
-- a few windows are fetched ahead on worker threads while records are written in order.
+- the windows of several partitions are fetched at once on worker threads
+  (:class:`~tap_msgreports.concurrency.Scheduler`) while records are written partition by
+  partition, each partition's windows in order.
 """
 
 from __future__ import annotations
@@ -57,7 +59,7 @@ class Span:
 
 
 class WindowedReportStream(BookmarkedStream, metaclass=abc.ABCMeta):
-    """A report read in date windows, one partition at a time, bookmarked per window."""
+    """A report read in date windows, partition by partition, bookmarked per window."""
 
     #: The smallest window a too-large window may be split into.
     split_resolution: t.ClassVar = ONE_DAY
