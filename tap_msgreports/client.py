@@ -182,9 +182,9 @@ class WindowedReportStream(BookmarkedStream, metaclass=abc.ABCMeta):
     def schedule(self, partitions: list[Context]) -> WindowScheduler:
         """Start fetching the windows of ``partitions``, several partitions at once.
 
-        Each key (an account, a Space, a workspace) has ``fetch_ahead_depth`` windows
-        fetched and not yet written at most (so as many requests in flight), all keys
-        together ``max_requests_in_flight``, so memory stays close to one partition's.
+        Each key (an account, a Space, a workspace) has ``fetch_ahead_depth`` windows in
+        flight at most, all keys together ``max_requests_in_flight``; windows fetched and
+        not yet written are as many at most, so memory stays close to one partition's.
         """
         plans = zip(partitions, self.plan_all(partitions), strict=True)
         lanes = [Lane(self.throttle_key(each), plan) for each, plan in plans]

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from tap_msgreports.stopping import Stop
 
 if t.TYPE_CHECKING:
-    from collections.abc import Callable, Generator, Hashable, Iterable, Iterator, Sequence
+    from collections.abc import Callable, Generator, Hashable, Sequence
 
 ItemT = t.TypeVar("ItemT")
 ResultT = t.TypeVar("ResultT")
@@ -222,31 +222,3 @@ class Scheduler(t.Generic[ItemT, ResultT]):
             if failed is not None and (self._failed is None or failed < self._failed):
                 self._failed = failed
             self._dispatch()
-
-
-def fetch_ahead(
-    items: Iterable[ItemT],
-    fetch: Callable[[ItemT], ResultT],
-    *,
-    depth: int,
-    stop: Stop | None = None,
-) -> Iterator[tuple[ItemT, ResultT]]:
-    """Yield ``(item, fetch(item))`` in the order of ``items``, ``depth`` fetched at once.
-
-    One lane of a :class:`Scheduler`. The first failure is raised when its item's turn
-    comes. When the caller stops early (an error, a closed generator), fetches not yet
-    started are cancelled and the call waits for those in flight, so no thread outlives
-    it; on a ``stop`` it waits for none.
-
-    Raises:
-        StopRequested: when ``stop`` is asked for while a fetch is awaited.
-    """
-    depth = max(depth, 1)
-    lanes = [Lane(key=0, items=list(items))]
-    scheduler: Scheduler[ItemT, ResultT] = Scheduler(
-        lanes, lambda _, item: fetch(item), Limits(depth, depth, depth), stop
-    )
-    try:
-        yield from scheduler.results(0)
-    finally:
-        scheduler.close()
