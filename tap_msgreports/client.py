@@ -1,4 +1,4 @@
-"""The base of every stream: windows, read in order with a few fetched ahead, bookmarked.
+"""The base of every stream: windows of several partitions fetched at once, bookmarked.
 
 A vendor stream says which windows it reads, which request reads one window and how a
 response body becomes records. The rest lives in the bases, once:
@@ -8,7 +8,9 @@ response body becomes records. The rest lives in the bases, once:
 - requests, retries, statuses and throttles are :mod:`sending`'s, by :mod:`http`'s rules;
 - a window the vendor refuses as too large is split (in two, or in as many pieces as the
   response suggests) and each piece is read, recursively;
-- a few windows are fetched ahead on worker threads while records are written in order.
+- the windows of several partitions are fetched at once on worker threads
+  (:class:`~tap_msgreports.concurrency.Scheduler`) while records are written partition by
+  partition, each partition's windows in order.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from dataclasses import dataclass
 
 from tap_msgreports import progress
 from tap_msgreports.bookmarks import BookmarkedStream
-from tap_msgreports.concurrency import fetch_ahead
+from tap_msgreports.concurrency import Lane, Limits, Scheduler
 from tap_msgreports.errors import SourceError, WindowTooLargeError, WindowUnavailableError
 from tap_msgreports.settings import DateRange
 from tap_msgreports.windows import ONE_DAY, Window, resume_point
@@ -34,6 +36,11 @@ if t.TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
 
     from tap_msgreports.run import RunContext
+
+    #: What reading one window gives: its records and seconds, or why it is not there.
+    WindowRead = tuple[Iterable[dict[str, t.Any]], float] | WindowUnavailableError
+    WindowResult = tuple[Window, WindowRead]
+    WindowScheduler = Scheduler[Window, WindowRead]
 
 #: Pieces one split makes at most, whatever the source suggests: a response that lies about
 #: its total could otherwise ask for millions of windows at once (pieces split again).
@@ -52,7 +59,7 @@ class Span:
 
 
 class WindowedReportStream(BookmarkedStream, metaclass=abc.ABCMeta):
-    """A report read in date windows, one partition at a time, bookmarked per window."""
+    """A report read in date windows, partition by partition, bookmarked per window."""
 
     #: The smallest window a too-large window may be split into.
     split_resolution: t.ClassVar = ONE_DAY
@@ -69,8 +76,9 @@ class WindowedReportStream(BookmarkedStream, metaclass=abc.ABCMeta):
         #: Records a dry run (``--test``) may still write: it stops there, quietly, where
         #: the SDK would raise at the next record and log that as an error.
         self._dry_run_left: int | None = None
-        #: Each partition's windows, planned at once when the first partition is read.
-        self._plans: dict[str, list[Window]] | None = None
+        #: Fetches the windows of every partition, from the first partition read on.
+        self._scheduler: WindowScheduler | None = None
+        self._scheduled_for: list[Context] = []
 
     # ----- what a vendor stream provides -------------------------------------------------
 
@@ -133,13 +141,92 @@ class WindowedReportStream(BookmarkedStream, metaclass=abc.ABCMeta):
         raise NotImplementedError
 
     def get_records(self, context: Context | None) -> Iterable[dict[str, t.Any]]:
-        """Read the partition's windows in order, fetching ahead, bookmarking each."""
+        """Read the partition's windows in order, bookmarking each.
+
+        The first call starts fetching the windows of every partition (:meth:`schedule`);
+        each call takes its own partition's. Fetching ends with the last partition, or as
+        soon as a partition ends early (a failure, a stop, a dry run's limit).
+        """
         if self._dry_run_left is None and self.ABORT_AT_RECORD_COUNT is not None:
             self._dry_run_left = self.ABORT_AT_RECORD_COUNT
-        if self._dry_run_left == 0:
-            return
         partition: Context = context or {}
-        windows = self.planned_windows(partition)
+        if self._dry_run_left == 0:
+            self.end_fetching()
+            return
+        scheduler, lane = self._scheduled(partition)
+        completed = False
+        try:
+            yield from self._read_partition(partition, scheduler, lane)
+            completed = self._dry_run_left != 0
+        finally:
+            if not completed or lane == len(scheduler.lanes) - 1:
+                self.end_fetching()
+
+    def planned_windows(self, partition: Context) -> list[Window]:
+        """The partition's windows, every partition being planned (and counted) together."""
+        partitions = self._partitions_with(partition)
+        return self.plan_all(partitions)[partitions.index(partition)]
+
+    def plan_all(self, partitions: list[Context]) -> list[list[Window]]:
+        """The windows of every partition, planned at once before the first request.
+
+        Planning them together lets the run say, before its first request, that it would
+        make more than ``progress.MANY_REQUESTS``.
+        """
+        plans = [self.plan(each) for each in partitions]
+        progress.warn_of_many_requests(
+            self.logger, f"{self.source_name} {self.name}", self.window_setting, plans
+        )
+        return plans
+
+    def schedule(self, partitions: list[Context]) -> WindowScheduler:
+        """Start fetching the windows of ``partitions``, several partitions at once.
+
+        Each key (an account, a Space, a workspace) has ``fetch_ahead_depth`` windows in
+        flight at most, all keys together ``max_requests_in_flight``; windows fetched and
+        not yet written are as many at most, so memory stays close to one partition's.
+        """
+        plans = zip(partitions, self.plan_all(partitions), strict=True)
+        lanes = [Lane(self.throttle_key(each), plan) for each, plan in plans]
+        cap = self.http_settings.max_requests_in_flight
+        return Scheduler(
+            lanes,
+            lambda lane, window: self._timed_read(partitions[lane], window),
+            Limits(per_key=self.fetch_ahead_depth, in_flight=cap, waiting=cap),
+            self.stop,
+        )
+
+    def end_fetching(self) -> None:
+        """Stop fetching (see :meth:`Scheduler.close`); a later sync plans again."""
+        if (scheduler := self._scheduler) is not None:
+            self._scheduler = None
+            scheduler.close()
+
+    def _scheduled(self, partition: Context) -> tuple[WindowScheduler, int]:
+        """The scheduler that fetches this partition's windows, and its lane there.
+
+        A partition asked for out of order (already read, or in a later sync) starts a
+        new scheduler, from that partition on.
+        """
+        partitions = self._partitions_with(partition)
+        lane = partitions.index(partition)
+        scheduler = self._scheduler
+        if scheduler is None or self._scheduled_for != partitions or not scheduler.can_take(lane):
+            self.end_fetching()
+            scheduler = self._scheduler = self.schedule(partitions)
+            self._scheduled_for = partitions
+        return scheduler, lane
+
+    def _partitions_with(self, partition: Context) -> list[Context]:
+        """The stream's partitions, or this one alone when it is none of them."""
+        partitions: list[Context] = list(self.partitions or [{}])
+        return partitions if partition in partitions else [partition]
+
+    def _read_partition(
+        self, partition: Context, scheduler: WindowScheduler, lane: int
+    ) -> Iterable[dict[str, t.Any]]:
+        """Log what the partition reads, then read it, its requests counted under it."""
+        windows = list(scheduler.lanes[lane].items)
         where = self.describe_partition(partition)
         if not windows:
             self.logger.info("%s %s: nothing to read", where, self.name)
@@ -154,45 +241,18 @@ class WindowedReportStream(BookmarkedStream, metaclass=abc.ABCMeta):
         self.new_envelope()
         with self.get_http_request_counter() as counter:
             counter.with_context(partition)
-            self._requests = counter
             try:
                 with self.stop.deferred():  # stops at safe points only: see stopping.py
-                    yield from self._read_windows(partition, windows)
+                    yield from self._read_windows(partition, windows, scheduler.results(lane))
             finally:
-                self._requests = None
-
-    def planned_windows(self, partition: Context) -> list[Window]:
-        """The partition's windows, all partitions being planned when the first is read.
-
-        Planning them together lets the run say, before its first request, that it would
-        make more than ``progress.MANY_REQUESTS``.
-        """
-        if self._plans is None:
-            partitions: list[Context] = list(self.partitions or [{}])
-            self._plans = {_plan_key(each): self.plan(each) for each in partitions}
-            progress.warn_of_many_requests(
-                self.logger,
-                f"{self.source_name} {self.name}",
-                self.window_setting,
-                list(self._plans.values()),
-            )
-        planned = self._plans.pop(_plan_key(partition), None)
-        if not self._plans:
-            self._plans = None  # a later sync plans again
-        return self.plan(partition) if planned is None else planned
+                counter.increment(self.requests_made(partition))
 
     def _read_windows(
-        self, partition: Context, windows: list[Window]
+        self, partition: Context, windows: list[Window], fetched: Iterable[WindowResult]
     ) -> Iterable[dict[str, t.Any]]:
-        """Fetch ahead, yield each window's records in order, bookmark each window."""
+        """Yield each fetched window's records in order, bookmark each window."""
         where = self.describe_partition(partition)
         seen = progress.Progress(f"{where} {self.name}", len(windows), self._position(partition))
-        fetched = fetch_ahead(
-            windows,
-            lambda window: self._timed_read(partition, window),
-            depth=self.fetch_ahead_depth,
-            stop=self.stop,
-        )
         for window, read in fetched:
             if isinstance(read, WindowUnavailableError):
                 if read.retry_later:
@@ -229,7 +289,7 @@ class WindowedReportStream(BookmarkedStream, metaclass=abc.ABCMeta):
         self,
         context: Context,
         window: Window,
-    ) -> tuple[Iterable[dict[str, t.Any]], float] | WindowUnavailableError:
+    ) -> WindowRead:
         """Runs on a worker: read a window, or say why it is not there."""
         started = time.monotonic()
         try:
@@ -274,8 +334,3 @@ class WindowedReportStream(BookmarkedStream, metaclass=abc.ABCMeta):
 
     def _read_once(self, context: Context, window: Window) -> Iterable[dict[str, t.Any]]:
         return self.records_from(self.fetch_body(context, window), context, window)
-
-
-def _plan_key(partition: Context) -> str:
-    """A partition as a dictionary key (its values are text)."""
-    return repr(sorted(partition.items()))

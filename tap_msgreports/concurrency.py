@@ -1,24 +1,30 @@
-"""Requests in flight: a per-account limit, and windows fetched ahead in order.
+"""Requests in flight: per-account limits, a global cap, and windows fetched ahead in order.
 
 A source such as CleverTap allows a few requests in flight per account. Every request
 of every stream of that account takes a slot of one shared semaphore, so the limit
-holds across streams. Windows are fetched a few at a time on worker threads while the
-caller writes the records of the earliest window; results always come back in order.
-Fetches always run on workers, so that the caller can stop while one hangs (see
-:mod:`tap_msgreports.stopping`).
+holds across streams (:class:`ThrottleRegistry`).
+
+A stream reads several partitions at once (:class:`Scheduler`): the windows of every
+partition are fetched on worker threads, the earliest one (in the order records are
+written) whose account has a free slot first, under a global cap on fetches in flight and
+a bound on windows fetched but not yet written, which keeps memory close to one
+partition's. The caller takes each partition's results in window order, partition after
+partition, so a bookmark still moves only past written windows. Fetches always run on
+workers, so that the caller can stop while one hangs (see :mod:`tap_msgreports.stopping`).
 """
 
 from __future__ import annotations
 
 import threading
 import typing as t
-from collections import deque
+from collections import Counter
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 
 from tap_msgreports.stopping import Stop
 
 if t.TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Iterator
+    from collections.abc import Callable, Generator, Hashable, Sequence
 
 ItemT = t.TypeVar("ItemT")
 ResultT = t.TypeVar("ResultT")
@@ -41,43 +47,178 @@ class ThrottleRegistry:
             return self._throttles[key]
 
 
-def fetch_ahead(
-    items: Iterable[ItemT],
-    fetch: Callable[[ItemT], ResultT],
-    *,
-    depth: int,
-    stop: Stop | None = None,
-) -> Iterator[tuple[ItemT, ResultT]]:
-    """Yield ``(item, fetch(item))`` in the order of ``items``, ``depth`` fetched at once.
+@dataclass(frozen=True)
+class Lane(t.Generic[ItemT]):
+    """One partition's items in write order, and the key whose limit its fetches share."""
 
-    The first failure is raised when its item's turn comes. When the caller stops early
-    (an error, a record limit, a closed generator), fetches not yet started are
-    cancelled and the call waits for those in flight, so no thread outlives the stream.
-    On a ``stop`` it waits for none: a stalled request must not hold the exit (the tap
-    ends the process, abandoning them).
+    key: Hashable
+    items: Sequence[ItemT]
 
-    Raises:
-        StopRequested: when ``stop`` is asked for while a fetch is awaited.
+
+@dataclass(frozen=True)
+class Limits:
+    """How much a scheduler fetches at once."""
+
+    per_key: int  # fetches in flight per key (an account, a Space, a workspace)
+    in_flight: int  # fetches in flight in all
+    waiting: int  # fetches started and not yet taken by the caller (memory)
+
+
+class Scheduler(t.Generic[ItemT, ResultT]):
+    """Fetch the items of several lanes at once; hand each lane's results out in order.
+
+    The caller takes lane after lane (:meth:`results`); a lane it moves past is dropped.
+    A fetch's failure is raised when its item's turn comes, after the earlier results.
     """
-    stop = stop or Stop()
-    pending: deque[tuple[ItemT, Future[ResultT]]] = deque()
-    remaining = iter(items)
-    pool = ThreadPoolExecutor(max_workers=max(depth, 1), thread_name_prefix="fetch-ahead")
-    try:
-        for item in remaining:
-            pending.append((item, pool.submit(fetch, item)))
-            if len(pending) >= depth:
-                break
-        while pending:
-            item, future = pending.popleft()
-            result = stop.result(future)
-            next_item = next(remaining, _END)
-            if next_item is not _END:
-                queued = t.cast("ItemT", next_item)
-                pending.append((queued, pool.submit(fetch, queued)))
-            yield item, result
-    finally:
-        pool.shutdown(wait=not stop.requested, cancel_futures=True)
 
+    def __init__(
+        self,
+        lanes: Sequence[Lane[ItemT]],
+        fetch: Callable[[int, ItemT], ResultT],
+        limits: Limits,
+        stop: Stop | None = None,
+    ) -> None:
+        """Start fetching at once: the first items of every lane, within the limits."""
+        self.lanes, self._fetch, self._limits = lanes, fetch, limits
+        self._stop = stop or Stop()
+        self._lock = threading.Lock()
+        self._futures: dict[tuple[int, int], Future[ResultT]] = {
+            (lane, index): Future()
+            for lane, each in enumerate(lanes)
+            for index in range(len(each.items))
+        }
+        self._next = [0] * len(lanes)  # per lane: its first item not started
+        self._taken = [0] * len(lanes)  # per lane: items handed to the caller
+        self._busy: Counter[Hashable] = Counter()  # fetches in flight per key
+        self._in_flight = 0
+        self._waiting = 0  # started, not taken, in lanes not dropped
+        self._cursor = 0  # the lane the caller takes; earlier ones are done or dropped
+        self._entered: set[int] = set()
+        self._head: tuple[int, int] | None = None  # the item the caller waits for
+        self._failed: tuple[int, int] | None = None  # the earliest failed item
+        self._closed = False
+        self._pool = ThreadPoolExecutor(
+            max_workers=max(limits.in_flight, 1), thread_name_prefix="fetch-ahead"
+        )
+        with self._lock:
+            self._dispatch()
 
-_END = object()
+    def results(self, lane: int) -> Generator[tuple[ItemT, ResultT], None, None]:
+        """The lane's ``(item, result)`` in order; the lanes before it are dropped.
+
+        Raises:
+            StopRequested: when a stop is asked for while a result is awaited.
+        """
+        self._enter(lane)
+        for index, item in enumerate(self.lanes[lane].items):
+            yield item, self._take(lane, index)
+
+    def can_take(self, lane: int) -> bool:
+        """Whether :meth:`results` can still hand out ``lane`` (once, and in order)."""
+        with self._lock:
+            return lane >= self._cursor and lane not in self._entered and not self._closed
+
+    def close(self) -> None:
+        """Start nothing more; wait for the fetches in flight, unless a stop was asked for.
+
+        On a stop none is awaited: a stalled request must not hold the exit (the tap ends
+        the process, abandoning them).
+        """
+        with self._lock:
+            self._closed = True
+        self._pool.shutdown(wait=not self._stop.requested, cancel_futures=True)
+
+    # ----- the caller's side -----------------------------------------------------------------
+
+    def _enter(self, lane: int) -> None:
+        """Drop the lanes before ``lane``: what they started and nobody will take."""
+        with self._lock:
+            for dropped in range(self._cursor, lane):
+                self._waiting -= self._next[dropped] - self._taken[dropped]
+                for index in range(self._taken[dropped], len(self.lanes[dropped].items)):
+                    del self._futures[dropped, index]  # results nobody takes: let them go
+                self._taken[dropped] = self._next[dropped] = len(self.lanes[dropped].items)
+            self._cursor = max(self._cursor, lane)
+            self._entered.add(lane)
+            self._dispatch()
+
+    def _take(self, lane: int, index: int) -> ResultT:
+        """Wait for one item's result (it may always start, whatever waits already)."""
+        with self._lock:
+            self._head = (lane, index)
+            self._dispatch()
+        future = self._futures[lane, index]
+        result = self._stop.result(future)
+        with self._lock:
+            del self._futures[lane, index]  # its records are the caller's now
+            self._taken[lane] += 1
+            self._waiting -= 1
+            self._head = None
+            self._dispatch()
+        return result
+
+    # ----- starting fetches (under the lock) -------------------------------------------------
+
+    def _dispatch(self) -> None:
+        """Start what the limits allow, earliest first."""
+        while not self._closed and self._in_flight < self._limits.in_flight:
+            chosen = self._choose()
+            if chosen is None:
+                return
+            self._start(*chosen)
+
+    def _choose(self) -> tuple[int, int] | None:
+        """The earliest unstarted item whose key has a free slot, within the waiting bound.
+
+        The item the caller waits for may start beyond the bound: the bound must never keep
+        the caller waiting for ever on items it takes later.
+        """
+        if self._waiting >= self._limits.waiting:
+            head = self._head
+            if head is not None and self._next[head[0]] == head[1] and self._free(head[0]):
+                return head
+            return None
+        for lane in range(self._cursor, len(self.lanes)):
+            item = (lane, self._next[lane])
+            if self._failed is not None and item > self._failed:
+                return None
+            if item[1] < len(self.lanes[lane].items) and self._free(lane):
+                return item
+        return None
+
+    def _free(self, lane: int) -> bool:
+        return self._busy[self.lanes[lane].key] < self._limits.per_key
+
+    def _start(self, lane: int, index: int) -> None:
+        self._next[lane] += 1
+        self._busy[self.lanes[lane].key] += 1
+        self._in_flight += 1
+        self._waiting += 1
+        self._pool.submit(self._run, lane, index, self._futures[lane, index])
+
+    # ----- on a worker -----------------------------------------------------------------------
+
+    def _run(self, lane: int, index: int, future: Future[ResultT]) -> None:
+        """Fetch one item; free its slots before its result is seen (see ``_release``)."""
+        try:
+            result = self._fetch(lane, self.lanes[lane].items[index])
+        except BaseException as exc:  # noqa: BLE001 - raised in the caller, at its turn
+            self._release(lane, failed=(lane, index))
+            future.set_exception(exc)
+        else:
+            self._release(lane)
+            future.set_result(result)
+
+    def _release(self, lane: int, failed: tuple[int, int] | None = None) -> None:
+        """Free the fetch's slots and start the next ones.
+
+        Before the result is set: the caller, once it has the result, must find the key's
+        slot free, or it could give the waiting bound to a later item and wait for ever.
+        After a failure nothing later starts: the run ends when the failure's turn comes.
+        """
+        with self._lock:
+            self._busy[self.lanes[lane].key] -= 1
+            self._in_flight -= 1
+            if failed is not None and (self._failed is None or failed < self._failed):
+                self._failed = failed
+            self._dispatch()

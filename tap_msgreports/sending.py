@@ -12,6 +12,7 @@ import abc
 import functools
 import threading
 import typing as t
+from collections import Counter
 
 import msgspec
 import requests
@@ -38,7 +39,7 @@ from tap_msgreports.settings import HttpSettings
 if t.TYPE_CHECKING:
     from collections.abc import Generator
 
-    from singer_sdk import Tap, metrics
+    from singer_sdk import Tap
     from singer_sdk.helpers.types import Context
     from singer_sdk.streams.rest import HTTPRequest
 
@@ -63,7 +64,8 @@ class HttpStream(RecordsOut, metaclass=abc.ABCMeta):
         self.run = run or RunContext.of(tap)
         self.http_settings = HttpSettings.from_config(self.config)
         self._requests_lock = threading.Lock()
-        self._requests: metrics.Counter | None = None
+        #: Requests sent per partition, counted on the workers, whichever partition is written.
+        self._requests: Counter[str] = Counter()
 
     # ----- what a vendor stream provides -------------------------------------------------
 
@@ -255,7 +257,7 @@ class HttpStream(RecordsOut, metaclass=abc.ABCMeta):
     ) -> t.Any:  # noqa: ANN401
         """One try: send, classify the status, parse the body once, check it."""
         response = self.send_throttled(prepared, context)
-        self._count_request()
+        self._count_request(context)
         status = response.status_code
         if response.is_redirect:
             response.close()
@@ -339,8 +341,17 @@ class HttpStream(RecordsOut, metaclass=abc.ABCMeta):
             msg = f"malformed JSON body ({len(response.content)} bytes): {exc}"
             raise RetriableAPIError(msg, response) from None
 
-    def _count_request(self) -> None:
-        """Count one request in the partition's ``http_request_count`` metric (any thread)."""
+    def _count_request(self, context: Context) -> None:
+        """Count one request of the partition (any thread), for its ``http_request_count``."""
         with self._requests_lock:
-            if self._requests is not None:
-                self._requests.increment()
+            self._requests[_partition_key(context)] += 1
+
+    def requests_made(self, context: Context) -> int:
+        """The partition's requests counted so far, and its count restarted."""
+        with self._requests_lock:
+            return self._requests.pop(_partition_key(context), 0)
+
+
+def _partition_key(context: Context) -> str:
+    """A partition as a dictionary key (its values are text)."""
+    return repr(sorted(context.items()))

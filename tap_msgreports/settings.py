@@ -28,6 +28,9 @@ MAX_WAIT_SECONDS = 3600  # an hour: a longer timeout or backoff is a typo, not a
 MAX_RETRIES = 100
 MAX_RESPONSE_MB = 4096
 MAX_LOOKBACK_DAYS = 3650  # ten years
+#: Requests in flight in all, at most: threads waiting on sockets cost little, but each
+#: holds a window until it is written; beyond this a typo, not a plan.
+MAX_REQUESTS_IN_FLIGHT = 64
 
 COMMON_PROPERTIES = th.PropertiesList(
     th.Property(
@@ -93,6 +96,17 @@ COMMON_PROPERTIES = th.PropertiesList(
         title="Maximum response size",
     ),
     th.Property(
+        "max_requests_in_flight",
+        th.IntegerType,
+        default=16,
+        description=(
+            "Requests in flight at once over all partitions of a stream (accounts, channels, "
+            "reports), 1 to 64; each account's own limit still holds. Windows fetched and not "
+            "yet written are as many at most."
+        ),
+        title="Maximum requests in flight",
+    ),
+    th.Property(
         "allow_insecure_http",
         th.BooleanType,
         default=False,
@@ -133,6 +147,7 @@ class HttpSettings:
     backoff_initial_seconds: float
     backoff_max_seconds: float
     max_response_mb: int
+    max_requests_in_flight: int
 
     @classmethod
     def from_config(cls, config: Mapping[str, t.Any]) -> HttpSettings:
@@ -144,6 +159,7 @@ class HttpSettings:
             backoff_initial_seconds=float(value["backoff_initial_seconds"]),
             backoff_max_seconds=float(value["backoff_max_seconds"]),
             max_response_mb=int(value["max_response_mb"]),
+            max_requests_in_flight=int(value["max_requests_in_flight"]),
         )
 
     def problems(self) -> list[str]:
@@ -154,6 +170,7 @@ class HttpSettings:
             "backoff_initial_seconds": (self.backoff_initial_seconds, 0, MAX_WAIT_SECONDS),
             "backoff_max_seconds": (self.backoff_max_seconds, 0, MAX_WAIT_SECONDS),
             "max_response_mb": (self.max_response_mb, 1, MAX_RESPONSE_MB),
+            "max_requests_in_flight": (self.max_requests_in_flight, 1, MAX_REQUESTS_IN_FLIGHT),
         }
         return [
             problem

@@ -75,7 +75,15 @@ def test_bodies_that_stay_malformed_fail_clearly_and_keep_the_bookmark(
     emulator: EmulatorServer,
 ) -> None:
     emulator.faults = FaultPlan(script=["ok"] * 2 + ["malformed"] * 3 + ["truncate"] * 3)
-    config = tap_config(emulator, only="clevertap", max_retries=2, clevertap_max_concurrency=1)
+    # One request at a time: the script meets the requests in the order they are written
+    # (accounts in parallel would take its answers in whatever order they arrive).
+    config = tap_config(
+        emulator,
+        only="clevertap",
+        max_retries=2,
+        clevertap_max_concurrency=1,
+        max_requests_in_flight=1,
+    )
     out = io.StringIO()
     tap = TapMsgReports(config=config)
     with contextlib.redirect_stdout(out), pytest.raises(SourceError, match="gave up after 3 tries"):

@@ -1,14 +1,28 @@
-"""Fetching ahead keeps order, bounds what is in flight, and fails at the failing item."""
+"""One partition's windows fetched ahead: order, what is in flight, the failing item."""
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Generator
+from collections.abc import Callable, Generator, Iterable
 
 import pytest
 
-from tap_msgreports.concurrency import ThrottleRegistry, fetch_ahead
+from tap_msgreports.concurrency import Lane, Limits, Scheduler, ThrottleRegistry
+
+
+def fetch_ahead(
+    items: Iterable[int], fetch: Callable[[int], int], *, depth: int
+) -> Generator[tuple[int, int], None, None]:
+    """One partition alone in a scheduler: ``depth`` fetched ahead, as before partitions ran
+    in parallel."""
+    scheduler = Scheduler(
+        [Lane("account", list(items))], lambda _, item: fetch(item), Limits(depth, depth, depth)
+    )
+    try:
+        yield from scheduler.results(0)
+    finally:
+        scheduler.close()
 
 
 class InFlight:

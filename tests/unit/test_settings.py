@@ -301,3 +301,15 @@ def test_each_data_center_is_its_own_host(center: str) -> None:
     assert moengage_settings.base_url({**config, "moengage_api_url": "https://x.test/"}) == (
         "https://x.test"
     )
+
+
+@pytest.mark.parametrize("cap", [0, -1, 65, 1000])
+def test_a_global_cap_out_of_range_is_one_line_naming_it(cap: int) -> None:
+    with pytest.raises(ConfigValidationError) as caught:
+        TapMsgReports(config={**VALID, "max_requests_in_flight": cap})
+    assert caught.value.errors == [f"max_requests_in_flight must be 1 to 64, got {cap}"]
+
+
+@pytest.mark.parametrize("cap", [1, 16, 64])
+def test_a_global_cap_in_range_is_taken(cap: int) -> None:
+    TapMsgReports(config={**VALID, "max_requests_in_flight": cap})
