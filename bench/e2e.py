@@ -85,6 +85,7 @@ def measure(repeats: int = REPEATS) -> common.Figure:
             met=None,
             details=[f"end to end: skipped, missing {' and '.join(missing)}"],
         )
+    common.compile_tap()  # installed with -e: its bytecode is this checkout's
     common.log("end to end: meltano install " + " ".join(PLUGINS))
     common.run_process(
         [str(MELTANO), "install", *PLUGINS],
