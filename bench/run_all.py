@@ -9,7 +9,7 @@ Usage: .venv/bin/python bench/run_all.py [--write-results] [--only N ...]   (mak
 4. end to end (bench/e2e.py): meltano run into PostgreSQL / the same target loading a
    recording of the same messages;
 5. many accounts (bench/scale.py): wall time with 200 ms per request, 20 CleverTap accounts
-   / one, both streams; with it 7, memory: the peak RSS of the same runs, 20 accounts / one;
+   / one, both streams; and memory: the peak RSS of the same runs, 20 accounts / one;
 6. Messangi channels (bench/scale.py): wall time with 200 ms per request, 5 channels / one.
 
 Progress goes to stderr, the table to stdout. ``--write-results`` also writes it, with the
@@ -45,7 +45,7 @@ FIGURES: dict[int, tuple[str, Callable[[], list[common.Figure]]]] = {
     2: ("2 latency hidden", latency.measure),
     3: ("3 memory", lambda: [memory.measure()]),
     4: ("4 end to end", lambda: [e2e.measure()]),
-    5: ("5 many accounts, 7 memory", scale.measure_accounts),
+    5: ("5 many accounts", scale.measure_accounts),
     6: ("6 Messangi channels", scale.measure_channels),
 }
 
@@ -155,11 +155,14 @@ def main() -> None:
 
 
 def _interpreter() -> str:
-    """The interpreter, relative to the repository when it is inside it."""
+    """The interpreter, relative to the repository or from its venv: no path of the machine."""
     executable = Path(sys.executable)
     if executable.is_relative_to(common.ROOT):
         return str(executable.relative_to(common.ROOT))
-    return str(executable)
+    parts = executable.parts
+    if ".venv" in parts:  # a checkout's venv elsewhere (a git worktree uses its main's)
+        return str(Path(*parts[parts.index(".venv") :]))
+    return executable.name
 
 
 if __name__ == "__main__":
