@@ -42,7 +42,7 @@ $(MELTANO_INSTALLED):
 	touch $@
 
 # Every figure is a ratio of two measurements taken in this run (bench/run_all.py); the
-# table also goes to bench/RESULTS.md. About 5 minutes on 2 cores; loopback only.
+# table also goes to bench/RESULTS.md. About 7 minutes on 2 cores; loopback only.
 bench: export MELTANO_SEND_ANONYMOUS_USAGE_STATS := false
 bench: $(INSTALLED) $(MELTANO_INSTALLED)
 	$(BIN)/python bench/run_all.py --write-results

@@ -47,7 +47,7 @@ PLUGINS = ("tap-msgreports", "target-postgres")
 ENVIRONMENT = "--environment=emulator"
 SCHEMA = "bench_msgreports"
 REPEATS = 3
-GOAL = 1.3
+GOAL = 1.15  # issue 16 (1.3 before)
 TIMEOUT = 900  # per Meltano command
 
 
@@ -85,6 +85,7 @@ def measure(repeats: int = REPEATS) -> common.Figure:
             met=None,
             details=[f"end to end: skipped, missing {' and '.join(missing)}"],
         )
+    common.compile_tap()  # installed with -e: its bytecode is this checkout's
     common.log("end to end: meltano install " + " ".join(PLUGINS))
     common.run_process(
         [str(MELTANO), "install", *PLUGINS],

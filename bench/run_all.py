@@ -1,4 +1,4 @@
-"""All four figures of the benchmark, each a ratio measured in this one run, as one table.
+"""Every figure of the benchmark, each a ratio measured in this one run, as one table.
 
 Usage: .venv/bin/python bench/run_all.py [--write-results] [--only N ...]   (make bench)
 
@@ -7,7 +7,10 @@ Usage: .venv/bin/python bench/run_all.py [--write-results] [--only N ...]   (mak
    for CleverTap and for Messangi;
 3. memory (bench/memory.py): peak RSS, 1,000,000-row MoEngage file / 100-row file;
 4. end to end (bench/e2e.py): meltano run into PostgreSQL / the same target loading a
-   recording of the same messages.
+   recording of the same messages;
+5. many accounts (bench/scale.py): wall time with 200 ms per request, 20 CleverTap accounts
+   / one, both streams; and memory: the peak RSS of the same runs, 20 accounts / one;
+6. Messangi channels (bench/scale.py): wall time with 200 ms per request, 5 channels / one.
 
 Progress goes to stderr, the table to stdout. ``--write-results`` also writes it, with the
 command, date and machine, to bench/RESULTS.md. A figure that cannot be measured is shown as
@@ -30,6 +33,7 @@ import common
 import e2e
 import latency
 import memory
+import scale
 import throughput
 
 if t.TYPE_CHECKING:
@@ -41,6 +45,8 @@ FIGURES: dict[int, tuple[str, Callable[[], list[common.Figure]]]] = {
     2: ("2 latency hidden", latency.measure),
     3: ("3 memory", lambda: [memory.measure()]),
     4: ("4 end to end", lambda: [e2e.measure()]),
+    5: ("5 many accounts", scale.measure_accounts),
+    6: ("6 Messangi channels", scale.measure_channels),
 }
 
 
@@ -149,11 +155,14 @@ def main() -> None:
 
 
 def _interpreter() -> str:
-    """The interpreter, relative to the repository when it is inside it."""
+    """The interpreter, relative to the repository or from its venv: no path of the machine."""
     executable = Path(sys.executable)
     if executable.is_relative_to(common.ROOT):
         return str(executable.relative_to(common.ROOT))
-    return str(executable)
+    parts = executable.parts
+    if ".venv" in parts:  # a checkout's venv elsewhere (a git worktree uses its main's)
+        return str(Path(*parts[parts.index(".venv") :]))
+    return executable.name
 
 
 if __name__ == "__main__":

@@ -32,6 +32,15 @@ ERROR_BODY_BYTES = 1 << 20  # an error message is short; more is not read
 AUTH_STATUSES = frozenset({401, 403})
 
 
+class StatusError(RetriableAPIError):
+    """A retried status, with the status that counts (a 200 body may report its own)."""
+
+    def __init__(self, message: str, response: requests.Response, status: int) -> None:
+        """Keep ``status``: the response's own is 200 when its body reported the failure."""
+        super().__init__(message, response)
+        self.status = status
+
+
 class Status(enum.Enum):
     """What a status means for the request that got it."""
 

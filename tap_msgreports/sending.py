@@ -25,6 +25,7 @@ from tap_msgreports.http import (
     HTTP_CLIENT_ERROR,
     RETRIABLE_ERRORS,
     Status,
+    StatusError,
     failure_reason,
     short_text,
     status_rule,
@@ -52,6 +53,9 @@ class HttpStream(RecordsOut, metaclass=abc.ABCMeta):
 
     #: The vendor's name as users know it, used in every log line and error.
     source_name: t.ClassVar[str]
+    #: Statuses that, without ``Retry-After``, mean "busy" (too many requests in flight):
+    #: retried after a short wait before the backoff (see :func:`retry_waits`).
+    busy_statuses: t.ClassVar[frozenset[int]] = frozenset()
 
     def __init__(
         self, tap: Tap, schema: dict[str, t.Any] | None = None, *, run: RunContext | None = None
@@ -156,10 +160,11 @@ class HttpStream(RecordsOut, metaclass=abc.ABCMeta):
         return int(self.http_settings.request_timeout)
 
     def backoff_wait_generator(self) -> Generator[float, t.Any, None]:
-        """Retry-After when sent, else exponential backoff with jitter."""
+        """Retry-After when sent, a short wait when busy, else backoff with jitter."""
         return retry_waits(
             initial=self.http_settings.backoff_initial_seconds,
             maximum=self.http_settings.backoff_max_seconds,
+            busy=self.busy_statuses,
         )
 
     def backoff_jitter(self, value: float) -> float:
@@ -294,7 +299,7 @@ class HttpStream(RecordsOut, metaclass=abc.ABCMeta):
             raise refused
         if rule is Status.RETRY:
             msg = f"{status_text(response, status)}: {short_text(response)}"
-            raise RetriableAPIError(msg, response)
+            raise StatusError(msg, response, status)
         if rule is Status.AUTH:
             raise SourceAuthError(self.auth_error_message(context))
         raise self.client_error(response, context, window)

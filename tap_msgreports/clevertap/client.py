@@ -18,7 +18,12 @@ from tap_msgreports.clevertap.answers import answer_text, fail_code, lower_text
 from tap_msgreports.clevertap.parsing import zone
 from tap_msgreports.client import Span, WindowedReportStream
 from tap_msgreports.errors import SourceError, WindowTooLargeError
-from tap_msgreports.http import HTTP_CLIENT_ERROR, require_objects, vendor_message
+from tap_msgreports.http import (
+    HTTP_CLIENT_ERROR,
+    HTTP_TOO_MANY_REQUESTS,
+    require_objects,
+    vendor_message,
+)
 from tap_msgreports.settings import DateRange
 from tap_msgreports.windows import (
     CALENDAR_TEXT,
@@ -48,6 +53,9 @@ class CleverTapStream(WindowedReportStream):
     """A CleverTap report stream, partitioned by account and read in day windows."""
 
     source_name = SOURCE
+    #: A 429 without Retry-After (in the status or in a 200's body) is CleverTap's "too many
+    #: requests in flight" for the account: it clears as soon as one of them finishes.
+    busy_statuses = frozenset({HTTP_TOO_MANY_REQUESTS})
     http_method = "POST"
     payload_as_json = True
     #: Setting that gives this stream's window size in days.

@@ -152,24 +152,40 @@ def campaign_text(value: object) -> str | None:
     return str(value).strip()
 
 
-def _normalised_recipient(value: object) -> str:
-    text = str(value or "").strip()
-    return text.removeprefix("+").lower()
-
-
 def line_key(line: Mapping[str, t.Any], date: str | None = None) -> str:
     """The stable hash of a line's identity (a readable line, see :func:`readable`).
 
     ``date`` is the line's :func:`canonical_date`, when the caller has it already.
     """
-    parts = (
-        str(line.get("channel") or ""),
-        str(line.get("sender") or "").strip(),
-        _normalised_recipient(line.get("recipient")),
-        date or canonical_date(line.get("date")) or str(line.get("date") or ""),
-        campaign_text(line.get("campaignid")) or "",
+    date_text = date or canonical_date(line.get("date")) or str(line.get("date") or "")
+    return _identity_key(line, date_text, campaign_text(line.get("campaignid")))
+
+
+_sha256 = hashlib.sha256
+
+
+def _identity_key(line: Mapping[str, t.Any], date: str, campaign: str | None) -> str:
+    """The key of a line whose date text and campaign text are known: the hot path.
+
+    The identity is channel, sender, recipient (without ``+``, lower-cased), date and
+    campaign id, joined by the unit separator (0x1F): the first 32 hex digits of its SHA-256.
+    A value that is a string already is used as it is, without ``str()``: the same text,
+    fewer calls (this runs for every line). tests/unit/test_mlog_keys.py pins the values.
+    """
+    channel, sender, recipient = line.get("channel"), line.get("sender"), line.get("recipient")
+    identity = "\x1f".join(
+        (
+            channel if type(channel) is str else str(channel or ""),
+            (sender if type(sender) is str else str(sender or "")).strip(),
+            (recipient if type(recipient) is str else str(recipient or ""))
+            .strip()
+            .removeprefix("+")
+            .lower(),
+            date,
+            campaign or "",
+        )
     )
-    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]
+    return _sha256(identity.encode()).digest()[:16].hex()  # == hexdigest()[:32], cheaper
 
 
 class KeyGiver:
@@ -188,7 +204,10 @@ class KeyGiver:
 
     def key(self, line: Mapping[str, t.Any], date: str | None = None) -> str:
         """The ``mlog_id`` of the next line."""
-        key = line_key(line, date)
+        return self.suffixed(line_key(line, date))
+
+    def suffixed(self, key: str) -> str:
+        """The ``mlog_id`` of the next line whose :func:`line_key` is ``key``."""
         count = self.seen[key] = self.seen.get(key, 0) + 1
         return key if count == 1 else f"{key}-{count}"
 
@@ -234,8 +253,10 @@ def keyed_lines(
             if date != end:
                 outside += 1
             continue
-        line["mlog_id"] = giver.key(line, date)
-        line["campaignid"] = campaign_text(line["campaignid"])
+        # The campaign id's text is both the record's value and part of the key: made once.
+        campaign = line["campaignid"] = campaign_text(line["campaignid"])
+        key_date = str(line["date"] or "") if date is None else date  # as line_key does
+        line["mlog_id"] = giver.suffixed(_identity_key(line, key_date, campaign))
         records.append(line)
     example = str(undated[0])[:40] if undated else None
     return KeyedLines(records, outside, frozenset(unknown), len(undated), example)
