@@ -39,10 +39,15 @@ class SchemaError(t.Protocol):
     absolute_path: Iterable[str | int]
 
 
+#: Left to ``settings.range_problems``, which names the range and the value in one line, and
+#: only for the sources configured: reported here too, a value out of range would be two lines.
+RANGES = frozenset({"minimum", "maximum"})
+
+
 def schema_problems(config: dict[str, t.Any], schema: Mapping[str, t.Any]) -> list[str]:
     """One line per value the schema refuses (defaults filled in, as the SDK does)."""
     errors: Iterable[SchemaError] = VALIDATOR(schema).iter_errors(config)
-    return [describe(error) for error in errors]
+    return [describe(error) for error in errors if error.validator not in RANGES]
 
 
 def describe(error: SchemaError) -> str:
@@ -107,10 +112,6 @@ def _required(error: SchemaError) -> str:
     return f"needs {', '.join(missing)}"
 
 
-def _bound(word: str) -> Callable[[SchemaError], str]:
-    return lambda error: f"must be {word} {error.validator_value}, got {kind_of(error.instance)}"
-
-
 def _matching_its_schema(error: SchemaError) -> str:
     return f"does not match what the setting accepts ({error.validator}; see --about)"
 
@@ -121,7 +122,5 @@ EXPECTATIONS: dict[str, Callable[[SchemaError], str]] = {
     "const": lambda error: f"must be {json.dumps(error.validator_value)}",
     "required": _required,
     "format": lambda error: f"must be in {error.validator_value} format",
-    "minimum": _bound("at least"),
-    "maximum": _bound("at most"),
     "additionalProperties": lambda _: "has a property that is not a setting (see --about)",
 }

@@ -11,8 +11,9 @@ import contextlib
 import datetime as dt
 import ipaddress
 import os
+import types
 import typing as t
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from urllib.parse import urlparse
 
 from singer_sdk import typing as th
@@ -22,6 +23,8 @@ from tap_msgreports.windows import CALENDAR_TEXT, in_calendar
 
 if t.TYPE_CHECKING:
     from collections.abc import Mapping
+
+    from typing_extensions import Self  # typing's from Python 3.11 on
 
 DEFAULT_START_DAYS_AGO = 30
 MAX_WAIT_SECONDS = 3600  # an hour: a longer timeout or backoff is a typo, not a plan
@@ -50,7 +53,7 @@ COMMON_PROPERTIES = th.PropertiesList(
     ),
     th.Property(
         "request_timeout",
-        th.IntegerType,
+        th.IntegerType(minimum=1, maximum=MAX_WAIT_SECONDS),
         default=300,
         description=(
             "Seconds to wait for one HTTP response before retrying; a body (JSON or a report "
@@ -60,7 +63,7 @@ COMMON_PROPERTIES = th.PropertiesList(
     ),
     th.Property(
         "max_retries",
-        th.IntegerType,
+        th.IntegerType(minimum=0, maximum=MAX_RETRIES),
         default=8,
         description=(
             "Retries per request after the first try, on 429, 5xx, timeouts, dropped "
@@ -70,7 +73,7 @@ COMMON_PROPERTIES = th.PropertiesList(
     ),
     th.Property(
         "backoff_initial_seconds",
-        th.NumberType,
+        th.NumberType(minimum=0, maximum=MAX_WAIT_SECONDS),
         default=1.0,
         description=(
             "Wait before the first retry; it doubles on each further retry (with jitter). "
@@ -80,14 +83,14 @@ COMMON_PROPERTIES = th.PropertiesList(
     ),
     th.Property(
         "backoff_max_seconds",
-        th.NumberType,
+        th.NumberType(minimum=0, maximum=MAX_WAIT_SECONDS),
         default=120.0,
         description="Longest wait between two tries, Retry-After included.",
         title="Maximum backoff",
     ),
     th.Property(
         "max_response_mb",
-        th.IntegerType,
+        th.IntegerType(minimum=1, maximum=MAX_RESPONSE_MB),
         default=256,
         description=(
             "Largest JSON response accepted, in MB: a body declared or growing beyond it is "
@@ -97,7 +100,7 @@ COMMON_PROPERTIES = th.PropertiesList(
     ),
     th.Property(
         "max_requests_in_flight",
-        th.IntegerType,
+        th.IntegerType(minimum=1, maximum=MAX_REQUESTS_IN_FLIGHT),
         default=16,
         description=(
             "Requests in flight at once over all partitions of a stream (accounts, channels, "
@@ -135,12 +138,59 @@ def settings_with_defaults(
     }
 
 
-COMMON_DEFAULTS = schema_defaults(COMMON_PROPERTIES)
+#: Field metadata naming how a setting's value is read, when its type alone does not say.
+READ = "read"
 
 
 @dataclass(frozen=True)
-class HttpSettings:
+class TypedSettings:
+    """Settings read once as typed values: a subclass declares its fields, nothing more.
+
+    Each field is the setting ``PREFIX + field name`` of ``PROPERTIES``, its default applied,
+    converted to the field's declared type (or by the function in its ``READ`` metadata).
+    """
+
+    PREFIX: t.ClassVar[str] = ""
+    PROPERTIES: t.ClassVar[th.PropertiesList]
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, t.Any]) -> Self:
+        """Read the settings once, defaults applied."""
+        if (how := _HOW_TO_READ.get(cls)) is None:  # worked out once, read on every request
+            hints = t.get_type_hints(cls)
+            readers = {
+                each.name: each.metadata.get(READ) or reader_of(hints[each.name])
+                for each in fields(cls)
+            }
+            how = _HOW_TO_READ[cls] = schema_defaults(cls.PROPERTIES), readers
+        defaults, readers = how
+        value = settings_with_defaults(config, defaults)
+        return cls(**{name: read(value[cls.PREFIX + name]) for name, read in readers.items()})
+
+
+Reader = t.Callable[[t.Any], t.Any]
+#: Per settings class: its defaults, and how each field is read.
+_HOW_TO_READ: dict[type[TypedSettings], tuple[dict[str, t.Any], dict[str, Reader]]] = {}
+
+
+def reader_of(hint: t.Any) -> Reader:  # noqa: ANN401 - any type hint
+    """How a value becomes a ``hint``: ``int``, ``list[str]``, ``int | None``..."""
+    arguments = t.get_args(hint)
+    if t.get_origin(hint) in {t.Union, types.UnionType}:  # X | None: None stays None
+        (inner,) = [argument for argument in arguments if argument is not type(None)]
+        read = reader_of(inner)
+        return lambda value: None if value is None else read(value)
+    if t.get_origin(hint) is list:
+        (item,) = arguments
+        return lambda value: [item(each) for each in value or []]
+    return t.cast("Reader", hint)  # str, int, float, bool
+
+
+@dataclass(frozen=True)
+class HttpSettings(TypedSettings):
     """How every request is sent and retried."""
+
+    PROPERTIES = COMMON_PROPERTIES
 
     request_timeout: float
     max_retries: int
@@ -149,41 +199,35 @@ class HttpSettings:
     max_response_mb: int
     max_requests_in_flight: int
 
-    @classmethod
-    def from_config(cls, config: Mapping[str, t.Any]) -> HttpSettings:
-        """Read the HTTP settings, with their defaults."""
-        value = settings_with_defaults(config, COMMON_DEFAULTS)
-        return cls(
-            request_timeout=float(value["request_timeout"]),
-            max_retries=int(value["max_retries"]),
-            backoff_initial_seconds=float(value["backoff_initial_seconds"]),
-            backoff_max_seconds=float(value["backoff_max_seconds"]),
-            max_response_mb=int(value["max_response_mb"]),
-            max_requests_in_flight=int(value["max_requests_in_flight"]),
-        )
 
-    def problems(self) -> list[str]:
-        """One line per value outside its range (huge values would overflow, not just wait)."""
-        ranges = {
-            "request_timeout": (self.request_timeout, 1, MAX_WAIT_SECONDS),
-            "max_retries": (self.max_retries, 0, MAX_RETRIES),
-            "backoff_initial_seconds": (self.backoff_initial_seconds, 0, MAX_WAIT_SECONDS),
-            "backoff_max_seconds": (self.backoff_max_seconds, 0, MAX_WAIT_SECONDS),
-            "max_response_mb": (self.max_response_mb, 1, MAX_RESPONSE_MB),
-            "max_requests_in_flight": (self.max_requests_in_flight, 1, MAX_REQUESTS_IN_FLIGHT),
-        }
-        return [
-            problem
-            for name, (value, low, high) in ranges.items()
-            if (problem := range_problem(name, value, low, high))
-        ]
+def range_problems(
+    properties: th.PropertiesList,
+    config: Mapping[str, t.Any],
+    notes: Mapping[str, tuple[str, str]] | None = None,
+) -> list[str]:
+    """One line per number outside the range its schema declares, default applied.
+
+    ``name must be low to high, got value``; ``notes`` adds words after the range and after
+    the value of a setting. The JSON-schema check leaves ranges to this one, which shows the
+    value (a number, never a secret) and runs only for the sources configured.
+    """
+    found = []
+    for name, spec in properties.to_dict()["properties"].items():
+        value = spec.get("default") if (given := config.get(name)) is None else given
+        if "maximum" not in spec or isinstance(value, bool) or not isinstance(value, (int, float)):
+            continue
+        if not spec["minimum"] <= value <= spec["maximum"]:
+            after_range, after_value = (notes or {}).get(name, ("", ""))
+            found.append(
+                f"{name} must be {_number(spec['minimum'])} to {_number(spec['maximum'])}"
+                f"{after_range}, got {_number(value)}{after_value}"
+            )
+    return found
 
 
-def range_problem(name: str, value: float, low: float, high: float) -> str | None:
-    """``name must be low to high, got value``, or None when it is in range."""
-    if low <= value <= high:
-        return None
-    return f"{name} must be {low:g} to {high:g}, got {value:g}"
+def _number(value: float) -> str:
+    """An integer in full, any other number as short as it reads (``0.5``, ``1e+07``)."""
+    return str(value) if isinstance(value, int) else f"{value:g}"
 
 
 def parse_date(value: object, setting: str) -> dt.date:
@@ -346,4 +390,4 @@ def config_problems(config: Mapping[str, t.Any]) -> list[str]:
         found = DateRange.from_config(config).problems()
     except ValueError as exc:
         found = [str(exc)]
-    return found + HttpSettings.from_config(config).problems()
+    return found + range_problems(COMMON_PROPERTIES, config)

@@ -10,10 +10,9 @@ from singer_sdk import typing as th
 
 from tap_msgreports.settings import (
     MAX_LOOKBACK_DAYS,
+    TypedSettings,
     credential_problem,
-    range_problem,
-    schema_defaults,
-    settings_with_defaults,
+    range_problems,
     url_problem,
 )
 
@@ -96,7 +95,7 @@ PROPERTIES = th.PropertiesList(
     ),
     th.Property(
         "clevertap_lookback_days",
-        th.IntegerType,
+        th.IntegerType(minimum=0, maximum=MAX_LOOKBACK_DAYS),
         default=DEFAULT_LOOKBACK_DAYS,
         title="CleverTap lookback (days)",
         description=(
@@ -106,7 +105,7 @@ PROPERTIES = th.PropertiesList(
     ),
     th.Property(
         "clevertap_lookahead_days",
-        th.IntegerType,
+        th.IntegerType(minimum=0, maximum=MAX_LOOKAHEAD_DAYS),
         default=DEFAULT_LOOKAHEAD_DAYS,
         title="CleverTap campaigns look-ahead (days)",
         description=(
@@ -128,14 +127,14 @@ PROPERTIES = th.PropertiesList(
     ),
     th.Property(
         "clevertap_campaign_window_days",
-        th.IntegerType,
+        th.IntegerType(minimum=1, maximum=MAX_CAMPAIGN_WINDOW_DAYS),
         default=MAX_CAMPAIGN_WINDOW_DAYS,
         title="Get Campaigns window (days)",
         description="Days per Get Campaigns request, at most 31.",
     ),
     th.Property(
         "clevertap_report_window_days",
-        th.IntegerType,
+        th.IntegerType(minimum=1, maximum=MAX_REPORT_WINDOW_DAYS),
         default=DEFAULT_REPORT_WINDOW_DAYS,
         title="Get Message Reports window (days)",
         description="Days per Get Message Reports request, at most 92.",
@@ -158,19 +157,27 @@ PROPERTIES = th.PropertiesList(
     ),
     th.Property(
         "clevertap_max_concurrency",
-        th.IntegerType,
+        th.IntegerType(minimum=1, maximum=MAX_CONCURRENCY),
         default=MAX_CONCURRENCY,
         title="CleverTap requests in flight",
         description="Requests in flight per account, across both streams (at most 3).",
     ),
 )
 
-DEFAULTS = schema_defaults(PROPERTIES)
+#: What a range's message says besides the range itself (after the range, after the value).
+RANGE_NOTES = {
+    "clevertap_campaign_window_days": (" days", ""),
+    "clevertap_report_window_days": (" days", ""),
+    "clevertap_max_concurrency": (" (CleverTap's limit per account)", ""),
+}
 
 
 @dataclass(frozen=True)
-class CleverTapSettings:
+class CleverTapSettings(TypedSettings):
     """The CleverTap settings read as values, each with the default its schema declares."""
+
+    PREFIX = "clevertap_"
+    PROPERTIES = PROPERTIES
 
     region: str
     timezone: str
@@ -180,21 +187,6 @@ class CleverTapSettings:
     campaign_window_days: int
     report_window_days: int
     max_concurrency: int
-
-    @classmethod
-    def from_config(cls, config: Mapping[str, t.Any]) -> CleverTapSettings:
-        """Read the settings once, defaults applied."""
-        value = settings_with_defaults(config, DEFAULTS)
-        return cls(
-            region=str(value["clevertap_region"]),
-            timezone=str(value["clevertap_timezone"]),
-            lookback_days=int(value["clevertap_lookback_days"]),
-            lookahead_days=int(value["clevertap_lookahead_days"]),
-            track_open_days=bool(value["clevertap_track_open_days"]),
-            campaign_window_days=int(value["clevertap_campaign_window_days"]),
-            report_window_days=int(value["clevertap_report_window_days"]),
-            max_concurrency=int(value["clevertap_max_concurrency"]),
-        )
 
 
 @dataclass(frozen=True)
@@ -267,14 +259,7 @@ def problems(config: Mapping[str, t.Any]) -> list[str]:
     """One line per invalid CleverTap setting; empty when CleverTap is not configured."""
     if not is_configured(config):
         return []
-    found = _account_problems(config) + _window_problems(config)
-    concurrency = CleverTapSettings.from_config(config).max_concurrency
-    if not 1 <= concurrency <= MAX_CONCURRENCY:
-        found.append(
-            f"clevertap_max_concurrency must be 1 to {MAX_CONCURRENCY} (CleverTap's limit "
-            f"per account), got {concurrency}",
-        )
-    return found
+    return _account_problems(config) + range_problems(PROPERTIES, config, RANGE_NOTES)
 
 
 def _account_problems(config: Mapping[str, t.Any]) -> list[str]:
@@ -309,28 +294,6 @@ def _account_problems(config: Mapping[str, t.Any]) -> list[str]:
             found.append(problem)
         if not _is_timezone(account.timezone):
             found.append(f"clevertap_timezone {account.timezone!r} is not an IANA time zone")
-    return found
-
-
-def _window_problems(config: Mapping[str, t.Any]) -> list[str]:
-    found = []
-    chosen = CleverTapSettings.from_config(config)
-    limits = {
-        "clevertap_campaign_window_days": (chosen.campaign_window_days, MAX_CAMPAIGN_WINDOW_DAYS),
-        "clevertap_report_window_days": (chosen.report_window_days, MAX_REPORT_WINDOW_DAYS),
-    }
-    for name, (days, limit) in limits.items():
-        if not 1 <= days <= limit:
-            found.append(f"{name} must be 1 to {limit} days, got {days}")
-    ranges = {
-        "clevertap_lookback_days": (chosen.lookback_days, MAX_LOOKBACK_DAYS),
-        "clevertap_lookahead_days": (chosen.lookahead_days, MAX_LOOKAHEAD_DAYS),
-    }
-    found += [
-        problem
-        for name, (days, most) in ranges.items()
-        if (problem := range_problem(name, days, 0, most))
-    ]
     return found
 
 

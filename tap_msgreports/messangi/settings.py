@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import re
 import typing as t
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from singer_sdk import typing as th
 
 from tap_msgreports.settings import (
     MAX_LOOKBACK_DAYS,
+    READ,
+    TypedSettings,
     credential_problem,
-    range_problem,
-    schema_defaults,
-    settings_with_defaults,
+    range_problems,
     url_problem,
 )
 
@@ -111,7 +111,7 @@ PROPERTIES = th.PropertiesList(
     th.Property("messangi_recipient", th.StringType, title="Messangi recipient filter"),
     th.Property(
         "messangi_window_hours",
-        th.IntegerType,
+        th.IntegerType(minimum=1, maximum=MAX_WINDOW_HOURS),
         default=DEFAULT_WINDOW_HOURS,
         title="Messangi window (hours)",
         description=(
@@ -121,14 +121,14 @@ PROPERTIES = th.PropertiesList(
     ),
     th.Property(
         "messangi_lookback_days",
-        th.IntegerType,
+        th.IntegerType(minimum=0, maximum=MAX_LOOKBACK_DAYS),
         default=DEFAULT_LOOKBACK_DAYS,
         title="Messangi lookback (days)",
         description="Days before the bookmark that every run reads again: statuses change.",
     ),
     th.Property(
         "messangi_settle_minutes",
-        th.IntegerType,
+        th.IntegerType(minimum=0, maximum=MAX_SETTLE_MINUTES),
         default=DEFAULT_SETTLE_MINUTES,
         title="Messangi settle time (minutes)",
         description="The newest minutes are never read: the API is near real-time.",
@@ -146,7 +146,7 @@ PROPERTIES = th.PropertiesList(
     ),
     th.Property(
         "messangi_page_size",
-        th.IntegerType,
+        th.IntegerType(minimum=1, maximum=MAX_PAGE_SIZE),
         title="Messangi page size",
         description=(
             f"Lines per response, sent as {SIZE_PARAM} with every request when set (1 to "
@@ -165,7 +165,7 @@ PROPERTIES = th.PropertiesList(
     ),
     th.Property(
         "messangi_max_concurrency",
-        th.IntegerType,
+        th.IntegerType(minimum=1, maximum=MAX_CONCURRENCY),
         default=DEFAULT_MAX_CONCURRENCY,
         title="Messangi requests in flight",
         description="Windows fetched at once (Messangi documents no limit).",
@@ -178,12 +178,23 @@ def is_configured(config: Mapping[str, t.Any]) -> bool:
     return bool(config.get("messangi_api_key") or config.get("messangi_api_url"))
 
 
-DEFAULTS = schema_defaults(PROPERTIES)
+#: What a range's message says besides the range itself (after the range, after the value).
+RANGE_NOTES = {
+    "messangi_window_hours": (" (92 days)", ""),
+    "messangi_page_size": ("", " (unset it to take the API's own page size)"),
+}
+
+
+def _stripped(values: list[t.Any] | None) -> list[str]:
+    return [str(value).strip() for value in values or []]
 
 
 @dataclass(frozen=True)
-class MessangiSettings:
+class MessangiSettings(TypedSettings):
     """The Messangi settings read as values, each with the default its schema declares."""
+
+    PREFIX = "messangi_"
+    PROPERTIES = PROPERTIES
 
     channels: list[str]
     page_param: str
@@ -192,29 +203,11 @@ class MessangiSettings:
     auth_header: str
     auth_scheme: str
     #: The status filter, each value stripped: the API wants them comma-joined, no spaces.
-    statuses: list[str]
+    statuses: list[str] = field(metadata={READ: _stripped})
     window_hours: int
     lookback_days: int
     settle_minutes: int
     max_concurrency: int
-
-    @classmethod
-    def from_config(cls, config: Mapping[str, t.Any]) -> MessangiSettings:
-        """Read the settings once, defaults applied."""
-        value = settings_with_defaults(config, DEFAULTS)
-        size = value["messangi_page_size"]
-        return cls(
-            channels=[str(channel) for channel in value["messangi_channels"]],
-            page_param=str(value["messangi_page_param"]),
-            page_size=None if size is None else int(size),
-            auth_header=str(value["messangi_auth_header"]),
-            auth_scheme=str(value["messangi_auth_scheme"]),
-            statuses=[str(status).strip() for status in value["messangi_statuses"] or []],
-            window_hours=int(value["messangi_window_hours"]),
-            lookback_days=int(value["messangi_lookback_days"]),
-            settle_minutes=int(value["messangi_settle_minutes"]),
-            max_concurrency=int(value["messangi_max_concurrency"]),
-        )
 
 
 def channels(config: Mapping[str, t.Any]) -> list[str]:
@@ -249,7 +242,7 @@ def problems(config: Mapping[str, t.Any]) -> list[str]:
         found.append("messangi_channels names a channel twice")
     if "" in MessangiSettings.from_config(config).statuses:
         found.append("messangi_statuses has an empty value: name statuses such as SENT, READ")
-    return found + _request_problems(config) + _number_problems(config)
+    return found + _request_problems(config) + range_problems(PROPERTIES, config, RANGE_NOTES)
 
 
 def _request_problems(config: Mapping[str, t.Any]) -> list[str]:
@@ -284,29 +277,4 @@ def _request_problems(config: Mapping[str, t.Any]) -> list[str]:
             "messangi_auth_scheme must be one word such as Bearer, or empty to send the key "
             "alone (no space or control character)"
         )
-    return found
-
-
-def _number_problems(config: Mapping[str, t.Any]) -> list[str]:
-    found = []
-    chosen = MessangiSettings.from_config(config)
-    hours = chosen.window_hours
-    if not 1 <= hours <= MAX_WINDOW_HOURS:
-        found.append(
-            f"messangi_window_hours must be 1 to {MAX_WINDOW_HOURS} (92 days), got {hours}"
-        )
-    for name, value, most in (
-        ("messangi_lookback_days", chosen.lookback_days, MAX_LOOKBACK_DAYS),
-        ("messangi_settle_minutes", chosen.settle_minutes, MAX_SETTLE_MINUTES),
-    ):
-        if problem := range_problem(name, value, 0, most):
-            found.append(problem)
-    size = chosen.page_size
-    if size is not None and (
-        problem := range_problem("messangi_page_size", size, 1, MAX_PAGE_SIZE)
-    ):
-        found.append(f"{problem} (unset it to take the API's own page size)")
-    concurrency = chosen.max_concurrency
-    if not 1 <= concurrency <= MAX_CONCURRENCY:
-        found.append(f"messangi_max_concurrency must be 1 to {MAX_CONCURRENCY}, got {concurrency}")
     return found

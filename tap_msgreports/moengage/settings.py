@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import typing as t
+from dataclasses import dataclass
 
 from singer_sdk import typing as th
 
 from tap_msgreports.moengage.files import DEFAULT_MAX_COLUMNS, app_id_problem, file_name_problem
 from tap_msgreports.settings import (
+    TypedSettings,
     credential_problem,
-    range_problem,
-    schema_defaults,
-    settings_with_defaults,
+    range_problems,
     url_problem,
 )
 
@@ -27,6 +27,7 @@ DEFAULT_MAX_FILE_MB = 4096
 MAX_FILE_MB = 1 << 20  # a TiB: beyond it the setting is a typo
 MAX_COLUMNS = 10_000  # beyond it no warehouse table takes the report
 DEFAULT_MAX_CONCURRENCY = 2  # files are large: a couple downloading while one is written
+MAX_CONCURRENCY = 8
 
 PROPERTIES = th.PropertiesList(
     th.Property(
@@ -92,7 +93,7 @@ PROPERTIES = th.PropertiesList(
     ),
     th.Property(
         "moengage_max_file_mb",
-        th.IntegerType,
+        th.IntegerType(minimum=1, maximum=MAX_FILE_MB),
         default=DEFAULT_MAX_FILE_MB,
         title="MoEngage file size limit (MB)",
         description=(
@@ -102,7 +103,7 @@ PROPERTIES = th.PropertiesList(
     ),
     th.Property(
         "moengage_max_columns",
-        th.IntegerType,
+        th.IntegerType(minimum=1, maximum=MAX_COLUMNS),
         default=DEFAULT_MAX_COLUMNS,
         title="MoEngage columns per report file",
         description=(
@@ -112,7 +113,7 @@ PROPERTIES = th.PropertiesList(
     ),
     th.Property(
         "moengage_max_concurrency",
-        th.IntegerType,
+        th.IntegerType(minimum=1, maximum=MAX_CONCURRENCY),
         default=DEFAULT_MAX_CONCURRENCY,
         title="MoEngage downloads in flight",
         description="Files downloaded at once while earlier ones are written.",
@@ -125,43 +126,38 @@ def is_configured(config: Mapping[str, t.Any]) -> bool:
     return bool(config.get("moengage_app_id") or config.get("moengage_secret_key"))
 
 
-DEFAULTS = schema_defaults(PROPERTIES)
-
-
 def base_url(config: Mapping[str, t.Any]) -> str:
     """The configured URL, else the data center's host."""
     return MoEngageSettings.from_config(config).base_url
 
 
-class MoEngageSettings(t.NamedTuple):
-    """The MoEngage settings read as values (immutable), with the schema's defaults."""
+@dataclass(frozen=True)
+class MoEngageSettings(TypedSettings):
+    """The MoEngage settings read as values, each with the default its schema declares."""
+
+    PREFIX = "moengage_"
+    PROPERTIES = PROPERTIES
 
     reports: list[str]
-    #: Whether downloads also carry HTTP Basic auth (``moengage_auth``).
-    sends_basic_auth: bool
-    #: The configured URL, else the data center's host.
-    base_url: str
+    auth: str
+    data_center: str
+    api_url: str | None
     signature_in: str
     max_file_mb: int
     max_columns: int
     max_concurrency: int
 
-    @classmethod
-    def from_config(cls, config: Mapping[str, t.Any]) -> MoEngageSettings:
-        """Read the settings once, defaults applied."""
-        value = settings_with_defaults(config, DEFAULTS)
-        url = value["moengage_api_url"]
-        return cls(
-            reports=[str(name) for name in value["moengage_reports"]],
-            sends_basic_auth=str(value["moengage_auth"]) == "signature+basic",
-            base_url=str(url).rstrip("/")
-            if url
-            else f"https://api-{value['moengage_data_center']}.moengage.com",
-            signature_in=str(value["moengage_signature_in"]),
-            max_file_mb=int(value["moengage_max_file_mb"]),
-            max_columns=int(value["moengage_max_columns"]),
-            max_concurrency=int(value["moengage_max_concurrency"]),
-        )
+    @property
+    def sends_basic_auth(self) -> bool:
+        """Whether downloads also carry HTTP Basic auth (``moengage_auth``)."""
+        return self.auth == "signature+basic"
+
+    @property
+    def base_url(self) -> str:
+        """The configured URL, else the data center's host."""
+        if self.api_url:
+            return self.api_url.rstrip("/")
+        return f"https://api-{self.data_center}.moengage.com"
 
 
 def problems(config: Mapping[str, t.Any]) -> list[str]:
@@ -188,17 +184,4 @@ def problems(config: Mapping[str, t.Any]) -> list[str]:
     found += [f"moengage_reports: {p}" for name in names if (p := file_name_problem(name))]
     if len(set(names)) != len(names):
         found.append("moengage_reports names a report twice")
-    return found + _number_problems(config)
-
-
-def _number_problems(config: Mapping[str, t.Any]) -> list[str]:
-    found = []
-    chosen = MoEngageSettings.from_config(config)
-    if problem := range_problem("moengage_max_file_mb", chosen.max_file_mb, 1, MAX_FILE_MB):
-        found.append(problem)
-    if problem := range_problem("moengage_max_columns", chosen.max_columns, 1, MAX_COLUMNS):
-        found.append(problem)
-    concurrency = chosen.max_concurrency
-    if not 1 <= concurrency <= 8:  # noqa: PLR2004
-        found.append(f"moengage_max_concurrency must be 1 to 8, got {concurrency}")
-    return found
+    return found + range_problems(PROPERTIES, config)
