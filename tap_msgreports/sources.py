@@ -6,11 +6,27 @@ import typing as t
 from dataclasses import dataclass
 
 if t.TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import Mapping
 
     from singer_sdk import typing as th
 
     from tap_msgreports.client import WindowedReportStream
+
+
+class VendorSettings(t.Protocol):
+    """What a vendor's settings module declares: the module itself is one."""
+
+    PROPERTIES: th.PropertiesList
+    #: The settings that make the source active, for the "no source configured" message.
+    CREDENTIALS: str
+
+    def is_configured(self, config: Mapping[str, t.Any]) -> bool:
+        """Whether the source is active in this run."""
+        ...
+
+    def problems(self, config: Mapping[str, t.Any]) -> list[str]:
+        """One line per invalid setting of the source."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -18,9 +34,5 @@ class Source:
     """One vendor: declared once in its package, joined by the tap."""
 
     name: str
-    properties: th.PropertiesList
-    #: The settings that make the source active, for the "no source configured" message.
-    credentials: str
-    is_configured: Callable[[Mapping[str, t.Any]], bool]
-    problems: Callable[[Mapping[str, t.Any]], list[str]]
+    settings: VendorSettings
     stream_types: tuple[type[WindowedReportStream], ...]

@@ -33,7 +33,7 @@ if t.TYPE_CHECKING:
     from tap_msgreports.client import WindowedReportStream
 
 SOURCES = (clevertap.SOURCE, messangi.SOURCE, moengage.SOURCE)
-NO_SOURCE = "No source is configured: set " + "; or ".join(s.credentials for s in SOURCES)
+NO_SOURCE = "No source is configured: set " + "; or ".join(s.settings.CREDENTIALS for s in SOURCES)
 
 
 class TapMsgReports(SdkTap):
@@ -46,7 +46,7 @@ class TapMsgReports(SdkTap):
     message_writer_class = BufferedMsgSpecWriter
     config_jsonschema = th.PropertiesList(
         *settings.COMMON_PROPERTIES.wrapped.values(),
-        *(prop for source in SOURCES for prop in source.properties.wrapped.values()),
+        *(prop for source in SOURCES for prop in source.settings.PROPERTIES.wrapped.values()),
     ).to_dict()
 
     #: No BATCH: batch files are written after records leave ``get_records``, so the
@@ -86,7 +86,7 @@ class TapMsgReports(SdkTap):
         streams: list[Stream] = [
             stream_type(self, run=self.run)
             for source in SOURCES
-            if source.is_configured(self.config)
+            if source.settings.is_configured(self.config)
             for stream_type in source.stream_types
         ]
         if not streams:
@@ -118,8 +118,8 @@ class TapMsgReports(SdkTap):
         """Problems the JSON schema cannot see: ranges, names, combinations."""
         found = settings.config_problems(config)
         for source in SOURCES:
-            found += source.problems(config)
-        if not any(source.is_configured(config) for source in SOURCES):
+            found += source.settings.problems(config)
+        if not any(source.settings.is_configured(config) for source in SOURCES):
             found.append(NO_SOURCE)
         return found
 

@@ -225,6 +225,10 @@ def _raw_accounts(config: Mapping[str, t.Any]) -> list[Mapping[str, t.Any]]:
     return accounts
 
 
+#: The settings that make CleverTap a source of this run, for the message when none is.
+CREDENTIALS = "clevertap_account_id and clevertap_passcode (or clevertap_accounts)"
+
+
 def is_configured(config: Mapping[str, t.Any]) -> bool:
     """CleverTap is a source of this run when any account is configured."""
     return bool(_raw_accounts(config))

@@ -173,6 +173,10 @@ PROPERTIES = th.PropertiesList(
 )
 
 
+#: The settings that make Messangi a source of this run, for the message when none is.
+CREDENTIALS = "messangi_api_url and messangi_api_key"
+
+
 def is_configured(config: Mapping[str, t.Any]) -> bool:
     """Messangi is a source of this run when its URL or key is set."""
     return bool(config.get("messangi_api_key") or config.get("messangi_api_url"))

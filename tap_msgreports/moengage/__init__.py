@@ -6,11 +6,4 @@ from tap_msgreports.moengage import settings
 from tap_msgreports.moengage.streams import CampaignRowsStream
 from tap_msgreports.sources import Source
 
-SOURCE = Source(
-    name="MoEngage",
-    properties=settings.PROPERTIES,
-    credentials="moengage_app_id, moengage_secret_key and moengage_reports",
-    is_configured=settings.is_configured,
-    problems=settings.problems,
-    stream_types=(CampaignRowsStream,),
-)
+SOURCE = Source("MoEngage", settings, (CampaignRowsStream,))

@@ -121,6 +121,10 @@ PROPERTIES = th.PropertiesList(
 )
 
 
+#: The settings that make MoEngage a source of this run, for the message when none is.
+CREDENTIALS = "moengage_app_id, moengage_secret_key and moengage_reports"
+
+
 def is_configured(config: Mapping[str, t.Any]) -> bool:
     """MoEngage is a source of this run when its workspace id or key is set."""
     return bool(config.get("moengage_app_id") or config.get("moengage_secret_key"))

@@ -97,7 +97,10 @@ def test_the_tap_refuses_a_bad_config_at_construction() -> None:
 #: Every setting the tap declares itself (the SDK's built-ins are the SDK's business).
 OUR_SETTINGS = [
     name
-    for part in (settings_module.COMMON_PROPERTIES, *(source.properties for source in SOURCES))
+    for part in (
+        settings_module.COMMON_PROPERTIES,
+        *(source.settings.PROPERTIES for source in SOURCES),
+    )
     for name in part.to_dict()["properties"]
 ]
 MESSANGI_VALID = {"messangi_api_url": "https://api.example.com", "messangi_api_key": "k-1234567"}
