@@ -131,7 +131,7 @@ class HttpStream(RecordsOut, metaclass=abc.ABCMeta):
         """Raise if a 200 body reports a failure (vendors that do this override it)."""
 
     def throttle_key(self, context: Context) -> str:  # noqa: ARG002
-        """Whose requests share one limit: an account, a Space, a workspace."""
+        """Whose requests share one limit: an account, a channel, a workspace."""
         return self.url_base
 
     # ----- concurrency, from the vendor's settings ----------------------------------------
