@@ -175,6 +175,9 @@ class WindowedReportStream(BookmarkedStream, metaclass=abc.ABCMeta):
         try:
             yield from self._read_partition(partition, scheduler, lane)
             completed = self._dry_run_left != 0
+        except Exception:
+            self.end_fetching(failed=True)  # the run ends: its fetches are not waited for
+            raise
         finally:
             if not completed or lane == len(scheduler.lanes) - 1:
                 self.end_fetching()
@@ -221,11 +224,11 @@ class WindowedReportStream(BookmarkedStream, metaclass=abc.ABCMeta):
             weigh=records_held,
         )
 
-    def end_fetching(self) -> None:
+    def end_fetching(self, *, failed: bool = False) -> None:
         """Stop fetching (see :meth:`Scheduler.close`); a later sync plans again."""
         if (scheduler := self._scheduler) is not None:
             self._scheduler = None
-            scheduler.close()
+            scheduler.close(failed=failed)
 
     def _scheduled(self, partition: Context) -> tuple[WindowScheduler, int]:
         """The scheduler that fetches this partition's windows, and its lane there.

@@ -129,15 +129,18 @@ class Scheduler(t.Generic[ItemT, ResultT]):
         with self._lock:
             return lane >= self._cursor and lane not in self._entered and not self._closed
 
-    def close(self) -> None:
-        """Start nothing more; wait for the fetches in flight, unless a stop was asked for.
+    def close(self, *, failed: bool = False) -> None:
+        """Start nothing more; wait for the fetches in flight, unless the run is ending.
 
-        On a stop none is awaited: a stalled request must not hold the exit (the tap ends
-        the process, abandoning them).
+        On a stop or a failure none is awaited: a stalled request or a retry's wait must
+        not hold the exit (the tap ends the process without them). After a failure they
+        end at their next try or wait (:meth:`Stop.abandon_fetches`).
         """
         with self._lock:
             self._closed = True
-        self._pool.shutdown(wait=not self._stop.requested, cancel_futures=True)
+        if failed:
+            self._stop.abandon_fetches()
+        self._pool.shutdown(wait=not (failed or self._stop.requested), cancel_futures=True)
 
     # ----- the caller's side -----------------------------------------------------------------
 

@@ -310,7 +310,7 @@ class HttpStream(RecordsOut, metaclass=abc.ABCMeta):
         context: Context,
     ) -> requests.Response:
         """Send within the partition's throttle, unless a stop was asked for; no redirect."""
-        self.stop.check()  # no request starts once a stop is asked for
+        self.stop.check_fetch()  # no request starts once a stop is asked for, or a failure
         with self.throttle(context):
             return self.requests_session.send(
                 prepared,
