@@ -20,6 +20,7 @@ import datetime as dt
 import itertools
 import time
 import typing as t
+from collections.abc import Sized
 from dataclasses import dataclass
 
 from tap_msgreports import progress
@@ -42,6 +43,12 @@ if t.TYPE_CHECKING:
     WindowResult = tuple[Window, WindowRead]
     WindowScheduler = Scheduler[Window, WindowRead]
 
+#: Windows fetched and not yet written, per request in flight: enough for every partition's
+#: own slots to stay busy while the earliest partition is written (partitions in parallel).
+WAITING_WINDOWS_PER_SLOT = 4
+#: Records fetched and not yet written, in all: what bounds memory when windows are large.
+WAITING_RECORDS = 20_000
+
 #: Pieces one split makes at most, whatever the source suggests: a response that lies about
 #: its total could otherwise ask for millions of windows at once (pieces split again).
 MAX_SPLIT_PARTS = 64
@@ -56,6 +63,14 @@ class Span:
     last_day: dt.date  # end_date, or today
     bookmark: dt.datetime | None  # the stored one, if it can be trusted
     start: dt.datetime  # where reading resumes (see resume_from)
+
+
+def records_held(read: WindowRead) -> int:
+    """How many records a window read holds in memory (a lazy read, such as a file, 1)."""
+    if isinstance(read, WindowUnavailableError):
+        return 1
+    records = read[0]
+    return len(records) if isinstance(records, Sized) else 1
 
 
 class WindowedReportStream(BookmarkedStream, metaclass=abc.ABCMeta):
@@ -76,6 +91,8 @@ class WindowedReportStream(BookmarkedStream, metaclass=abc.ABCMeta):
         #: Records a dry run (``--test``) may still write: it stops there, quietly, where
         #: the SDK would raise at the next record and log that as an error.
         self._dry_run_left: int | None = None
+        #: Records of the partition read last, written or handed to the SDK.
+        self.partition_records = 0
         #: Fetches the windows of every partition, from the first partition read on.
         self._scheduler: WindowScheduler | None = None
         self._scheduled_for: list[Context] = []
@@ -158,6 +175,9 @@ class WindowedReportStream(BookmarkedStream, metaclass=abc.ABCMeta):
         try:
             yield from self._read_partition(partition, scheduler, lane)
             completed = self._dry_run_left != 0
+        except Exception:
+            self.end_fetching(failed=True)  # the run ends: its fetches are not waited for
+            raise
         finally:
             if not completed or lane == len(scheduler.lanes) - 1:
                 self.end_fetching()
@@ -182,25 +202,33 @@ class WindowedReportStream(BookmarkedStream, metaclass=abc.ABCMeta):
     def schedule(self, partitions: list[Context]) -> WindowScheduler:
         """Start fetching the windows of ``partitions``, several partitions at once.
 
-        Each key (an account, a Space, a workspace) has ``fetch_ahead_depth`` windows in
-        flight at most, all keys together ``max_requests_in_flight``; windows fetched and
-        not yet written are as many at most, so memory stays close to one partition's.
+        Each key (an account, a channel, a workspace) has ``fetch_ahead_depth`` windows in
+        flight at most, all keys together ``max_requests_in_flight``; what was fetched and
+        not yet written is bounded in windows and in records, so memory stays close to one
+        partition's.
         """
         plans = zip(partitions, self.plan_all(partitions), strict=True)
         lanes = [Lane(self.throttle_key(each), plan) for each, plan in plans]
         cap = self.http_settings.max_requests_in_flight
+        limits = Limits(
+            per_key=self.fetch_ahead_depth,
+            in_flight=cap,
+            waiting=WAITING_WINDOWS_PER_SLOT * cap,
+            waiting_weight=WAITING_RECORDS,
+        )
         return Scheduler(
             lanes,
             lambda lane, window: self._timed_read(partitions[lane], window),
-            Limits(per_key=self.fetch_ahead_depth, in_flight=cap, waiting=cap),
+            limits,
             self.stop,
+            weigh=records_held,
         )
 
-    def end_fetching(self) -> None:
+    def end_fetching(self, *, failed: bool = False) -> None:
         """Stop fetching (see :meth:`Scheduler.close`); a later sync plans again."""
         if (scheduler := self._scheduler) is not None:
             self._scheduler = None
-            scheduler.close()
+            scheduler.close(failed=failed)
 
     def _scheduled(self, partition: Context) -> tuple[WindowScheduler, int]:
         """The scheduler that fetches this partition's windows, and its lane there.
@@ -239,6 +267,7 @@ class WindowedReportStream(BookmarkedStream, metaclass=abc.ABCMeta):
             len(windows),
         )
         self.new_envelope()
+        self.partition_records = 0
         with self.get_http_request_counter() as counter:
             counter.with_context(partition)
             try:
@@ -264,6 +293,14 @@ class WindowedReportStream(BookmarkedStream, metaclass=abc.ABCMeta):
                 continue
             records, seconds = read
             self.stamp_records(dt.datetime.now(dt.timezone.utc))  # the window's records
+            if (
+                self._dry_run_left is None
+                and (count := self.write_window_directly(records, partition)) is not None
+            ):
+                self.partition_records += count
+                self.advance_bookmark(partition, window)
+                self.logger.info(seen.window_line(window, count, seconds))
+                continue
             if (left := self._dry_run_left) is not None:
                 records = itertools.islice(records, left)
             count = 0
@@ -273,6 +310,7 @@ class WindowedReportStream(BookmarkedStream, metaclass=abc.ABCMeta):
                 self._dry_run_left = 0
                 return  # a dry run (--test) ends at its limit; the window is not bookmarked
             self._dry_run_left = left
+            self.partition_records += count
             self.advance_bookmark(partition, window)
             self.logger.info(seen.window_line(window, count, seconds))
         self.logger.info(seen.summary())

@@ -7,10 +7,11 @@ holds across streams (:class:`ThrottleRegistry`).
 A stream reads several partitions at once (:class:`Scheduler`): the windows of every
 partition are fetched on worker threads, the earliest one (in the order records are
 written) whose account has a free slot first, under a global cap on fetches in flight and
-a bound on windows fetched but not yet written, which keeps memory close to one
-partition's. The caller takes each partition's results in window order, partition after
-partition, so a bookmark still moves only past written windows. Fetches always run on
-workers, so that the caller can stop while one hangs (see :mod:`tap_msgreports.stopping`).
+a bound on what was fetched and not yet written (windows, and the records they hold),
+which keeps memory close to one partition's. The caller takes each partition's results
+in window order, partition after partition, so a bookmark still moves only past written
+windows. Fetches always run on workers, so that the caller can stop while one hangs
+(see :mod:`tap_msgreports.stopping`).
 """
 
 from __future__ import annotations
@@ -59,9 +60,12 @@ class Lane(t.Generic[ItemT]):
 class Limits:
     """How much a scheduler fetches at once."""
 
-    per_key: int  # fetches in flight per key (an account, a Space, a workspace)
+    per_key: int  # fetches in flight per key (an account, a channel, a workspace)
     in_flight: int  # fetches in flight in all
-    waiting: int  # fetches started and not yet taken by the caller (memory)
+    waiting: int  # fetches started and not yet taken by the caller
+    #: The weight (e.g. records) of results fetched and not yet taken: memory, whatever
+    #: the number of windows. None: no such bound.
+    waiting_weight: int | None = None
 
 
 class Scheduler(t.Generic[ItemT, ResultT]):
@@ -77,9 +81,14 @@ class Scheduler(t.Generic[ItemT, ResultT]):
         fetch: Callable[[int, ItemT], ResultT],
         limits: Limits,
         stop: Stop | None = None,
+        weigh: Callable[[ResultT], int] | None = None,
     ) -> None:
-        """Start fetching at once: the first items of every lane, within the limits."""
+        """Start fetching at once: the first items of every lane, within the limits.
+
+        ``weigh`` gives a result's weight for ``limits.waiting_weight`` (by default 1).
+        """
         self.lanes, self._fetch, self._limits = lanes, fetch, limits
+        self._weigh = weigh or (lambda _result: 1)
         self._stop = stop or Stop()
         self._lock = threading.Lock()
         self._futures: dict[tuple[int, int], Future[ResultT]] = {
@@ -92,6 +101,8 @@ class Scheduler(t.Generic[ItemT, ResultT]):
         self._busy: Counter[Hashable] = Counter()  # fetches in flight per key
         self._in_flight = 0
         self._waiting = 0  # started, not taken, in lanes not dropped
+        self._weights: dict[tuple[int, int], int] = {}  # fetched, not taken, not dropped
+        self._waiting_weight = 0
         self._cursor = 0  # the lane the caller takes; earlier ones are done or dropped
         self._entered: set[int] = set()
         self._head: tuple[int, int] | None = None  # the item the caller waits for
@@ -118,15 +129,18 @@ class Scheduler(t.Generic[ItemT, ResultT]):
         with self._lock:
             return lane >= self._cursor and lane not in self._entered and not self._closed
 
-    def close(self) -> None:
-        """Start nothing more; wait for the fetches in flight, unless a stop was asked for.
+    def close(self, *, failed: bool = False) -> None:
+        """Start nothing more; wait for the fetches in flight, unless the run is ending.
 
-        On a stop none is awaited: a stalled request must not hold the exit (the tap ends
-        the process, abandoning them).
+        On a stop or a failure none is awaited: a stalled request or a retry's wait must
+        not hold the exit (the tap ends the process without them). After a failure they
+        end at their next try or wait (:meth:`Stop.abandon_fetches`).
         """
         with self._lock:
             self._closed = True
-        self._pool.shutdown(wait=not self._stop.requested, cancel_futures=True)
+        if failed:
+            self._stop.abandon_fetches()
+        self._pool.shutdown(wait=not (failed or self._stop.requested), cancel_futures=True)
 
     # ----- the caller's side -----------------------------------------------------------------
 
@@ -137,6 +151,7 @@ class Scheduler(t.Generic[ItemT, ResultT]):
                 self._waiting -= self._next[dropped] - self._taken[dropped]
                 for index in range(self._taken[dropped], len(self.lanes[dropped].items)):
                     del self._futures[dropped, index]  # results nobody takes: let them go
+                    self._waiting_weight -= self._weights.pop((dropped, index), 0)
                 self._taken[dropped] = self._next[dropped] = len(self.lanes[dropped].items)
             self._cursor = max(self._cursor, lane)
             self._entered.add(lane)
@@ -151,6 +166,7 @@ class Scheduler(t.Generic[ItemT, ResultT]):
         result = self._stop.result(future)
         with self._lock:
             del self._futures[lane, index]  # its records are the caller's now
+            self._waiting_weight -= self._weights.pop((lane, index), 0)
             self._taken[lane] += 1
             self._waiting -= 1
             self._head = None
@@ -173,7 +189,7 @@ class Scheduler(t.Generic[ItemT, ResultT]):
         The item the caller waits for may start beyond the bound: the bound must never keep
         the caller waiting for ever on items it takes later.
         """
-        if self._waiting >= self._limits.waiting:
+        if self._waiting >= self._limits.waiting or self._too_heavy():
             head = self._head
             if head is not None and self._next[head[0]] == head[1] and self._free(head[0]):
                 return head
@@ -185,6 +201,10 @@ class Scheduler(t.Generic[ItemT, ResultT]):
             if item[1] < len(self.lanes[lane].items) and self._free(lane):
                 return item
         return None
+
+    def _too_heavy(self) -> bool:
+        most = self._limits.waiting_weight
+        return most is not None and self._waiting_weight >= most
 
     def _free(self, lane: int) -> bool:
         return self._busy[self.lanes[lane].key] < self._limits.per_key
@@ -206,10 +226,15 @@ class Scheduler(t.Generic[ItemT, ResultT]):
             self._release(lane, failed=(lane, index))
             future.set_exception(exc)
         else:
-            self._release(lane)
+            self._release(lane, weight=((lane, index), self._weigh(result)))
             future.set_result(result)
 
-    def _release(self, lane: int, failed: tuple[int, int] | None = None) -> None:
+    def _release(
+        self,
+        lane: int,
+        failed: tuple[int, int] | None = None,
+        weight: tuple[tuple[int, int], int] | None = None,
+    ) -> None:
         """Free the fetch's slots and start the next ones.
 
         Before the result is set: the caller, once it has the result, must find the key's
@@ -219,6 +244,9 @@ class Scheduler(t.Generic[ItemT, ResultT]):
         with self._lock:
             self._busy[self.lanes[lane].key] -= 1
             self._in_flight -= 1
+            if weight is not None and weight[0] in self._futures:  # its lane is not dropped
+                self._weights[weight[0]] = weight[1]
+                self._waiting_weight += weight[1]
             if failed is not None and (self._failed is None or failed < self._failed):
                 self._failed = failed
             self._dispatch()

@@ -131,7 +131,7 @@ class HttpStream(RecordsOut, metaclass=abc.ABCMeta):
         """Raise if a 200 body reports a failure (vendors that do this override it)."""
 
     def throttle_key(self, context: Context) -> str:  # noqa: ARG002
-        """Whose requests share one limit: an account, a Space, a workspace."""
+        """Whose requests share one limit: an account, a channel, a workspace."""
         return self.url_base
 
     # ----- concurrency, from the vendor's settings ----------------------------------------
@@ -310,7 +310,7 @@ class HttpStream(RecordsOut, metaclass=abc.ABCMeta):
         context: Context,
     ) -> requests.Response:
         """Send within the partition's throttle, unless a stop was asked for; no redirect."""
-        self.stop.check()  # no request starts once a stop is asked for
+        self.stop.check_fetch()  # no request starts once a stop is asked for, or a failure
         with self.throttle(context):
             return self.requests_session.send(
                 prepared,

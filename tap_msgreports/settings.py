@@ -101,11 +101,11 @@ COMMON_PROPERTIES = th.PropertiesList(
     th.Property(
         "max_requests_in_flight",
         th.IntegerType(minimum=1, maximum=MAX_REQUESTS_IN_FLIGHT),
-        default=16,
+        default=MAX_REQUESTS_IN_FLIGHT,
         description=(
             "Requests in flight at once over all partitions of a stream (accounts, channels, "
-            "reports), 1 to 64; each account's own limit still holds. Windows fetched and not "
-            "yet written are as many at most."
+            "reports), 1 to 64; each account's own limit still holds, and is what binds "
+            "first. Lower it to spare a small machine or a proxy."
         ),
         title="Maximum requests in flight",
     ),

@@ -47,12 +47,18 @@ class StopRequested(BaseException):
         return SIGNAL_STATUS_BASE + self.signum
 
 
+class FetchesAbandonedError(Exception):
+    """The run failed: a fetch still in flight ends at its next try or wait, unread."""
+
+
 class Stop:
     """Whether a stop was asked for, shared by the main thread and the workers."""
 
     def __init__(self) -> None:
         """Not stopped; nothing deferring a stop."""
         self._event = threading.Event()
+        self._wake = threading.Event()  # ends a pause: a stop, or fetches abandoned
+        self._abandoned = False
         self._signum = 0
         self._deferring = 0  # main thread only: nesting of deferred()
 
@@ -60,6 +66,15 @@ class Stop:
         """Ask every thread to stop (called by the signal handler)."""
         self._signum = signum
         self._event.set()
+        self._wake.set()
+
+    def abandon_fetches(self) -> None:
+        """The run failed: fetches in flight end at their next try or wait, unread.
+
+        So that the run's end does not wait for their retries: no result is taken any more.
+        """
+        self._abandoned = True
+        self._wake.set()
 
     @property
     def requested(self) -> bool:
@@ -89,14 +104,26 @@ class Stop:
         if self._event.is_set():
             raise StopRequested(self._signum)
 
-    def pause(self, seconds: float) -> None:
-        """Wait ``seconds`` (a retry's backoff), ending at once on a stop.
+    def check_fetch(self) -> None:
+        """A fetch's safe point: raise if a stop was asked for or fetches were abandoned.
 
         Raises:
             StopRequested: when a signal asked the run to stop.
+            FetchesAbandonedError: when the run failed and no result is taken any more.
         """
-        self._event.wait(seconds)
         self.check()
+        if self._abandoned:
+            raise FetchesAbandonedError
+
+    def pause(self, seconds: float) -> None:
+        """Wait ``seconds`` (a retry's backoff), ending at once on a stop or an abandon.
+
+        Raises:
+            StopRequested: when a signal asked the run to stop.
+            FetchesAbandonedError: when the run failed and no result is taken any more.
+        """
+        self._wake.wait(seconds)
+        self.check_fetch()
 
     def result(self, future: Future[ResultT]) -> ResultT:
         """The future's result; a stop ends the wait within ``POLL_SECONDS``.

@@ -198,7 +198,7 @@ class TapMsgReports(SdkTap):
             cls.stop_now(stop)
         except (SourceError, StateFileError) as exc:
             cls.logger.error("%s", exc)  # noqa: TRY400 - the message says it all
-            sys.exit(1)
+            cls.exit_without_fetches(1)
         except BrokenPipeError:
             # The target ended: its own error says why. Nothing more can be written.
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
@@ -241,11 +241,22 @@ class TapMsgReports(SdkTap):
             "the next run resumes from it",
             stop,
         )
+        cls.exit_without_fetches(stop.exit_status)
+
+    @staticmethod
+    def exit_without_fetches(status: int) -> t.NoReturn:
+        """Exit with ``status``, not waiting for worker threads still in a request.
+
+        Joining them could take as long as a request may (``request_timeout``), after a
+        stop as after a failure: their results are not wanted any more.
+        """
         main = threading.main_thread()
         if any(thread.is_alive() for thread in threading.enumerate() if thread is not main):
+            with contextlib.suppress(OSError, ValueError):  # a closed or broken stdout
+                sys.stdout.flush()
             logging.shutdown()  # flush every log handler: os._exit does not
-            os._exit(stop.exit_status)
-        sys.exit(stop.exit_status)
+            os._exit(status)
+        sys.exit(status)
 
 
 if __name__ == "__main__":

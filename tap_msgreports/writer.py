@@ -29,6 +29,7 @@ from tap_msgreports.stopping import Stop
 
 if t.TYPE_CHECKING:
     import datetime as dt
+    from collections.abc import Iterable
 
     from singer_sdk.singerlib.encoding.simple import Message
 
@@ -88,6 +89,18 @@ class BufferedMsgSpecWriter(MsgSpecWriter):
         pending += envelope.tail
         if len(pending) >= self.FLUSH_BYTES:
             self._write_records()
+
+    def write_records(self, envelope: RecordEnvelope, records: Iterable[dict[str, t.Any]]) -> int:
+        """Write a window's RECORD lines (not flushed); how many."""
+        head, tail, pending, most = envelope.head, envelope.tail, self._pending, self.FLUSH_BYTES
+        count = 0
+        for count, record in enumerate(records, start=1):  # noqa: B007 - the count is returned
+            pending += head
+            encoder.encode_into(record, pending, -1)  # -1: append
+            pending += tail
+            if len(pending) >= most:
+                self._write_records()
+        return count
 
     def flush(self) -> None:
         """Write out what is pending and flush stdout, whole even if a signal comes."""

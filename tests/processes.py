@@ -61,12 +61,14 @@ def run_cli(
     config: dict[str, t.Any],
     env: dict[str, str] | None = None,
     arguments: Sequence[str] = (),
+    timeout: float = PROCESS_TIMEOUT,
 ) -> subprocess.CompletedProcess[str]:
     """Run the tap as a process on ``config`` (and more ``arguments``), to its end."""
     return run_recorded(
         [*tap_command(config), "--config", str(write_config(tmp_path, config)), *arguments],
         what="tap-msgreports",
         env={**os.environ, **(env or {})},
+        timeout=timeout,
     )
 
 

@@ -161,7 +161,10 @@ def test_a_range_the_api_refuses_fails_with_its_explain(emulator: EmulatorServer
 def test_bodies_that_stay_malformed_fail_clearly(emulator: EmulatorServer) -> None:
 
     emulator.faults = FaultPlan(script=["malformed", "truncate", "malformed"])
-    config = mlog_config(emulator, max_retries=2, messangi_max_concurrency=1)
+    # One request at a time (one channel, one slot): the script's faults all meet it.
+    config = mlog_config(
+        emulator, max_retries=2, messangi_channels=["S"], messangi_max_concurrency=1
+    )
     with pytest.raises(
         SourceError, match=r"Messangi channel S, mlog_items .*gave up after 3 tries"
     ):

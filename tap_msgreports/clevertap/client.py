@@ -186,12 +186,13 @@ class CleverTapStream(WindowedReportStream):
     def get_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
         """The partition's records; once all are read, say why campaigns may be missing."""
         partition: Context = context or {}
-        count = 0
-        for count, record in enumerate(super().get_records(partition), start=1):  # noqa: B007
-            yield record
+        yield from super().get_records(partition)
         account = partition["account_id"]
         planned = self._planned.get(account)
-        self.read_in_run[account] = (planned.describe() if planned else "no days", count)
+        self.read_in_run[account] = (
+            planned.describe() if planned else "no days",
+            self.partition_records,
+        )
         self.explain_missing_campaigns(account)
 
     def explain_missing_campaigns(self, account: str) -> None:

@@ -39,8 +39,12 @@ class MessangiStream(WindowedReportStream):
 
     @property
     def fetch_ahead_depth(self) -> int:
-        """Requests in flight across channels (``messangi_max_concurrency``)."""
+        """Requests in flight per channel (``messangi_max_concurrency``)."""
         return self.messangi.max_concurrency
+
+    def throttle_key(self, context: Context) -> str:
+        """The channel: a query of its own, read beside the others (no limit is documented)."""
+        return f"{self.url_base} channel {context['channel']}"
 
     @property
     def url_base(self) -> str:

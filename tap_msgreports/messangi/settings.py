@@ -168,7 +168,7 @@ PROPERTIES = th.PropertiesList(
         th.IntegerType(minimum=1, maximum=MAX_CONCURRENCY),
         default=DEFAULT_MAX_CONCURRENCY,
         title="Messangi requests in flight",
-        description="Windows fetched at once (Messangi documents no limit).",
+        description="Windows fetched at once per channel (Messangi documents no limit).",
     ),
 )
 

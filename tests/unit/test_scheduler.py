@@ -160,3 +160,24 @@ def test_a_stop_abandons_the_fetches_in_flight_at_once() -> None:
     scheduler.close()
     assert time.monotonic() - started < 1
     release.set()
+
+
+@pytest.mark.parametrize("weight", [None, 30])
+def test_the_weight_of_results_not_taken_bounds_fetching_ahead(weight: int | None) -> None:
+    """Results holding many records stop fetching ahead long before the window count does."""
+    lanes = lanes_of([f"account-{n}" for n in range(20)], 4)
+    tracker = Tracker(lanes)
+    limits = Limits(per_key=3, in_flight=8, waiting=64, waiting_weight=weight)
+    scheduler = Scheduler(lanes, tracker.fetch, limits, weigh=lambda _result: 10)
+    try:
+        for lane in range(len(lanes)):
+            for _ in scheduler.results(lane):
+                time.sleep(0.002)  # a slow writer: fetches would run far ahead
+                tracker.took()
+    finally:
+        scheduler.close()
+    if weight is None:
+        assert tracker.most_waiting > 3 + 8 + 1  # the window count alone lets it run ahead
+    else:
+        # Starts stop once 3 results (30) wait; those in flight then may still land.
+        assert tracker.most_waiting <= 3 + 8 + 1
