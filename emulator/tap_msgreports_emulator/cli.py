@@ -7,6 +7,7 @@ itself after `--max-lifetime` seconds (one hour by default) so a forgotten emula
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import shlex
 import signal
@@ -35,7 +36,7 @@ from tap_msgreports_emulator.server import EmulatorServer
 from tap_msgreports_emulator.world import DEFAULT_SCALE, World
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping, Sequence
+    from collections.abc import Callable, Iterator, Mapping, Sequence
     from types import FrameType
 
 DEFAULT_PORT = 8765
@@ -242,21 +243,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ValueError, OSError) as error:
         print(f"tap-msgreports-emulator: {error}", file=sys.stderr)  # noqa: T201
         return EXIT_USAGE
-    config = server.tap_config()
-    if args.config_out is not None:
-        args.config_out.write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
+    # The handlers come first: a client may signal as soon as it reads "listening".
+    with _signals_noted() as received:
+        config = server.tap_config()
+        if args.config_out is not None:
+            args.config_out.write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
+        _print_settings(server, args.seed, config)
+        while server.running and not received:
+            server.wait(POLL_SECONDS)
+        server.stop(received[0] if received else "stop()")
+    print(f"tap-msgreports-emulator stopped ({server.stop_reason})", file=sys.stderr)  # noqa: T201
+    return 0
+
+
+def _print_settings(server: EmulatorServer, seed: int, config: Mapping[str, Any]) -> None:
     print(  # noqa: T201 - the CLI's output
         f"tap-msgreports-emulator listening on {server.url} "
-        f"(seed {args.seed}, today {server.world.today.isoformat()})"
+        f"(seed {seed}, today {server.world.today.isoformat()})"
     )
     print(json.dumps(config, indent=2))  # noqa: T201 - the CLI's output
     print("\n# The same settings for a Meltano project (run in the project's folder):")  # noqa: T201
     print("\n".join(meltano_config_set_lines(config)))  # noqa: T201
     print("\n# Or as environment variables (tap-msgreports --config=ENV, or Meltano):")  # noqa: T201
     print("\n".join(export_lines(config)), flush=True)  # noqa: T201
-    _serve_until_signal(server)
-    print(f"tap-msgreports-emulator stopped ({server.stop_reason})", file=sys.stderr)  # noqa: T201
-    return 0
 
 
 def meltano_config_set_lines(config: Mapping[str, Any]) -> list[str]:
@@ -280,7 +289,9 @@ def _setting_text(value: object) -> str:
     return value if isinstance(value, str) else json.dumps(value)
 
 
-def _serve_until_signal(server: EmulatorServer) -> None:
+@contextlib.contextmanager
+def _signals_noted() -> Iterator[list[str]]:
+    """SIGINT and SIGTERM only noted (in the list yielded) while inside."""
     received: list[str] = []
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
@@ -290,9 +301,7 @@ def _serve_until_signal(server: EmulatorServer) -> None:
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        while server.running and not received:
-            server.wait(POLL_SECONDS)
-        server.stop(received[0] if received else "stop()")
+        yield received
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
