@@ -323,11 +323,7 @@ class WindowedReportStream(BookmarkedStream, metaclass=abc.ABCMeta):
 
     # ----- reading one window --------------------------------------------------------------
 
-    def _timed_read(
-        self,
-        context: Context,
-        window: Window,
-    ) -> WindowRead:
+    def _timed_read(self, context: Context, window: Window) -> WindowRead:
         """Runs on a worker: read a window, or say why it is not there."""
         started = time.monotonic()
         try:
@@ -337,10 +333,7 @@ class WindowedReportStream(BookmarkedStream, metaclass=abc.ABCMeta):
         return records, time.monotonic() - started
 
     def read_window(
-        self,
-        context: Context,
-        window: Window,
-        depth: int = 0,
+        self, context: Context, window: Window, depth: int = 0
     ) -> Iterable[dict[str, t.Any]]:
         """All records of ``window``, splitting it while the source says it is too large.
 

@@ -102,7 +102,7 @@ class HttpStream(RecordsOut, metaclass=abc.ABCMeta):
     ) -> Exception:
         """The error for a 4xx other than 401/403 (vendors map their own)."""
         return SourceError(
-            f"{self.where(context, window)}: HTTP {response.status_code}: {short_text(response)}",
+            f"{self.where(context, window)}: HTTP {response.status_code}: {short_text(response)}"
         )
 
     def refusal(
@@ -254,12 +254,7 @@ class HttpStream(RecordsOut, metaclass=abc.ABCMeta):
             **{body_key: request.data},
         )
 
-    def _send(
-        self,
-        prepared: requests.PreparedRequest,
-        context: Context,
-        window: Window,
-    ) -> t.Any:  # noqa: ANN401
+    def _send(self, prepared: requests.PreparedRequest, context: Context, window: Window) -> t.Any:  # noqa: ANN401
         """One try: send, classify the status, parse the body once, check it."""
         response = self.send_throttled(prepared, context)
         self._count_request(context)
@@ -305,9 +300,7 @@ class HttpStream(RecordsOut, metaclass=abc.ABCMeta):
         raise self.client_error(response, context, window)
 
     def send_throttled(
-        self,
-        prepared: requests.PreparedRequest,
-        context: Context,
+        self, prepared: requests.PreparedRequest, context: Context
     ) -> requests.Response:
         """Send within the partition's throttle, unless a stop was asked for; no redirect."""
         self.stop.check_fetch()  # no request starts once a stop is asked for, or a failure

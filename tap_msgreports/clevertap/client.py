@@ -25,13 +25,7 @@ from tap_msgreports.http import (
     vendor_message,
 )
 from tap_msgreports.settings import DateRange
-from tap_msgreports.windows import (
-    CALENDAR_TEXT,
-    ONE_DAY,
-    Window,
-    in_calendar,
-    plan_day_windows,
-)
+from tap_msgreports.windows import CALENDAR_TEXT, ONE_DAY, Window, in_calendar, plan_day_windows
 
 if t.TYPE_CHECKING:
     import requests
@@ -221,10 +215,7 @@ class CleverTapStream(WindowedReportStream):
     # ----- rows that still change after the lookback ----------------------------------------
 
     def open_day_windows(
-        self,
-        context: Context,
-        first_day: dt.date,
-        before: dt.date,
+        self, context: Context, first_day: dt.date, before: dt.date
     ) -> list[Window]:
         """One-day windows for days older than the lookback whose rows were still changing.
 
@@ -297,10 +288,7 @@ class CleverTapStream(WindowedReportStream):
         return str(context["account_id"])
 
     def client_error(
-        self,
-        response: requests.Response,
-        context: Context,
-        window: Window,
+        self, response: requests.Response, context: Context, window: Window
     ) -> Exception:
         """A range refusal splits the window; other 4xx stop with the vendor's message.
 

@@ -219,7 +219,7 @@ def _raw_accounts(config: Mapping[str, t.Any]) -> list[Mapping[str, t.Any]]:
             {
                 "account_id": config.get("clevertap_account_id"),
                 "passcode": config.get("clevertap_passcode"),
-            },
+            }
         )
     accounts.extend(config.get("clevertap_accounts") or [])
     return accounts
@@ -254,7 +254,7 @@ def accounts(config: Mapping[str, t.Any]) -> list[CleverTapAccount]:
                 timezone=str(raw.get("timezone") or chosen.timezone),
                 explicit_url=bool(explicit_url),
                 url_setting=url_setting,
-            ),
+            )
         )
     return found
 

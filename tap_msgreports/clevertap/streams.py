@@ -83,7 +83,7 @@ class CampaignsStream(CleverTapStream):
                     "status": self.text_value(target, "status", context, window),
                     "scheduled_on": target.get("scheduled_on"),
                     "scheduled_at": utc_text(scheduled_at),
-                },
+                }
             )
         self.note_open_days(context, window, records)
         return records

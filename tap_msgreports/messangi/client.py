@@ -135,16 +135,11 @@ class MessangiStream(WindowedReportStream):
         return WindowTooLargeError(explain) if TOO_BIG in explain.lower() else None
 
     def client_error(
-        self,
-        response: requests.Response,
-        context: Context,
-        window: Window,
+        self, response: requests.Response, context: Context, window: Window
     ) -> Exception:
         """A 4xx: its ``explain`` shown verbatim with the channel and the range."""
         explain = vendor_message(response, *EXPLAIN_PATHS)
-        return SourceError(
-            f"{self.where(context, window)}: HTTP {response.status_code}: {explain}",
-        )
+        return SourceError(f"{self.where(context, window)}: HTTP {response.status_code}: {explain}")
 
     def check_body(self, body: t.Any, context: Context, window: Window) -> None:  # noqa: ANN401
         """A 200 body that refuses: "report too big" splits; another ``explain`` fails.

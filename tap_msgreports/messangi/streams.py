@@ -192,10 +192,7 @@ class MlogItemsStream(MessangiStream):
         yield from self._keyed_lines(items, context, window)
 
     def _keyed_lines(
-        self,
-        items: list[dict[str, t.Any]],
-        context: Context,
-        window: Window,
+        self, items: list[dict[str, t.Any]], context: Context, window: Window
     ) -> list[dict[str, t.Any]]:
         """The window's records; lines it should not hold and unknown raw keys are logged."""
         try:

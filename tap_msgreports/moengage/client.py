@@ -356,10 +356,7 @@ class MoEngageStream(WindowedReportStream):
         return f"{hint}; if both are right, set moengage_auth to signature+basic"
 
     def client_error(
-        self,
-        response: requests.Response,
-        context: Context,
-        window: Window,
+        self, response: requests.Response, context: Context, window: Window
     ) -> Exception:
         """A 400 for a date: not there yet (today, yesterday), no file (skipped), or an error.
 

@@ -8,12 +8,7 @@ from dataclasses import dataclass
 from singer_sdk import typing as th
 
 from tap_msgreports.moengage.files import DEFAULT_MAX_COLUMNS, app_id_problem, file_name_problem
-from tap_msgreports.settings import (
-    TypedSettings,
-    credential_problem,
-    range_problems,
-    url_problem,
-)
+from tap_msgreports.settings import TypedSettings, credential_problem, range_problems, url_problem
 
 if t.TYPE_CHECKING:
     from collections.abc import Mapping
