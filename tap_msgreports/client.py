@@ -99,9 +99,13 @@ class WindowedReportStream(BookmarkedStream, metaclass=abc.ABCMeta):
 
     # ----- what a vendor stream provides -------------------------------------------------
 
-    @abc.abstractmethod
-    def today_for(self, context: Context) -> dt.date:
-        """Today, where the partition's days are counted (its time zone, or UTC)."""
+    def now(self) -> dt.datetime:
+        """The current time in UTC (a method so that tests can move it)."""
+        return dt.datetime.now(dt.timezone.utc)
+
+    def today_for(self, context: Context) -> dt.date:  # noqa: ARG002
+        """Today where the partition's days are counted: UTC, unless the vendor has zones."""
+        return self.now().date()
 
     @property
     @abc.abstractmethod

@@ -63,17 +63,9 @@ class MessangiStream(WindowedReportStream):
 
     # ----- windows and bookmarks --------------------------------------------------------
 
-    def now(self) -> dt.datetime:
-        """The current time (a method so that tests can move it)."""
-        return dt.datetime.now(UTC)
-
     def newest_bookmark(self, context: Context) -> dt.datetime:  # noqa: ARG002
         """Now: a bookmark is the end of the last window read, a time in UTC."""
         return self.now()
-
-    def today_for(self, context: Context) -> dt.date:  # noqa: ARG002
-        """Today in UTC: windows are UTC times."""
-        return self.now().date()
 
     @property
     def lookback(self) -> dt.timedelta:

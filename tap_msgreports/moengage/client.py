@@ -105,10 +105,6 @@ class MoEngageStream(WindowedReportStream):
 
     # ----- dates and bookmarks ------------------------------------------------------------
 
-    def now(self) -> dt.datetime:
-        """The current time in UTC (a method so that tests can move it)."""
-        return dt.datetime.now(dt.timezone.utc)
-
     def today(self) -> dt.date:
         """Today in UTC, from the clock: file life and "not generated yet" count from it.
 
@@ -121,10 +117,6 @@ class MoEngageStream(WindowedReportStream):
     def newest_bookmark(self, context: Context) -> dt.datetime:  # noqa: ARG002
         """Today: a bookmark is the last report date handled."""
         return dt.datetime.combine(self.today(), dt.time())
-
-    def today_for(self, context: Context) -> dt.date:  # noqa: ARG002
-        """Today: one for the whole workspace (see :meth:`today`)."""
-        return self.today()
 
     @property
     def lookback(self) -> dt.timedelta:
