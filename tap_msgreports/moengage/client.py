@@ -1,10 +1,9 @@
 """What every MoEngage download shares: signed URLs, dates that expire, errors, files.
 
-One request fetches one report file for one generation date. The vendor refuses a file only
-once it is older than 7 days, so the oldest date still served is today - 7: each run reads
-every date from the day after the bookmark to today that is not older, says which dates
-were lost when the tap did not run in time, skips dates without a file (a weekly report),
-and leaves today and yesterday for the next run if their files are not there yet.
+One request fetches one report file for one date; files are served for 7 days. Each run
+reads every date after the bookmark still served, says which dates were lost when the tap
+did not run in time, skips dates without a file (a weekly report), and leaves today and
+yesterday for the next run if their files are not there yet.
 """
 
 from __future__ import annotations
@@ -108,9 +107,8 @@ class MoEngageStream(WindowedReportStream):
     def today(self) -> dt.date:
         """Today in UTC, from the clock: file life and "not generated yet" count from it.
 
-        ``end_date`` never changes it (it only bounds the dates read): a future ``end_date``
-        must not make files look expired, nor move the bookmark past dates whose files are
-        still to come.
+        Never ``end_date``: a future one must not make files look expired, nor move the
+        bookmark past dates whose files are still to come.
         """
         return self.now().date()
 
@@ -128,10 +126,7 @@ class MoEngageStream(WindowedReportStream):
         return bookmark + ONE_DAY if bookmark else self.midnight(first_day)
 
     def windows_of(self, context: Context, span: Span) -> list[Window]:
-        """One window per date to today, within the file life (7 days).
-
-        ``end_date`` is an upper bound only: no date after today is read.
-        """
+        """One window per date to today (never after, whatever ``end_date``), within file life."""
         last_day = min(span.last_day, span.today)
         wanted, oldest = span.start.date(), answers.oldest_served(span.today)
         if wanted < oldest:
@@ -144,9 +139,8 @@ class MoEngageStream(WindowedReportStream):
     ) -> None:
         """Say that the files of the ``lost`` dates have expired (``oldest`` has not).
 
-        After a bookmark they were lost because the tap did not run in time: a warning that
-        names them. Without one (a first run) nothing was lost: ``start_date`` only reaches
-        further back than files live.
+        A warning after a bookmark (the tap did not run in time); in a first run nothing was
+        lost: ``start_date`` only reaches further back than files live.
         """
         where = self.describe_partition(context)
         if not bookmarked:
@@ -201,11 +195,7 @@ class MoEngageStream(WindowedReportStream):
         )
 
     def parse_body(self, response: requests.Response) -> t.IO[bytes]:
-        """Stream the body to a temporary file and check it inflates cleanly.
-
-        A broken download or a corrupt archive is raised as retriable: the next try
-        downloads the file again. Nothing is parsed here.
-        """
+        """Stream the body to a temporary file; a broken or corrupt one is downloaded again."""
         what = answers.file_of(response)
         download = tempfile.TemporaryFile()  # noqa: SIM115 - handed on to the reader
         try:
@@ -229,11 +219,7 @@ class MoEngageStream(WindowedReportStream):
                     raise SourceError(msg)
 
     def probe_header(self, context: Context) -> list[str] | None:
-        """The header of the report's newest file, reading only its first bytes.
-
-        Best effort, for discovery: gives up with a warning that says why when no file
-        answers (see :meth:`newest_file`).
-        """
+        """The header of the report's newest file, from its first bytes; else warn why not."""
         newest = self.newest_file(context)
         outcome = newest.failure or newest.none_found()
         if newest.day is not None:
@@ -251,8 +237,7 @@ class MoEngageStream(WindowedReportStream):
     def newest_file(self, context: Context) -> ProbedFiles:
         """The newest file of the report still served, by its first bytes, newest date first.
 
-        Each date is asked through the workspace's throttle and retried like any request
-        (429, 5xx, dropped connections); a refused signature or a source that does not
+        Each date is retried like any request; a refused signature or a source that does not
         answer ends the search.
         """
         today = self.today()
@@ -293,13 +278,7 @@ class MoEngageStream(WindowedReportStream):
     def _probe_once(
         self, prepared: requests.PreparedRequest, context: Context
     ) -> tuple[int, bytes, str | None]:
-        """One try of a probe: the status, a file's first bytes, what a foreign 4xx is.
-
-        A 4xx other than MoEngage's "no such file" is named by :func:`foreign_refusal`.
-
-        Raises:
-            RetriableAPIError: on 429 or 5xx, worth another try.
-        """
+        """One try of a probe: the status, a file's first bytes, what a foreign 4xx is."""
         with self.send_throttled(prepared, context) as response:
             status = response.status_code
             rule = status_rule(status)
@@ -352,8 +331,7 @@ class MoEngageStream(WindowedReportStream):
     ) -> Exception:
         """A 400 for a date: not there yet (today, yesterday), no file (skipped), or an error.
 
-        Only MoEngage's own 400 means "no file"; any other 4xx stops the run, the bookmark
-        where it was (:func:`foreign_refusal`).
+        Only MoEngage's own 400 means "no file"; any other 4xx stops the run.
         """
         if foreign := answers.foreign_refusal(response):
             return SourceError(
