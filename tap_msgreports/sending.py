@@ -35,7 +35,7 @@ from tap_msgreports.http import (
 from tap_msgreports.records import RecordsOut
 from tap_msgreports.retries import retry_waits
 from tap_msgreports.run import RunContext
-from tap_msgreports.settings import HttpSettings
+from tap_msgreports.settings import HttpSettings, SourceSettings
 
 if t.TYPE_CHECKING:
     from collections.abc import Generator
@@ -138,8 +138,13 @@ class HttpStream(RecordsOut, metaclass=abc.ABCMeta):
 
     @property
     @abc.abstractmethod
+    def vendor(self) -> SourceSettings:
+        """The source's settings, read once: ``vendor = <Vendor>Settings.of_stream()``."""
+
+    @property
     def fetch_ahead_depth(self) -> int:
-        """How many windows are fetched at once: the vendor's requests-in-flight limit."""
+        """How many windows of one key are fetched at once (``<vendor>_max_concurrency``)."""
+        return self.vendor.max_concurrency
 
     @property
     def stop(self) -> Stop:

@@ -14,6 +14,7 @@ import os
 import types
 import typing as t
 from dataclasses import dataclass, fields
+from functools import cached_property
 from urllib.parse import urlparse
 
 from singer_sdk import typing as th
@@ -167,6 +168,11 @@ class TypedSettings:
         value = settings_with_defaults(config, defaults)
         return cls(**{name: read(value[cls.PREFIX + name]) for name, read in readers.items()})
 
+    @classmethod
+    def of_stream(cls) -> cached_property[Self]:
+        """A stream attribute: these settings, read from the stream's config on first use."""
+        return cached_property(lambda stream: cls.from_config(stream.config))
+
 
 Reader = t.Callable[[t.Any], t.Any]
 #: Per settings class: its defaults, and how each field is read.
@@ -184,6 +190,13 @@ def reader_of(hint: t.Any) -> Reader:  # noqa: ANN401 - any type hint
         (item,) = arguments
         return lambda value: [item(each) for each in value or []]
     return t.cast("Reader", hint)  # str, int, float, bool
+
+
+@dataclass(frozen=True)
+class SourceSettings(TypedSettings):
+    """A vendor's settings, among them its requests in flight per key (an account...)."""
+
+    max_concurrency: int
 
 
 @dataclass(frozen=True)

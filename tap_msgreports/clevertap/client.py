@@ -70,15 +70,7 @@ class CleverTapStream(WindowedReportStream):
         self.read_in_run: dict[str, tuple[str, int]] = {}
         self._planned: dict[str, Window] = {}
 
-    @cached_property
-    def clevertap(self) -> settings.CleverTapSettings:
-        """The CleverTap settings, read once."""
-        return settings.CleverTapSettings.from_config(self.config)
-
-    @property
-    def fetch_ahead_depth(self) -> int:
-        """Requests in flight per account (``clevertap_max_concurrency``)."""
-        return self.clevertap.max_concurrency
+    vendor = settings.CleverTapSettings.of_stream()
 
     @property
     @abc.abstractmethod
@@ -131,7 +123,7 @@ class CleverTapStream(WindowedReportStream):
     @property
     def lookback(self) -> dt.timedelta:
         """``clevertap_lookback_days``."""
-        return dt.timedelta(days=self.clevertap.lookback_days)
+        return dt.timedelta(days=self.vendor.lookback_days)
 
     def windows_of(self, context: Context, span: Span) -> list[Window]:
         """The windows of a run: open days, then the range, then the days read ahead."""
@@ -150,7 +142,7 @@ class CleverTapStream(WindowedReportStream):
     ) -> list[Window]:
         """Windows after ``after`` to today + ``clevertap_lookahead_days``, not past end_date."""
         self._ahead_from.pop(context["account_id"], None)
-        last_day = today + dt.timedelta(days=self.clevertap.lookahead_days)
+        last_day = today + dt.timedelta(days=self.vendor.lookahead_days)
         if (end_date := DateRange.from_config(self.config).end_date) is not None:
             last_day = min(last_day, end_date)
         if not self.reads_ahead or after >= last_day:
@@ -213,7 +205,7 @@ class CleverTapStream(WindowedReportStream):
         A campaign can run for months while the lookback re-reads a few weeks: such days are
         kept in the state and read every run until their rows are completed or stopped.
         """
-        if not self.clevertap.track_open_days:
+        if not self.vendor.track_open_days:
             return []
         days = sorted(
             day

@@ -10,7 +10,7 @@ from singer_sdk import typing as th
 
 from tap_msgreports.settings import (
     MAX_LOOKBACK_DAYS,
-    TypedSettings,
+    SourceSettings,
     credential_problem,
     range_problems,
     url_problem,
@@ -173,7 +173,7 @@ RANGE_NOTES = {
 
 
 @dataclass(frozen=True)
-class CleverTapSettings(TypedSettings):
+class CleverTapSettings(SourceSettings):
     """The CleverTap settings read as values, each with the default its schema declares."""
 
     PREFIX = "clevertap_"
@@ -186,7 +186,6 @@ class CleverTapSettings(TypedSettings):
     track_open_days: bool
     campaign_window_days: int
     report_window_days: int
-    max_concurrency: int
 
 
 @dataclass(frozen=True)

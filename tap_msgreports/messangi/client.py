@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import typing as t
-from functools import cached_property
 
 from tap_msgreports.client import Span, WindowedReportStream
 from tap_msgreports.errors import SourceError, WindowTooLargeError
@@ -32,15 +31,7 @@ class MessangiStream(WindowedReportStream):
     #: Windows are split down to one second before the run gives up.
     split_resolution = dt.timedelta(seconds=1)
 
-    @cached_property
-    def messangi(self) -> settings.MessangiSettings:
-        """The Messangi settings, read once."""
-        return settings.MessangiSettings.from_config(self.config)
-
-    @property
-    def fetch_ahead_depth(self) -> int:
-        """Requests in flight per channel (``messangi_max_concurrency``)."""
-        return self.messangi.max_concurrency
+    vendor = settings.MessangiSettings.of_stream()
 
     def throttle_key(self, context: Context) -> str:
         """The channel: a query of its own, read beside the others (no limit is documented)."""
@@ -54,7 +45,7 @@ class MessangiStream(WindowedReportStream):
     @property
     def partitions(self) -> list[dict[str, t.Any]]:
         """One partition per channel: the API takes one channel per request."""
-        return [{"channel": channel} for channel in self.messangi.channels]
+        return [{"channel": channel} for channel in self.vendor.channels]
 
     def auth_headers(self) -> dict[str, str]:
         """The key in its header, ``Authorization: Bearer <key>`` by default (never logged)."""
@@ -70,7 +61,7 @@ class MessangiStream(WindowedReportStream):
     @property
     def lookback(self) -> dt.timedelta:
         """``messangi_lookback_days``."""
-        return dt.timedelta(days=self.messangi.lookback_days)
+        return dt.timedelta(days=self.vendor.lookback_days)
 
     def midnight(self, day: dt.date) -> dt.datetime:
         """The start of ``day`` in UTC."""
@@ -79,12 +70,12 @@ class MessangiStream(WindowedReportStream):
     def windows_of(self, context: Context, span: Span) -> list[Window]:  # noqa: ARG002
         """UTC windows of ``messangi_window_hours`` to ``end_date``, never the newest minutes."""
         end = min(self.midnight(span.last_day + dt.timedelta(days=1)), self.settled_until())
-        size = dt.timedelta(hours=self.messangi.window_hours)
+        size = dt.timedelta(hours=self.vendor.window_hours)
         return plan_windows(span.start.replace(microsecond=0), end, size)
 
     def settled_until(self) -> dt.datetime:
         """The newest time read: the minutes after it may still change (near real time)."""
-        return self.now() - dt.timedelta(minutes=self.messangi.settle_minutes)
+        return self.now() - dt.timedelta(minutes=self.vendor.settle_minutes)
 
     def parse_bookmark(self, value: str) -> dt.datetime:
         """A stored bookmark as a UTC time (one without a zone is taken as UTC).

@@ -13,7 +13,6 @@ import tempfile
 import typing as t
 from collections import Counter
 from dataclasses import dataclass, field
-from functools import cached_property
 from http import HTTPStatus
 
 from singer_sdk.exceptions import RetriableAPIError
@@ -72,35 +71,27 @@ class MoEngageStream(WindowedReportStream):
     path = "/campaign_reports/rest_api/{app_id}/{file}"  # the endpoint, for metrics
     checks_connection = True
 
-    @cached_property
-    def moengage(self) -> settings.MoEngageSettings:
-        """The MoEngage settings, read once."""
-        return settings.MoEngageSettings.from_config(self.config)
-
-    @property
-    def fetch_ahead_depth(self) -> int:
-        """Files downloaded at once (``moengage_max_concurrency``)."""
-        return self.moengage.max_concurrency
+    vendor = settings.MoEngageSettings.of_stream()
 
     @property
     def url_base(self) -> str:
         """The data center's host, or ``moengage_api_url``."""
-        return self.moengage.base_url
+        return self.vendor.base_url
 
     @property
     def partitions(self) -> list[dict[str, t.Any]]:
         """One partition per report name."""
-        return [{"report_name": name} for name in self.moengage.reports]
+        return [{"report_name": name} for name in self.vendor.reports]
 
     @property
     def max_file_bytes(self) -> int:
         """The size limit of one file, downloaded or inflated."""
-        return self.moengage.max_file_mb << 20
+        return self.vendor.max_file_mb << 20
 
     @property
     def max_columns(self) -> int:
         """The most columns one file may have (``moengage_max_columns``)."""
-        return self.moengage.max_columns
+        return self.vendor.max_columns
 
     # ----- dates and bookmarks ------------------------------------------------------------
 
@@ -178,9 +169,9 @@ class MoEngageStream(WindowedReportStream):
         name = self.file_name(context, window)
         key = str(self.config["moengage_secret_key"])
         signed = files.signature(app_id, name, key)
-        place = self.moengage.signature_in
+        place = self.vendor.signature_in
         headers = {**self.http_headers}
-        if self.moengage.sends_basic_auth:
+        if self.vendor.sends_basic_auth:
             headers["Authorization"] = files.basic_authorization(app_id, key)
         params: dict[str, t.Any] = {}
         if place in {"header", "both"}:
@@ -321,7 +312,7 @@ class MoEngageStream(WindowedReportStream):
     def credentials_hint(self) -> str:
         """What to check after a 401: the key and workspace, then ``moengage_auth``."""
         hint = "check moengage_secret_key (the campaign report API key) and moengage_app_id"
-        if self.moengage.sends_basic_auth:
+        if self.vendor.sends_basic_auth:
             return hint
         # Public clients also send Basic auth: a workspace may require it (api-notes 5.3).
         return f"{hint}; if both are right, set moengage_auth to signature+basic"
