@@ -78,9 +78,7 @@ class MessangiStream(WindowedReportStream):
         return self.now() - dt.timedelta(minutes=self.vendor.settle_minutes)
 
     def parse_bookmark(self, value: str) -> dt.datetime:
-        """A stored bookmark as a UTC time (one without a zone is taken as UTC).
-
-        Any year is read: the base says why one far off is ignored.
+        """A stored bookmark as a UTC time (one without a zone is taken as UTC), any year.
 
         Raises:
             ValueError: when the value is not a time.
@@ -127,12 +125,7 @@ class MessangiStream(WindowedReportStream):
     def check_body(self, body: t.Any, context: Context, window: Window) -> None:  # noqa: ANN401
         """A 200 body that refuses: "report too big" splits; another ``explain`` fails.
 
-        An ``explain`` beside an items list is not a refusal (the API sends notes too);
-        without one it is shown verbatim with the channel and the range.
-
-        Raises:
-            WindowTooLargeError: for a "report too big".
-            SourceError: for any other ``explain`` in a body without items.
+        An ``explain`` beside an items list is not a refusal (the API sends notes too).
         """
         explain = text_at(body, *EXPLAIN_PATHS)
         if explain is None:
