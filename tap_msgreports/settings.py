@@ -363,9 +363,8 @@ def coerce_numbers(config: dict[str, t.Any], schema: Mapping[str, t.Any]) -> Non
 def environment_config(schema: Mapping[str, t.Any], prefix: str) -> dict[str, t.Any]:
     """The settings given as ``<prefix><NAME>`` environment variables, parsed as the SDK does.
 
-    A value that does not parse (malformed JSON for an array, text for an integer) is kept
-    as text, for validation to name the setting and the type it expects: the parser's own
-    error would quote the value, a secret pasted there included, in a traceback.
+    A value that does not parse is kept as text, for validation to name the setting and its
+    type: the parser's own error would quote the value (a secret?) in a traceback.
     """
     try:
         return parse_environment_config(dict(schema), prefix)  # also reads a .env file
