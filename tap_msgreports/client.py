@@ -1,16 +1,10 @@
 """The base of every stream: windows of several partitions fetched at once, bookmarked.
 
 A vendor stream says which windows it reads, which request reads one window and how a
-response body becomes records. The rest lives in the bases, once:
-
-- the bookmark of a partition moves only past a window whose records were all written,
-  so a run stopped at any point resumes without a gap (:mod:`bookmarks`);
-- requests, retries, statuses and throttles are :mod:`sending`'s, by :mod:`http`'s rules;
-- a window the vendor refuses as too large is split (in two, or in as many pieces as the
-  response suggests) and each piece is read, recursively;
-- the windows of several partitions are fetched at once on worker threads
-  (:class:`~tap_msgreports.concurrency.Scheduler`) while records are written partition by
-  partition, each partition's windows in order.
+body becomes records. The bases do the rest, once: bookmarks (:mod:`bookmarks`), requests
+(:mod:`sending`), splitting a window refused as too large, recursively, and fetching the
+windows of several partitions at once (:class:`~tap_msgreports.concurrency.Scheduler`)
+while records are written partition by partition, each partition's windows in order.
 """
 
 from __future__ import annotations
@@ -99,9 +93,13 @@ class WindowedReportStream(BookmarkedStream, metaclass=abc.ABCMeta):
 
     # ----- what a vendor stream provides -------------------------------------------------
 
-    @abc.abstractmethod
-    def today_for(self, context: Context) -> dt.date:
-        """Today, where the partition's days are counted (its time zone, or UTC)."""
+    def now(self) -> dt.datetime:
+        """The current time in UTC (a method so that tests can move it)."""
+        return dt.datetime.now(dt.timezone.utc)
+
+    def today_for(self, context: Context) -> dt.date:  # noqa: ARG002
+        """Today where the partition's days are counted: UTC, unless the vendor has zones."""
+        return self.now().date()
 
     @property
     @abc.abstractmethod
@@ -113,11 +111,7 @@ class WindowedReportStream(BookmarkedStream, metaclass=abc.ABCMeta):
         """The windows of ``span``: the vendor's window size, limits and extra days."""
 
     def plan(self, context: Context) -> list[Window]:
-        """The windows this run reads for one partition, oldest first.
-
-        Date range, stored bookmark, lookback, resume point, windows: the vendor supplies
-        its today, lookback and windows (:meth:`windows_of`).
-        """
+        """The windows this run reads for one partition, oldest first."""
         today = self.today_for(context)
         first_day, last_day = DateRange.from_config(self.config).resolve(today)
         bookmark = self.stored_bookmark(context)
@@ -141,28 +135,20 @@ class WindowedReportStream(BookmarkedStream, metaclass=abc.ABCMeta):
         context: Context,
         window: Window,
     ) -> Iterable[dict[str, t.Any]]:
-        """The records of one parsed response body (a list, or a lazy iterator for files).
-
-        Raises:
-            WindowTooLargeError: when the body says the window holds too much.
-        """
+        """The records of one parsed body (a list, or a lazy iterator for files)."""
 
     def connection_check(self, context: Context) -> str:
         """What one small request for the partition saw, for ``--check`` (one line).
 
         Only the stream that speaks for its source (``checks_connection``) implements it.
-
-        Raises:
-            SourceError: when the source cannot be reached or refuses the credentials.
         """
         raise NotImplementedError
 
     def get_records(self, context: Context | None) -> Iterable[dict[str, t.Any]]:
         """Read the partition's windows in order, bookmarking each.
 
-        The first call starts fetching the windows of every partition (:meth:`schedule`);
-        each call takes its own partition's. Fetching ends with the last partition, or as
-        soon as a partition ends early (a failure, a stop, a dry run's limit).
+        The first call starts fetching every partition's windows (:meth:`schedule`); fetching
+        ends with the last partition, or when one ends early (a failure, a stop, a dry run).
         """
         if self._dry_run_left is None and self.ABORT_AT_RECORD_COUNT is not None:
             self._dry_run_left = self.ABORT_AT_RECORD_COUNT
@@ -188,11 +174,7 @@ class WindowedReportStream(BookmarkedStream, metaclass=abc.ABCMeta):
         return self.plan_all(partitions)[partitions.index(partition)]
 
     def plan_all(self, partitions: list[Context]) -> list[list[Window]]:
-        """The windows of every partition, planned at once before the first request.
-
-        Planning them together lets the run say, before its first request, that it would
-        make more than ``progress.MANY_REQUESTS``.
-        """
+        """Every partition's windows, planned together to warn of too many requests first."""
         plans = [self.plan(each) for each in partitions]
         progress.warn_of_many_requests(
             self.logger, f"{self.source_name} {self.name}", self.window_setting, plans
@@ -202,10 +184,8 @@ class WindowedReportStream(BookmarkedStream, metaclass=abc.ABCMeta):
     def schedule(self, partitions: list[Context]) -> WindowScheduler:
         """Start fetching the windows of ``partitions``, several partitions at once.
 
-        Each key (an account, a channel, a workspace) has ``fetch_ahead_depth`` windows in
-        flight at most, all keys together ``max_requests_in_flight``; what was fetched and
-        not yet written is bounded in windows and in records, so memory stays close to one
-        partition's.
+        ``fetch_ahead_depth`` in flight per key, ``max_requests_in_flight`` in all; what waits
+        to be written is bounded in windows and in records.
         """
         plans = zip(partitions, self.plan_all(partitions), strict=True)
         lanes = [Lane(self.throttle_key(each), plan) for each, plan in plans]
@@ -231,11 +211,7 @@ class WindowedReportStream(BookmarkedStream, metaclass=abc.ABCMeta):
             scheduler.close(failed=failed)
 
     def _scheduled(self, partition: Context) -> tuple[WindowScheduler, int]:
-        """The scheduler that fetches this partition's windows, and its lane there.
-
-        A partition asked for out of order (already read, or in a later sync) starts a
-        new scheduler, from that partition on.
-        """
+        """The scheduler fetching this partition's windows (a new one if out of order), its lane."""
         partitions = self._partitions_with(partition)
         lane = partitions.index(partition)
         scheduler = self._scheduler
@@ -323,11 +299,7 @@ class WindowedReportStream(BookmarkedStream, metaclass=abc.ABCMeta):
 
     # ----- reading one window --------------------------------------------------------------
 
-    def _timed_read(
-        self,
-        context: Context,
-        window: Window,
-    ) -> WindowRead:
+    def _timed_read(self, context: Context, window: Window) -> WindowRead:
         """Runs on a worker: read a window, or say why it is not there."""
         started = time.monotonic()
         try:
@@ -337,15 +309,9 @@ class WindowedReportStream(BookmarkedStream, metaclass=abc.ABCMeta):
         return records, time.monotonic() - started
 
     def read_window(
-        self,
-        context: Context,
-        window: Window,
-        depth: int = 0,
+        self, context: Context, window: Window, depth: int = 0
     ) -> Iterable[dict[str, t.Any]]:
-        """All records of ``window``, splitting it while the source says it is too large.
-
-        ``depth`` counts the splits above this window, for the log.
-        """
+        """All records of ``window``, split while too large (``depth`` splits above it)."""
         try:
             return self._read_once(context, window)
         except WindowTooLargeError as exc:

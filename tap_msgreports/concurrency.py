@@ -1,17 +1,13 @@
 """Requests in flight: per-account limits, a global cap, and windows fetched ahead in order.
 
-A source such as CleverTap allows a few requests in flight per account. Every request
-of every stream of that account takes a slot of one shared semaphore, so the limit
-holds across streams (:class:`ThrottleRegistry`).
+Every request of every stream of an account takes a slot of one shared semaphore, so a
+vendor's limit per account holds across streams (:class:`ThrottleRegistry`).
 
-A stream reads several partitions at once (:class:`Scheduler`): the windows of every
-partition are fetched on worker threads, the earliest one (in the order records are
-written) whose account has a free slot first, under a global cap on fetches in flight and
-a bound on what was fetched and not yet written (windows, and the records they hold),
-which keeps memory close to one partition's. The caller takes each partition's results
-in window order, partition after partition, so a bookmark still moves only past written
-windows. Fetches always run on workers, so that the caller can stop while one hangs
-(see :mod:`tap_msgreports.stopping`).
+:class:`Scheduler` fetches the windows of every partition on worker threads, earliest (in
+write order) first, under a global cap and a bound on what was fetched and not yet written
+(windows, and the records they hold): memory stays close to one partition's. The caller
+takes results in write order, so a bookmark moves only past written windows; fetches run
+on workers so that the caller can stop while one hangs (:mod:`tap_msgreports.stopping`).
 """
 
 from __future__ import annotations
@@ -83,10 +79,7 @@ class Scheduler(t.Generic[ItemT, ResultT]):
         stop: Stop | None = None,
         weigh: Callable[[ResultT], int] | None = None,
     ) -> None:
-        """Start fetching at once: the first items of every lane, within the limits.
-
-        ``weigh`` gives a result's weight for ``limits.waiting_weight`` (by default 1).
-        """
+        """Start fetching the first items of every lane; ``weigh`` a result (by default 1)."""
         self.lanes, self._fetch, self._limits = lanes, fetch, limits
         self._weigh = weigh or (lambda _result: 1)
         self._stop = stop or Stop()
@@ -115,11 +108,7 @@ class Scheduler(t.Generic[ItemT, ResultT]):
             self._dispatch()
 
     def results(self, lane: int) -> Generator[tuple[ItemT, ResultT], None, None]:
-        """The lane's ``(item, result)`` in order; the lanes before it are dropped.
-
-        Raises:
-            StopRequested: when a stop is asked for while a result is awaited.
-        """
+        """The lane's ``(item, result)`` in order; the lanes before it are dropped."""
         self._enter(lane)
         for index, item in enumerate(self.lanes[lane].items):
             yield item, self._take(lane, index)
@@ -133,8 +122,7 @@ class Scheduler(t.Generic[ItemT, ResultT]):
         """Start nothing more; wait for the fetches in flight, unless the run is ending.
 
         On a stop or a failure none is awaited: a stalled request or a retry's wait must
-        not hold the exit (the tap ends the process without them). After a failure they
-        end at their next try or wait (:meth:`Stop.abandon_fetches`).
+        not hold the exit. After a failure they end at their next try or wait.
         """
         with self._lock:
             self._closed = True
@@ -186,8 +174,7 @@ class Scheduler(t.Generic[ItemT, ResultT]):
     def _choose(self) -> tuple[int, int] | None:
         """The earliest unstarted item whose key has a free slot, within the waiting bound.
 
-        The item the caller waits for may start beyond the bound: the bound must never keep
-        the caller waiting for ever on items it takes later.
+        The item the caller waits for may start beyond the bound, or it could wait for ever.
         """
         if self._waiting >= self._limits.waiting or self._too_heavy():
             head = self._head
@@ -235,11 +222,10 @@ class Scheduler(t.Generic[ItemT, ResultT]):
         failed: tuple[int, int] | None = None,
         weight: tuple[tuple[int, int], int] | None = None,
     ) -> None:
-        """Free the fetch's slots and start the next ones.
+        """Free the fetch's slots and start the next ones; after a failure, nothing later.
 
         Before the result is set: the caller, once it has the result, must find the key's
         slot free, or it could give the waiting bound to a later item and wait for ever.
-        After a failure nothing later starts: the run ends when the failure's turn comes.
         """
         with self._lock:
             self._busy[self.lanes[lane].key] -= 1

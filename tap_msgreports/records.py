@@ -59,9 +59,7 @@ class RecordsOut(sdk_compat.SdkStream):
         return partition_metrics.sync_timer(self.name)
 
     def generate_child_contexts(
-        self,
-        record: dict[str, t.Any],
-        context: Context | None,
+        self, record: dict[str, t.Any], context: Context | None
     ) -> Iterable[Context | None]:
         """No child streams here: nothing to generate, and nothing to filter per record."""
         del record, context

@@ -156,10 +156,7 @@ class SdkStream(RESTStream[None]):
             super()._write_record_message(record)
 
     def _increment_stream_state(
-        self,
-        latest_record: dict[str, t.Any],
-        *,
-        context: Context | None = None,
+        self, latest_record: dict[str, t.Any], *, context: Context | None = None
     ) -> None:
         """Why: records never move a bookmark here; windows do, once written (0.54.9)."""
 

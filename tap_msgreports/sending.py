@@ -35,7 +35,7 @@ from tap_msgreports.http import (
 from tap_msgreports.records import RecordsOut
 from tap_msgreports.retries import retry_waits
 from tap_msgreports.run import RunContext
-from tap_msgreports.settings import HttpSettings
+from tap_msgreports.settings import HttpSettings, SourceSettings
 
 if t.TYPE_CHECKING:
     from collections.abc import Generator
@@ -60,10 +60,7 @@ class HttpStream(RecordsOut, metaclass=abc.ABCMeta):
     def __init__(
         self, tap: Tap, schema: dict[str, t.Any] | None = None, *, run: RunContext | None = None
     ) -> None:
-        """Set up the stream; HTTP settings are read once from the config.
-
-        ``run`` is what the run's streams share (by default the one the tap holds).
-        """
+        """Set up the stream; ``run`` is what the run's streams share (by default the tap's)."""
         super().__init__(tap, schema=schema)
         self.run = run or RunContext.of(tap)
         self.http_settings = HttpSettings.from_config(self.config)
@@ -91,18 +88,15 @@ class HttpStream(RecordsOut, metaclass=abc.ABCMeta):
 
     def where(self, context: Context, window: Window) -> str:
         """Which request a message is about: source, partition, stream and window."""
-        partition, window_text = (
-            self.describe_partition(context),
-            self.describe_window(context, window),
-        )
-        return f"{partition}, {self.name} {window_text}"
+        window_text = self.describe_window(context, window)
+        return f"{self.describe_partition(context)}, {self.name} {window_text}"
 
     def client_error(
         self, response: requests.Response, context: Context, window: Window
     ) -> Exception:
         """The error for a 4xx other than 401/403 (vendors map their own)."""
         return SourceError(
-            f"{self.where(context, window)}: HTTP {response.status_code}: {short_text(response)}",
+            f"{self.where(context, window)}: HTTP {response.status_code}: {short_text(response)}"
         )
 
     def refusal(
@@ -113,17 +107,13 @@ class HttpStream(RecordsOut, metaclass=abc.ABCMeta):
     ) -> Exception | None:
         """What an error body says whatever its status (400 and up), or None to go by status.
 
-        Called before 429 and 5xx are retried, for vendors whose refusals (e.g. a window too
-        large) come with no reliable status; the body is read already.
+        Checked before 429 and 5xx are retried: some refusals (a window too large) come with
+        no reliable status.
         """
         return None
 
     def status_in_body(self, body: t.Any) -> int | None:  # noqa: ANN401
-        """The HTTP status a 200 body says it stands for, or None (the 200 counts).
-
-        Vendors that report failures inside a 200 (CleverTap) override it; the status is
-        then classified as :meth:`raise_for_status` classifies a real one.
-        """
+        """The HTTP status a 200 body says it stands for (CleverTap's fails), or None."""
         del body
         return None
 
@@ -138,8 +128,13 @@ class HttpStream(RecordsOut, metaclass=abc.ABCMeta):
 
     @property
     @abc.abstractmethod
+    def vendor(self) -> SourceSettings:
+        """The source's settings, read once: ``vendor = <Vendor>Settings.of_stream()``."""
+
+    @property
     def fetch_ahead_depth(self) -> int:
-        """How many windows are fetched at once: the vendor's requests-in-flight limit."""
+        """How many windows of one key are fetched at once (``<vendor>_max_concurrency``)."""
+        return self.vendor.max_concurrency
 
     @property
     def stop(self) -> Stop:
@@ -221,12 +216,7 @@ class HttpStream(RecordsOut, metaclass=abc.ABCMeta):
     ) -> t.Any:  # noqa: ANN401
         """Send one request of ``window`` (by default :meth:`window_request`), with retries.
 
-        Returns its checked, parsed body. A vendor that needs more than one request per
-        window (pages) sends them here too.
-
-        Raises:
-            SourceError: when the tries are used up or the request cannot be sent.
-            WindowTooLargeError: when the source refuses the window as too large.
+        Returns its checked, parsed body; pages of a window are sent here too.
         """
         send = self.request_decorator(self._send)
         request = request or self.window_request(context, window)
@@ -254,12 +244,7 @@ class HttpStream(RecordsOut, metaclass=abc.ABCMeta):
             **{body_key: request.data},
         )
 
-    def _send(
-        self,
-        prepared: requests.PreparedRequest,
-        context: Context,
-        window: Window,
-    ) -> t.Any:  # noqa: ANN401
+    def _send(self, prepared: requests.PreparedRequest, context: Context, window: Window) -> t.Any:  # noqa: ANN401
         """One try: send, classify the status, parse the body once, check it."""
         response = self.send_throttled(prepared, context)
         self._count_request(context)
@@ -283,13 +268,10 @@ class HttpStream(RecordsOut, metaclass=abc.ABCMeta):
         window: Window,
         status: int | None = None,
     ) -> None:
-        """Apply the status rules, kept in this one place.
+        """Apply the status rules (``status``: a 200 body's own, else the HTTP status).
 
         429 and 5xx are retried, 401/403 stop the run, other 4xx are the vendor's
         :meth:`client_error` (after its :meth:`refusal`).
-
-        ``status`` is the one that counts when a 200 body reports its own (see
-        :meth:`status_in_body`); by default the HTTP status. The body is read already.
         """
         status = response.status_code if status is None else status
         rule = status_rule(status)
@@ -305,9 +287,7 @@ class HttpStream(RecordsOut, metaclass=abc.ABCMeta):
         raise self.client_error(response, context, window)
 
     def send_throttled(
-        self,
-        prepared: requests.PreparedRequest,
-        context: Context,
+        self, prepared: requests.PreparedRequest, context: Context
     ) -> requests.Response:
         """Send within the partition's throttle, unless a stop was asked for; no redirect."""
         self.stop.check_fetch()  # no request starts once a stop is asked for, or a failure
@@ -333,10 +313,7 @@ class HttpStream(RecordsOut, metaclass=abc.ABCMeta):
         )
 
     def parse_body(self, response: requests.Response) -> t.Any:  # noqa: ANN401
-        """Read the body within ``max_response_mb`` and parse it once, with msgspec.
-
-        A body that is not JSON, not UTF-8 or absurdly nested is worth another try.
-        """
+        """Read the body within ``max_response_mb``, parse it once; a malformed one is retried."""
         limit = self.http_settings.max_response_mb << 20
         what = f"a {self.source_name} response (max_response_mb)"
         load_capped(response, limit, what, self.timeout)

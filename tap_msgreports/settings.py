@@ -1,8 +1,7 @@
 """Settings shared by every source: the date range and how HTTP requests behave.
 
-Each vendor module declares its own settings beside its quirks; the tap joins them.
-Values are parsed once into frozen dataclasses, and every problem is reported as one
-line that names the setting, before any request is made.
+Each vendor declares its own beside its quirks. Values are parsed once into frozen
+dataclasses; every problem is one line naming the setting, before any request is made.
 """
 
 from __future__ import annotations
@@ -14,6 +13,7 @@ import os
 import types
 import typing as t
 from dataclasses import dataclass, fields
+from functools import cached_property
 from urllib.parse import urlparse
 
 from singer_sdk import typing as th
@@ -146,8 +146,8 @@ READ = "read"
 class TypedSettings:
     """Settings read once as typed values: a subclass declares its fields, nothing more.
 
-    Each field is the setting ``PREFIX + field name`` of ``PROPERTIES``, its default applied,
-    converted to the field's declared type (or by the function in its ``READ`` metadata).
+    A field is the setting ``PREFIX + name`` of ``PROPERTIES``, default applied, converted to
+    its type (or by the function in its ``READ`` metadata).
     """
 
     PREFIX: t.ClassVar[str] = ""
@@ -166,6 +166,11 @@ class TypedSettings:
         defaults, readers = how
         value = settings_with_defaults(config, defaults)
         return cls(**{name: read(value[cls.PREFIX + name]) for name, read in readers.items()})
+
+    @classmethod
+    def of_stream(cls) -> cached_property[Self]:
+        """A stream attribute: these settings, read from the stream's config on first use."""
+        return cached_property(lambda stream: cls.from_config(stream.config))
 
 
 Reader = t.Callable[[t.Any], t.Any]
@@ -187,6 +192,13 @@ def reader_of(hint: t.Any) -> Reader:  # noqa: ANN401 - any type hint
 
 
 @dataclass(frozen=True)
+class SourceSettings(TypedSettings):
+    """A vendor's settings, among them its requests in flight per key (an account...)."""
+
+    max_concurrency: int
+
+
+@dataclass(frozen=True)
 class HttpSettings(TypedSettings):
     """How every request is sent and retried."""
 
@@ -205,11 +217,10 @@ def range_problems(
     config: Mapping[str, t.Any],
     notes: Mapping[str, tuple[str, str]] | None = None,
 ) -> list[str]:
-    """One line per number outside the range its schema declares, default applied.
+    """One line per number outside its schema's range: ``name must be low to high, got value``.
 
-    ``name must be low to high, got value``; ``notes`` adds words after the range and after
-    the value of a setting. The JSON-schema check leaves ranges to this one, which shows the
-    value (a number, never a secret) and runs only for the sources configured.
+    ``notes`` adds words after the range and the value. The value is shown (a number, never
+    a secret); this runs only for the sources configured.
     """
     found = []
     for name, spec in properties.to_dict()["properties"].items():
@@ -231,11 +242,7 @@ def _number(value: float) -> str:
 
 
 def parse_date(value: object, setting: str) -> dt.date:
-    """A date from ``YYYY-MM-DD`` or an ISO date-time (its date part is taken).
-
-    Raises:
-        ValueError: naming the setting, when the value is not such a date.
-    """
+    """A date from ``YYYY-MM-DD`` or an ISO date-time; else a ValueError naming the setting."""
     text = str(value).strip()
     try:
         if len(text) == len("YYYY-MM-DD"):
@@ -263,11 +270,7 @@ class DateRange:
 
     @classmethod
     def from_config(cls, config: Mapping[str, t.Any]) -> DateRange:
-        """Parse ``start_date`` and ``end_date``; unset ones stay None (relative to today).
-
-        Raises:
-            ValueError: naming the setting, when a value is not a date.
-        """
+        """Parse ``start_date`` and ``end_date``; unset ones stay None (relative to today)."""
         start, end = config.get("start_date"), config.get("end_date")
         return cls(
             start_date=parse_date(start, "start_date") if start else None,
@@ -277,19 +280,15 @@ class DateRange:
     def resolve(self, today: dt.date) -> tuple[dt.date, dt.date]:
         """The first and last date to read, given what "today" is where the data lives.
 
-        The last is never after today, whatever ``end_date`` says: a window read ahead of
-        time is empty, and its bookmark would tell every later run that it is done.
+        Never after today: a window read ahead of time is empty, and its bookmark would tell
+        every later run that it is done.
         """
         end = min(self.end_date or today, today)
         start = self.start_date or (today - dt.timedelta(days=DEFAULT_START_DAYS_AGO))
         return start, end
 
     def problems(self) -> list[str]:
-        """One line per inconsistency, a default (relative to today) included.
-
-        "Today" depends on the zone the data lives in; a range is refused only when it is
-        empty in every zone, so that no account's valid range is refused.
-        """
+        """One line per inconsistency, defaults included: a range empty in every time zone."""
         now = dt.datetime.now(dt.timezone.utc)
         latest_today = (now + dt.timedelta(hours=14)).date()  # UTC+14 is the first to a day
         earliest_today = (now - dt.timedelta(hours=12)).date()  # UTC-12 the last
@@ -308,8 +307,8 @@ class DateRange:
 def credential_problem(value: str, name: str) -> str | None:
     """Why a credential cannot be sent as it is, or None; the message never shows the value.
 
-    A value pasted with a trailing newline or a space would be refused by the HTTP library
-    (whose error quotes the header, secret included) or by the vendor as a wrong credential.
+    A pasted newline or space would be refused by the HTTP library (whose error quotes the
+    header, secret included) or by the vendor as a wrong credential.
     """
     if value != value.strip():
         return f"{name} has leading or trailing whitespace (a pasted newline?): remove it"
@@ -319,10 +318,10 @@ def credential_problem(value: str, name: str) -> str | None:
 
 
 def url_problem(value: str, name: str, config: Mapping[str, t.Any]) -> str | None:
-    """Why ``value`` is not a usable base URL, or None when it is.
+    """Why ``value`` is not a usable base URL, or None.
 
-    Plain HTTP would send credentials in clear text: it is refused unless the host is this
-    machine (the emulator, a local proxy) or ``allow_insecure_http`` says so.
+    Plain HTTP sends credentials in clear text: refused unless the host is this machine (a
+    local proxy) or ``allow_insecure_http`` says so.
     """
     try:
         parsed = urlparse(value)
@@ -352,8 +351,7 @@ def is_loopback(host: str | None) -> bool:
 def coerce_numbers(config: dict[str, t.Any], schema: Mapping[str, t.Any]) -> None:
     """Turn number settings given as text (``--config=ENV``) into numbers, in place.
 
-    The SDK parses integers, booleans and arrays from environment variables, but leaves
-    ``number`` settings as text, which its own validation then refuses.
+    The SDK parses integers, booleans and arrays from the environment, not ``number``s.
     """
     for name, spec in schema.get("properties", {}).items():
         value = config.get(name)
@@ -365,9 +363,8 @@ def coerce_numbers(config: dict[str, t.Any], schema: Mapping[str, t.Any]) -> Non
 def environment_config(schema: Mapping[str, t.Any], prefix: str) -> dict[str, t.Any]:
     """The settings given as ``<prefix><NAME>`` environment variables, parsed as the SDK does.
 
-    A value that does not parse (malformed JSON for an array, text for an integer) is kept
-    as text, for validation to name the setting and the type it expects: the parser's own
-    error would quote the value, a secret pasted there included, in a traceback.
+    A value that does not parse is kept as text, for validation to name the setting and its
+    type: the parser's own error would quote the value (a secret?) in a traceback.
     """
     try:
         return parse_environment_config(dict(schema), prefix)  # also reads a .env file

@@ -1,14 +1,12 @@
 """Stopping on SIGTERM or SIGINT: at a safe point, promptly, without a torn line.
 
-A signal handler may run between any two bytecodes of the main thread. The SDK's handler
-raises there (``sys.exit(0)``), so a write to stdout could be cut and written again, and
-the worker threads fetching ahead kept the process alive until their requests ended.
+The SDK's handler raises wherever the signal lands (``sys.exit(0)``): a write to stdout
+could be cut and written again, and workers fetching ahead kept the process alive.
 
-Here the handler records the stop. While the main thread writes to stdout or reads
-records (:meth:`Stop.deferred`), it carries on until its next safe point, which raises
-:class:`StopRequested`: between pieces of output, and every ``POLL_SECONDS`` while it
-waits for a fetch. Anywhere else nothing is half written, and the tap stops at once.
-Worker threads see the stop too: they start no request and end their waits at once.
+Here the handler records the stop. Inside :meth:`Stop.deferred` (writing, reading records)
+the main thread carries on to its next safe point, which raises :class:`StopRequested`:
+between pieces of output, and every ``POLL_SECONDS`` while it waits for a fetch. Anywhere
+else the tap stops at once. Workers start no request and end their waits at once.
 """
 
 from __future__ import annotations
@@ -69,10 +67,7 @@ class Stop:
         self._wake.set()
 
     def abandon_fetches(self) -> None:
-        """The run failed: fetches in flight end at their next try or wait, unread.
-
-        So that the run's end does not wait for their retries: no result is taken any more.
-        """
+        """The run failed: fetches in flight end at their next try or wait, unread."""
         self._abandoned = True
         self._wake.set()
 
@@ -96,41 +91,23 @@ class Stop:
             self._deferring -= 1
 
     def check(self) -> None:
-        """A safe point: raise if a stop was asked for.
-
-        Raises:
-            StopRequested: when a signal asked the run to stop.
-        """
+        """A safe point: raise :class:`StopRequested` if a stop was asked for."""
         if self._event.is_set():
             raise StopRequested(self._signum)
 
     def check_fetch(self) -> None:
-        """A fetch's safe point: raise if a stop was asked for or fetches were abandoned.
-
-        Raises:
-            StopRequested: when a signal asked the run to stop.
-            FetchesAbandonedError: when the run failed and no result is taken any more.
-        """
+        """A fetch's safe point: raise if a stop was asked for or fetches were abandoned."""
         self.check()
         if self._abandoned:
             raise FetchesAbandonedError
 
     def pause(self, seconds: float) -> None:
-        """Wait ``seconds`` (a retry's backoff), ending at once on a stop or an abandon.
-
-        Raises:
-            StopRequested: when a signal asked the run to stop.
-            FetchesAbandonedError: when the run failed and no result is taken any more.
-        """
+        """Wait ``seconds`` (a retry's backoff), raising at once on a stop or an abandon."""
         self._wake.wait(seconds)
         self.check_fetch()
 
     def result(self, future: Future[ResultT]) -> ResultT:
-        """The future's result; a stop ends the wait within ``POLL_SECONDS``.
-
-        Raises:
-            StopRequested: when a signal asked the run to stop.
-        """
+        """The future's result; a stop ends the wait within ``POLL_SECONDS``."""
         while True:
             self.check()
             with contextlib.suppress(TimeoutError):

@@ -114,10 +114,7 @@ def plan_day_windows(first_day: dt.date, last_day: dt.date, days: int) -> list[W
 
 
 def resume_point(
-    *,
-    start: dt.datetime,
-    bookmark: dt.datetime | None,
-    lookback: dt.timedelta,
+    *, start: dt.datetime, bookmark: dt.datetime | None, lookback: dt.timedelta
 ) -> dt.datetime:
     """Where a run starts reading: ``bookmark - lookback``, never before ``start``.
 

@@ -25,13 +25,7 @@ from tap_msgreports.http import (
     vendor_message,
 )
 from tap_msgreports.settings import DateRange
-from tap_msgreports.windows import (
-    CALENDAR_TEXT,
-    ONE_DAY,
-    Window,
-    in_calendar,
-    plan_day_windows,
-)
+from tap_msgreports.windows import CALENDAR_TEXT, ONE_DAY, Window, in_calendar, plan_day_windows
 
 if t.TYPE_CHECKING:
     import requests
@@ -76,15 +70,7 @@ class CleverTapStream(WindowedReportStream):
         self.read_in_run: dict[str, tuple[str, int]] = {}
         self._planned: dict[str, Window] = {}
 
-    @cached_property
-    def clevertap(self) -> settings.CleverTapSettings:
-        """The CleverTap settings, read once."""
-        return settings.CleverTapSettings.from_config(self.config)
-
-    @property
-    def fetch_ahead_depth(self) -> int:
-        """Requests in flight per account (``clevertap_max_concurrency``)."""
-        return self.clevertap.max_concurrency
+    vendor = settings.CleverTapSettings.of_stream()
 
     @property
     @abc.abstractmethod
@@ -126,10 +112,6 @@ class CleverTapStream(WindowedReportStream):
 
     # ----- windows and bookmarks --------------------------------------------------------
 
-    def now(self) -> dt.datetime:
-        """The current time in UTC (a method so that tests can move it)."""
-        return dt.datetime.now(dt.timezone.utc)
-
     def today_for(self, context: Context) -> dt.date:
         """Today in the account's time zone."""
         return self.now().astimezone(zone(self.account(context).timezone)).date()
@@ -141,7 +123,7 @@ class CleverTapStream(WindowedReportStream):
     @property
     def lookback(self) -> dt.timedelta:
         """``clevertap_lookback_days``."""
-        return dt.timedelta(days=self.clevertap.lookback_days)
+        return dt.timedelta(days=self.vendor.lookback_days)
 
     def windows_of(self, context: Context, span: Span) -> list[Window]:
         """The windows of a run: open days, then the range, then the days read ahead."""
@@ -158,13 +140,9 @@ class CleverTapStream(WindowedReportStream):
     def ahead_windows(
         self, context: Context, today: dt.date, after: dt.date, days: int
     ) -> list[Window]:
-        """Windows after ``after`` to today + ``clevertap_lookahead_days``, not past end_date.
-
-        Only for streams that read ahead (campaigns exist before their scheduled day). These
-        days are read again every run until they are past: the bookmark never enters them.
-        """
+        """Windows after ``after`` to today + ``clevertap_lookahead_days``, not past end_date."""
         self._ahead_from.pop(context["account_id"], None)
-        last_day = today + dt.timedelta(days=self.clevertap.lookahead_days)
+        last_day = today + dt.timedelta(days=self.vendor.lookahead_days)
         if (end_date := DateRange.from_config(self.config).end_date) is not None:
             last_day = min(last_day, end_date)
         if not self.reads_ahead or after >= last_day:
@@ -196,11 +174,10 @@ class CleverTapStream(WindowedReportStream):
         self.explain_missing_campaigns(account)
 
     def explain_missing_campaigns(self, account: str) -> None:
-        """Once both streams have read an account: no campaigns beside messages is logged.
+        """Once both streams have read an account, log no campaigns beside messages.
 
-        Get Campaigns lists only campaigns created through the API (the vendor's current
-        page; an older one said dashboard or API): an account that builds its campaigns in
-        the dashboard has message reports and an empty campaigns table.
+        Get Campaigns lists only campaigns created through the API (an older vendor page said
+        dashboard or API): dashboard-built campaigns leave the campaigns table empty.
         """
         streams = sdk_compat.tap_of(self).streams
         campaigns, reports = streams.get("campaigns"), streams.get("message_reports")
@@ -221,18 +198,14 @@ class CleverTapStream(WindowedReportStream):
     # ----- rows that still change after the lookback ----------------------------------------
 
     def open_day_windows(
-        self,
-        context: Context,
-        first_day: dt.date,
-        before: dt.date,
+        self, context: Context, first_day: dt.date, before: dt.date
     ) -> list[Window]:
         """One-day windows for days older than the lookback whose rows were still changing.
 
-        A campaign can run for months while the lookback re-reads a few weeks; the days of
-        rows last seen running are kept in the state and read again every run until their
-        rows are final (completed or stopped).
+        A campaign can run for months while the lookback re-reads a few weeks: such days are
+        kept in the state and read every run until their rows are completed or stopped.
         """
-        if not self.clevertap.track_open_days:
+        if not self.vendor.track_open_days:
             return []
         days = sorted(
             day
@@ -297,15 +270,9 @@ class CleverTapStream(WindowedReportStream):
         return str(context["account_id"])
 
     def client_error(
-        self,
-        response: requests.Response,
-        context: Context,
-        window: Window,
+        self, response: requests.Response, context: Context, window: Window
     ) -> Exception:
-        """A range refusal splits the window; other 4xx stop with the vendor's message.
-
-        Also for a 200 whose body says ``"status": "fail"`` (see :meth:`status_in_body`).
-        """
+        """A range refusal splits the window; other 4xx (or a 200's fail) stop the run."""
         message = vendor_message(response, ("error",))
         if RANGE_ERROR.lower() in message.lower():
             return WindowTooLargeError(message)
@@ -315,9 +282,7 @@ class CleverTapStream(WindowedReportStream):
         """The status a ``"status": "fail"`` body stands for: its ``code``, else 400.
 
         Public clients of the real API see failures as HTTP 200 with the error envelope;
-        its code is classified as the same HTTP status would be (429 and 5xx retried,
-        401/403 credentials, a range refusal split). A fail without a usable code is a
-        refusal (400): the run stops with its ``error`` text, or splits on a range refusal.
+        its code is classified as the same HTTP status would be.
         """
         code = fail_code(body)
         return None if code is None else code or HTTP_CLIENT_ERROR
@@ -326,7 +291,6 @@ class CleverTapStream(WindowedReportStream):
         """A 200 body says ``"status": "success"`` and holds its list of objects.
 
         Raises:
-            SourceError: when it does not say success, or has no list (never zero records).
             RetriableAPIError: when the list holds anything but objects (a malformed body).
         """
         if isinstance(body, dict) and lower_text(body.get("status")) == "success":
@@ -348,11 +312,7 @@ class CleverTapStream(WindowedReportStream):
     def list_field(
         self, body: dict[str, t.Any], context: Context, window: Window
     ) -> list[dict[str, t.Any]]:
-        """The records under ``list_key`` (objects: see :meth:`check_body`).
-
-        Raises:
-            SourceError: when there is no such list (never zero records).
-        """
+        """The records under ``list_key``; no such list is an error, never zero records."""
         items = body.get(self.list_key)
         if not isinstance(items, list):
             msg = f"{self.where(context, window)}: the response has no {self.list_key!r} list"
@@ -362,11 +322,7 @@ class CleverTapStream(WindowedReportStream):
     def require_calendar(
         self, moment: dt.datetime | None, what: str, context: Context, window: Window
     ) -> None:
-        """Refuse a parsed time near the ends of the calendar (a placeholder, a hostile value).
-
-        Raises:
-            SourceError: naming the row and the window.
-        """
+        """Refuse a parsed time near the ends of the calendar (a placeholder, a hostile value)."""
         if moment is not None and not in_calendar(moment):
             msg = (
                 f"{self.where(context, window)}: {what} is dated {moment:%Y-%m-%d %H:%M}, "
@@ -377,11 +333,7 @@ class CleverTapStream(WindowedReportStream):
     def text_value(
         self, item: dict[str, t.Any], field: str, context: Context, window: Window
     ) -> str | None:
-        """A field the tap reads as text (a status), or a clear error naming the window.
-
-        Raises:
-            SourceError: when the value is neither text nor null (a list, an object...).
-        """
+        """A field the tap reads as text (a status); anything but text or null is an error."""
         value = item.get(field)
         if value is None or isinstance(value, str):
             return value

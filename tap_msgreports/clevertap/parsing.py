@@ -21,23 +21,19 @@ MONTHS = {
 #: "Oct 18, 4:08 PM": the documented example; no year, 12-hour clock.
 _NO_YEAR = re.compile(
     r"^(?P<mon>[A-Za-z]{3})[a-z]*\.? (?P<day>\d{1,2}), "
-    r"(?P<h>\d{1,2}):(?P<m>\d{2}) ?(?P<ampm>[AaPp][Mm])$",
+    r"(?P<h>\d{1,2}):(?P<m>\d{2}) ?(?P<ampm>[AaPp][Mm])$"
 )
 #: "18 Oct, 2023 16:08:00": seen in public client code.
 _WITH_YEAR = re.compile(
     r"^(?P<day>\d{1,2}) (?P<mon>[A-Za-z]{3})[a-z]*\.?, (?P<year>\d{4}) "
-    r"(?P<h>\d{1,2}):(?P<m>\d{2})(?::(?P<s>\d{2}))?$",
+    r"(?P<h>\d{1,2}):(?P<m>\d{2})(?::(?P<s>\d{2}))?$"
 )
 FIGURES = ("sent", "viewed", "clicked")
 TWELVE = 12
 
 
 def parse_start_date(
-    raw: str | None,
-    *,
-    first_day: dt.date,
-    last_day: dt.date,
-    tz: dt.tzinfo,
+    raw: str | None, *, first_day: dt.date, last_day: dt.date, tz: dt.tzinfo
 ) -> dt.datetime | None:
     """The start time of a message, aware in the account's zone, or None if unknown.
 

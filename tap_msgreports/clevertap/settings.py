@@ -10,7 +10,7 @@ from singer_sdk import typing as th
 
 from tap_msgreports.settings import (
     MAX_LOOKBACK_DAYS,
-    TypedSettings,
+    SourceSettings,
     credential_problem,
     range_problems,
     url_problem,
@@ -173,7 +173,7 @@ RANGE_NOTES = {
 
 
 @dataclass(frozen=True)
-class CleverTapSettings(TypedSettings):
+class CleverTapSettings(SourceSettings):
     """The CleverTap settings read as values, each with the default its schema declares."""
 
     PREFIX = "clevertap_"
@@ -186,7 +186,6 @@ class CleverTapSettings(TypedSettings):
     track_open_days: bool
     campaign_window_days: int
     report_window_days: int
-    max_concurrency: int
 
 
 @dataclass(frozen=True)
@@ -219,7 +218,7 @@ def _raw_accounts(config: Mapping[str, t.Any]) -> list[Mapping[str, t.Any]]:
             {
                 "account_id": config.get("clevertap_account_id"),
                 "passcode": config.get("clevertap_passcode"),
-            },
+            }
         )
     accounts.extend(config.get("clevertap_accounts") or [])
     return accounts
@@ -254,7 +253,7 @@ def accounts(config: Mapping[str, t.Any]) -> list[CleverTapAccount]:
                 timezone=str(raw.get("timezone") or chosen.timezone),
                 explicit_url=bool(explicit_url),
                 url_setting=url_setting,
-            ),
+            )
         )
     return found
 

@@ -44,7 +44,7 @@ class CampaignsStream(CleverTapStream):
     @property
     def window_days(self) -> int:
         """``clevertap_campaign_window_days``."""
-        return self.clevertap.campaign_window_days
+        return self.vendor.campaign_window_days
 
     def connection_check(self, context: Context) -> str:
         """The campaigns listed in the account's last 31 days (one request)."""
@@ -83,7 +83,7 @@ class CampaignsStream(CleverTapStream):
                     "status": self.text_value(target, "status", context, window),
                     "scheduled_on": target.get("scheduled_on"),
                     "scheduled_at": utc_text(scheduled_at),
-                },
+                }
             )
         self.note_open_days(context, window, records)
         return records
@@ -113,7 +113,7 @@ class MessageReportsStream(CleverTapStream):
     @property
     def window_days(self) -> int:
         """``clevertap_report_window_days``."""
-        return self.clevertap.report_window_days
+        return self.vendor.report_window_days
 
     def window_request(self, context: Context, window: Window) -> HTTPRequest:
         """String dates, the configured filters as JSON arrays, and ``daily``."""

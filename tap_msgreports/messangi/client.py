@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import typing as t
-from functools import cached_property
 
 from tap_msgreports.client import Span, WindowedReportStream
 from tap_msgreports.errors import SourceError, WindowTooLargeError
@@ -32,15 +31,7 @@ class MessangiStream(WindowedReportStream):
     #: Windows are split down to one second before the run gives up.
     split_resolution = dt.timedelta(seconds=1)
 
-    @cached_property
-    def messangi(self) -> settings.MessangiSettings:
-        """The Messangi settings, read once."""
-        return settings.MessangiSettings.from_config(self.config)
-
-    @property
-    def fetch_ahead_depth(self) -> int:
-        """Requests in flight per channel (``messangi_max_concurrency``)."""
-        return self.messangi.max_concurrency
+    vendor = settings.MessangiSettings.of_stream()
 
     def throttle_key(self, context: Context) -> str:
         """The channel: a query of its own, read beside the others (no limit is documented)."""
@@ -54,7 +45,7 @@ class MessangiStream(WindowedReportStream):
     @property
     def partitions(self) -> list[dict[str, t.Any]]:
         """One partition per channel: the API takes one channel per request."""
-        return [{"channel": channel} for channel in self.messangi.channels]
+        return [{"channel": channel} for channel in self.vendor.channels]
 
     def auth_headers(self) -> dict[str, str]:
         """The key in its header, ``Authorization: Bearer <key>`` by default (never logged)."""
@@ -63,22 +54,14 @@ class MessangiStream(WindowedReportStream):
 
     # ----- windows and bookmarks --------------------------------------------------------
 
-    def now(self) -> dt.datetime:
-        """The current time (a method so that tests can move it)."""
-        return dt.datetime.now(UTC)
-
     def newest_bookmark(self, context: Context) -> dt.datetime:  # noqa: ARG002
         """Now: a bookmark is the end of the last window read, a time in UTC."""
         return self.now()
 
-    def today_for(self, context: Context) -> dt.date:  # noqa: ARG002
-        """Today in UTC: windows are UTC times."""
-        return self.now().date()
-
     @property
     def lookback(self) -> dt.timedelta:
         """``messangi_lookback_days``."""
-        return dt.timedelta(days=self.messangi.lookback_days)
+        return dt.timedelta(days=self.vendor.lookback_days)
 
     def midnight(self, day: dt.date) -> dt.datetime:
         """The start of ``day`` in UTC."""
@@ -87,17 +70,15 @@ class MessangiStream(WindowedReportStream):
     def windows_of(self, context: Context, span: Span) -> list[Window]:  # noqa: ARG002
         """UTC windows of ``messangi_window_hours`` to ``end_date``, never the newest minutes."""
         end = min(self.midnight(span.last_day + dt.timedelta(days=1)), self.settled_until())
-        size = dt.timedelta(hours=self.messangi.window_hours)
+        size = dt.timedelta(hours=self.vendor.window_hours)
         return plan_windows(span.start.replace(microsecond=0), end, size)
 
     def settled_until(self) -> dt.datetime:
         """The newest time read: the minutes after it may still change (near real time)."""
-        return self.now() - dt.timedelta(minutes=self.messangi.settle_minutes)
+        return self.now() - dt.timedelta(minutes=self.vendor.settle_minutes)
 
     def parse_bookmark(self, value: str) -> dt.datetime:
-        """A stored bookmark as a UTC time (one without a zone is taken as UTC).
-
-        Any year is read: the base says why one far off is ignored.
+        """A stored bookmark as a UTC time (one without a zone is taken as UTC), any year.
 
         Raises:
             ValueError: when the value is not a time.
@@ -135,26 +116,16 @@ class MessangiStream(WindowedReportStream):
         return WindowTooLargeError(explain) if TOO_BIG in explain.lower() else None
 
     def client_error(
-        self,
-        response: requests.Response,
-        context: Context,
-        window: Window,
+        self, response: requests.Response, context: Context, window: Window
     ) -> Exception:
         """A 4xx: its ``explain`` shown verbatim with the channel and the range."""
         explain = vendor_message(response, *EXPLAIN_PATHS)
-        return SourceError(
-            f"{self.where(context, window)}: HTTP {response.status_code}: {explain}",
-        )
+        return SourceError(f"{self.where(context, window)}: HTTP {response.status_code}: {explain}")
 
     def check_body(self, body: t.Any, context: Context, window: Window) -> None:  # noqa: ANN401
         """A 200 body that refuses: "report too big" splits; another ``explain`` fails.
 
-        An ``explain`` beside an items list is not a refusal (the API sends notes too);
-        without one it is shown verbatim with the channel and the range.
-
-        Raises:
-            WindowTooLargeError: for a "report too big".
-            SourceError: for any other ``explain`` in a body without items.
+        An ``explain`` beside an items list is not a refusal (the API sends notes too).
         """
         explain = text_at(body, *EXPLAIN_PATHS)
         if explain is None:

@@ -226,11 +226,7 @@ class KeyedLines(t.NamedTuple):
 
 
 def keyed_lines(
-    items: Iterable[Mapping[str, t.Any]],
-    *,
-    raw: bool,
-    start: str,
-    end: str,
+    items: Iterable[Mapping[str, t.Any]], *, raw: bool, start: str, end: str
 ) -> KeyedLines:
     """The records of one window: readable names, the window check, the key, the campaign id.
 

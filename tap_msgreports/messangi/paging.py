@@ -66,12 +66,9 @@ class _TotalMoved(Exception):  # noqa: N818 - a signal within this module, not a
 
 
 def read_pages(first: Page, fetch: Callable[[int], Page], paging: Paging) -> list[Item]:
-    """Every item of the window, in the API's order: ``first`` and the pages after it.
+    """Every item of the window, in the API's order: ``first``, then ``fetch(n)`` (page n).
 
-    ``fetch(n)`` returns page ``n`` (1 is the first again).
-
-    Raises:
-        SourceError: when the pages are not what the first one announced.
+    Pages unlike what the first one announced are a ``SourceError``.
     """
     moved = _TotalMoved(first.total, first.total)
     for attempt in range(READS_WHILE_TOTAL_MOVES):

@@ -11,7 +11,7 @@ from singer_sdk import typing as th
 from tap_msgreports.settings import (
     MAX_LOOKBACK_DAYS,
     READ,
-    TypedSettings,
+    SourceSettings,
     credential_problem,
     range_problems,
     url_problem,
@@ -194,7 +194,7 @@ def _stripped(values: list[t.Any] | None) -> list[str]:
 
 
 @dataclass(frozen=True)
-class MessangiSettings(TypedSettings):
+class MessangiSettings(SourceSettings):
     """The Messangi settings read as values, each with the default its schema declares."""
 
     PREFIX = "messangi_"
@@ -211,7 +211,6 @@ class MessangiSettings(TypedSettings):
     window_hours: int
     lookback_days: int
     settle_minutes: int
-    max_concurrency: int
 
 
 def channels(config: Mapping[str, t.Any]) -> list[str]:

@@ -65,12 +65,12 @@ class MlogItemsStream(MessangiStream):
             "pretty": "false" if self.raw_fields else "true",
             "channel": context["channel"],
         }
-        if statuses := self.messangi.statuses:
+        if statuses := self.vendor.statuses:
             params["status"] = ",".join(statuses)
         for setting_name, parameter in settings.FILTERS.items():
             if value := self.config.get(setting_name):
                 params[parameter] = value
-        if (size := self.messangi.page_size) is not None:
+        if (size := self.vendor.page_size) is not None:
             params[settings.SIZE_PARAM] = size  # every request: pages must share one size
         return HTTPRequest(
             url=self.get_url(context),
@@ -103,7 +103,7 @@ class MlogItemsStream(MessangiStream):
         """The window's request for one page (the first carries no page parameter)."""
         request = self.window_request(context, window)
         if page > 1:
-            request.params[self.messangi.page_param] = page
+            request.params[self.vendor.page_param] = page
         return request
 
     def bookmark_value(self, window: Window, context: Context) -> str:  # noqa: ARG002
@@ -181,8 +181,8 @@ class MlogItemsStream(MessangiStream):
             ),
             paging.Paging(
                 where=self.where(context, window),
-                param=self.messangi.page_param,
-                size=self.messangi.page_size,
+                param=self.vendor.page_param,
+                size=self.vendor.page_size,
             ),
         )
 
@@ -192,10 +192,7 @@ class MlogItemsStream(MessangiStream):
         yield from self._keyed_lines(items, context, window)
 
     def _keyed_lines(
-        self,
-        items: list[dict[str, t.Any]],
-        context: Context,
-        window: Window,
+        self, items: list[dict[str, t.Any]], context: Context, window: Window
     ) -> list[dict[str, t.Any]]:
         """The window's records; lines it should not hold and unknown raw keys are logged."""
         try:

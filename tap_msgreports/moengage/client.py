@@ -1,10 +1,9 @@
 """What every MoEngage download shares: signed URLs, dates that expire, errors, files.
 
-One request fetches one report file for one generation date. The vendor refuses a file only
-once it is older than 7 days, so the oldest date still served is today - 7: each run reads
-every date from the day after the bookmark to today that is not older, says which dates
-were lost when the tap did not run in time, skips dates without a file (a weekly report),
-and leaves today and yesterday for the next run if their files are not there yet.
+One request fetches one report file for one date; files are served for 7 days. Each run
+reads every date after the bookmark still served, says which dates were lost when the tap
+did not run in time, skips dates without a file (a weekly report), and leaves today and
+yesterday for the next run if their files are not there yet.
 """
 
 from __future__ import annotations
@@ -14,7 +13,6 @@ import tempfile
 import typing as t
 from collections import Counter
 from dataclasses import dataclass, field
-from functools import cached_property
 from http import HTTPStatus
 
 from singer_sdk.exceptions import RetriableAPIError
@@ -73,58 +71,41 @@ class MoEngageStream(WindowedReportStream):
     path = "/campaign_reports/rest_api/{app_id}/{file}"  # the endpoint, for metrics
     checks_connection = True
 
-    @cached_property
-    def moengage(self) -> settings.MoEngageSettings:
-        """The MoEngage settings, read once."""
-        return settings.MoEngageSettings.from_config(self.config)
-
-    @property
-    def fetch_ahead_depth(self) -> int:
-        """Files downloaded at once (``moengage_max_concurrency``)."""
-        return self.moengage.max_concurrency
+    vendor = settings.MoEngageSettings.of_stream()
 
     @property
     def url_base(self) -> str:
         """The data center's host, or ``moengage_api_url``."""
-        return self.moengage.base_url
+        return self.vendor.base_url
 
     @property
     def partitions(self) -> list[dict[str, t.Any]]:
         """One partition per report name."""
-        return [{"report_name": name} for name in self.moengage.reports]
+        return [{"report_name": name} for name in self.vendor.reports]
 
     @property
     def max_file_bytes(self) -> int:
         """The size limit of one file, downloaded or inflated."""
-        return self.moengage.max_file_mb << 20
+        return self.vendor.max_file_mb << 20
 
     @property
     def max_columns(self) -> int:
         """The most columns one file may have (``moengage_max_columns``)."""
-        return self.moengage.max_columns
+        return self.vendor.max_columns
 
     # ----- dates and bookmarks ------------------------------------------------------------
-
-    def now(self) -> dt.datetime:
-        """The current time in UTC (a method so that tests can move it)."""
-        return dt.datetime.now(dt.timezone.utc)
 
     def today(self) -> dt.date:
         """Today in UTC, from the clock: file life and "not generated yet" count from it.
 
-        ``end_date`` never changes it (it only bounds the dates read): a future ``end_date``
-        must not make files look expired, nor move the bookmark past dates whose files are
-        still to come.
+        Never ``end_date``: a future one must not make files look expired, nor move the
+        bookmark past dates whose files are still to come.
         """
         return self.now().date()
 
     def newest_bookmark(self, context: Context) -> dt.datetime:  # noqa: ARG002
         """Today: a bookmark is the last report date handled."""
         return dt.datetime.combine(self.today(), dt.time())
-
-    def today_for(self, context: Context) -> dt.date:  # noqa: ARG002
-        """Today: one for the whole workspace (see :meth:`today`)."""
-        return self.today()
 
     @property
     def lookback(self) -> dt.timedelta:
@@ -136,10 +117,7 @@ class MoEngageStream(WindowedReportStream):
         return bookmark + ONE_DAY if bookmark else self.midnight(first_day)
 
     def windows_of(self, context: Context, span: Span) -> list[Window]:
-        """One window per date to today, within the file life (7 days).
-
-        ``end_date`` is an upper bound only: no date after today is read.
-        """
+        """One window per date to today (never after, whatever ``end_date``), within file life."""
         last_day = min(span.last_day, span.today)
         wanted, oldest = span.start.date(), answers.oldest_served(span.today)
         if wanted < oldest:
@@ -152,9 +130,8 @@ class MoEngageStream(WindowedReportStream):
     ) -> None:
         """Say that the files of the ``lost`` dates have expired (``oldest`` has not).
 
-        After a bookmark they were lost because the tap did not run in time: a warning that
-        names them. Without one (a first run) nothing was lost: ``start_date`` only reaches
-        further back than files live.
+        A warning after a bookmark (the tap did not run in time); in a first run nothing was
+        lost: ``start_date`` only reaches further back than files live.
         """
         where = self.describe_partition(context)
         if not bookmarked:
@@ -192,9 +169,9 @@ class MoEngageStream(WindowedReportStream):
         name = self.file_name(context, window)
         key = str(self.config["moengage_secret_key"])
         signed = files.signature(app_id, name, key)
-        place = self.moengage.signature_in
+        place = self.vendor.signature_in
         headers = {**self.http_headers}
-        if self.moengage.sends_basic_auth:
+        if self.vendor.sends_basic_auth:
             headers["Authorization"] = files.basic_authorization(app_id, key)
         params: dict[str, t.Any] = {}
         if place in {"header", "both"}:
@@ -209,11 +186,7 @@ class MoEngageStream(WindowedReportStream):
         )
 
     def parse_body(self, response: requests.Response) -> t.IO[bytes]:
-        """Stream the body to a temporary file and check it inflates cleanly.
-
-        A broken download or a corrupt archive is raised as retriable: the next try
-        downloads the file again. Nothing is parsed here.
-        """
+        """Stream the body to a temporary file; a broken or corrupt one is downloaded again."""
         what = answers.file_of(response)
         download = tempfile.TemporaryFile()  # noqa: SIM115 - handed on to the reader
         try:
@@ -237,11 +210,7 @@ class MoEngageStream(WindowedReportStream):
                     raise SourceError(msg)
 
     def probe_header(self, context: Context) -> list[str] | None:
-        """The header of the report's newest file, reading only its first bytes.
-
-        Best effort, for discovery: gives up with a warning that says why when no file
-        answers (see :meth:`newest_file`).
-        """
+        """The header of the report's newest file, from its first bytes; else warn why not."""
         newest = self.newest_file(context)
         outcome = newest.failure or newest.none_found()
         if newest.day is not None:
@@ -259,8 +228,7 @@ class MoEngageStream(WindowedReportStream):
     def newest_file(self, context: Context) -> ProbedFiles:
         """The newest file of the report still served, by its first bytes, newest date first.
 
-        Each date is asked through the workspace's throttle and retried like any request
-        (429, 5xx, dropped connections); a refused signature or a source that does not
+        Each date is retried like any request; a refused signature or a source that does not
         answer ends the search.
         """
         today = self.today()
@@ -301,13 +269,7 @@ class MoEngageStream(WindowedReportStream):
     def _probe_once(
         self, prepared: requests.PreparedRequest, context: Context
     ) -> tuple[int, bytes, str | None]:
-        """One try of a probe: the status, a file's first bytes, what a foreign 4xx is.
-
-        A 4xx other than MoEngage's "no such file" is named by :func:`foreign_refusal`.
-
-        Raises:
-            RetriableAPIError: on 429 or 5xx, worth another try.
-        """
+        """One try of a probe: the status, a file's first bytes, what a foreign 4xx is."""
         with self.send_throttled(prepared, context) as response:
             status = response.status_code
             rule = status_rule(status)
@@ -350,21 +312,17 @@ class MoEngageStream(WindowedReportStream):
     def credentials_hint(self) -> str:
         """What to check after a 401: the key and workspace, then ``moengage_auth``."""
         hint = "check moengage_secret_key (the campaign report API key) and moengage_app_id"
-        if self.moengage.sends_basic_auth:
+        if self.vendor.sends_basic_auth:
             return hint
         # Public clients also send Basic auth: a workspace may require it (api-notes 5.3).
         return f"{hint}; if both are right, set moengage_auth to signature+basic"
 
     def client_error(
-        self,
-        response: requests.Response,
-        context: Context,
-        window: Window,
+        self, response: requests.Response, context: Context, window: Window
     ) -> Exception:
         """A 400 for a date: not there yet (today, yesterday), no file (skipped), or an error.
 
-        Only MoEngage's own 400 means "no file"; any other 4xx stops the run, the bookmark
-        where it was (:func:`foreign_refusal`).
+        Only MoEngage's own 400 means "no file"; any other 4xx stops the run.
         """
         if foreign := answers.foreign_refusal(response):
             return SourceError(

@@ -35,7 +35,7 @@ RESERVED = frozenset(
     session_user set similar some start symmetric system_user table tablesample then to
     trailing trigger true try_cast union unique update user using values variadic verbose view
     when whenever where window with
-    """.split(),  # noqa: SIM905 - a word list reads better as text
+    """.split()  # noqa: SIM905 - a word list reads better as text
 )
 
 

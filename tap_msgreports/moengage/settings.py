@@ -8,12 +8,7 @@ from dataclasses import dataclass
 from singer_sdk import typing as th
 
 from tap_msgreports.moengage.files import DEFAULT_MAX_COLUMNS, app_id_problem, file_name_problem
-from tap_msgreports.settings import (
-    TypedSettings,
-    credential_problem,
-    range_problems,
-    url_problem,
-)
+from tap_msgreports.settings import SourceSettings, credential_problem, range_problems, url_problem
 
 if t.TYPE_CHECKING:
     from collections.abc import Mapping
@@ -136,7 +131,7 @@ def base_url(config: Mapping[str, t.Any]) -> str:
 
 
 @dataclass(frozen=True)
-class MoEngageSettings(TypedSettings):
+class MoEngageSettings(SourceSettings):
     """The MoEngage settings read as values, each with the default its schema declares."""
 
     PREFIX = "moengage_"
@@ -149,7 +144,6 @@ class MoEngageSettings(TypedSettings):
     signature_in: str
     max_file_mb: int
     max_columns: int
-    max_concurrency: int
 
     @property
     def sends_basic_auth(self) -> bool:

@@ -51,10 +51,7 @@ class CampaignRowsStream(MoEngageStream):
                     sdk_compat.set_schema(self, _with_columns(self.schema, names))
 
     def records_from(
-        self,
-        body: t.IO[bytes],
-        context: Context,
-        window: Window,
+        self, body: t.IO[bytes], context: Context, window: Window
     ) -> Iterator[dict[str, t.Any]]:
         """The rows of a downloaded file, read lazily; the file is closed at the end.
 
@@ -101,9 +98,7 @@ class CampaignRowsStream(MoEngageStream):
         before = self.report_columns.get(report, [])
         if lost := [name for name in before if name not in names]:
             self.logger.info(
-                "%s lacks columns of the report's previous file: %s (null in its rows)",
-                what,
-                lost,
+                "%s lacks columns of the report's previous file: %s (null in its rows)", what, lost
             )
         self.report_columns[report] = names
 
