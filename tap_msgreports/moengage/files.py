@@ -66,7 +66,7 @@ def app_id_problem(app_id: str) -> str | None:
     """Why a workspace id cannot be a path segment as it is, or None.
 
     It is put in the URL unquoted and signed verbatim: a ``/``, ``?`` or ``#`` would send the
-    signed request to another path (or cut the path short), so it is refused, not quoted.
+    signed request elsewhere, so it is refused, not quoted.
     """
     if _UNSAFE_NAME.search(app_id) or " " in app_id.strip():  # edges: credential_problem
         return "moengage_app_id has a character a workspace id cannot hold (/ \\ ? # % or a space)"
@@ -74,18 +74,14 @@ def app_id_problem(app_id: str) -> str | None:
 
 
 def signature(app_id: str, name: str, secret: str) -> str:
-    """``sha256(APP_ID|FILENAME|SECRET)`` in lower-case hex, as the vendor documents.
-
-    A per-request secret: masked in every log line from now on, whoever quotes it (a
-    vendor's error body, a library's message).
-    """
+    """``sha256(APP_ID|FILENAME|SECRET)`` in hex, as documented; masked in logs from now on."""
     signed = hashlib.sha256(f"{app_id}|{name}|{secret}".encode()).hexdigest()
     redaction.register_signature(signed)
     return signed
 
 
 def basic_authorization(app_id: str, secret: str) -> str:
-    """An ``Authorization`` value: Basic auth with the workspace id and the API key."""
+    """Basic auth with the workspace id and the API key."""
     return "Basic " + base64.b64encode(f"{app_id}:{secret}".encode()).decode("ascii")
 
 
@@ -100,7 +96,7 @@ class ByteBudget:
         self.limit, self.left, self.what = limit, limit, what
 
     def spend(self, count: int) -> None:
-        """Take ``count`` bytes, refusing once the file has delivered more than the limit."""
+        """Take ``count`` bytes; past the limit, refuse the file."""
         self.left -= count
         if self.left < 0:
             msg = f"{self.what} inflates beyond {self.limit >> 20} MB (moengage_max_file_mb)"
@@ -120,7 +116,7 @@ class SizeLimitedReader(io.RawIOBase):
         return True
 
     def readinto(self, buffer: t.Any) -> int:  # noqa: ANN401 - a writable buffer
-        """Read, spending from the budget, which stops at the limit."""
+        """Read, spending from the budget."""
         data = self.stream.read(len(buffer))
         self.budget.spend(len(data))
         buffer[: len(data)] = data
@@ -128,13 +124,12 @@ class SizeLimitedReader(io.RawIOBase):
 
 
 class RowGuard(io.RawIOBase):
-    """A readable stream that bounds each CSV row as its bytes are read: size and fields.
+    """A readable stream that bounds each CSV row's size and fields as its bytes are read.
 
-    The reader calls :meth:`row_done` after each row; bytes read since then belong to the
-    row being read, plus at most one read ahead (``len(buffer)``, the text layer's chunk),
-    which the bounds allow for. The csv module builds a whole row before anything can count
-    its fields, and a row of millions of tiny fields costs 20 times its size: commas outside
-    quotes are counted here instead (quotes tracked across reads, ``""`` toggling twice).
+    Bytes read since :meth:`row_done` belong to the row being read, plus at most one read
+    ahead (``len(buffer)``), which the bounds allow for. The csv module builds a whole row
+    before its fields can be counted, and a row of millions of tiny fields costs 20 times its
+    size: commas outside quotes are counted here instead (``""`` toggling twice).
     """
 
     def __init__(self, stream: t.IO[bytes], what: str, max_bytes: int, max_fields: int) -> None:
@@ -182,10 +177,7 @@ class RowGuard(io.RawIOBase):
 
 
 def csv_streams(file: t.IO[bytes], limit: int, what: str) -> Iterator[t.IO[bytes]]:
-    """The CSV byte streams inside a downloaded file, whatever its format.
-
-    Together they deliver at most ``limit`` inflated bytes.
-    """
+    """The CSV byte streams inside a downloaded file: at most ``limit`` inflated bytes in all."""
     file.seek(0)
     head = file.read(4)
     file.seek(0)
@@ -217,7 +209,7 @@ def _zip_members(file: t.IO[bytes], budget: ByteBudget) -> Iterator[t.IO[bytes]]
 
 
 def _open_member(archive: zipfile.ZipFile, member: zipfile.ZipInfo, what: str) -> t.IO[bytes]:
-    """Open one member; one that cannot be read whatever the download is a clear error."""
+    """Open one member; one no download could read is a clear error."""
     try:
         return archive.open(member)
     except NotImplementedError as exc:  # e.g. Deflate64, which zipfile cannot inflate
@@ -230,16 +222,11 @@ def _open_member(archive: zipfile.ZipFile, member: zipfile.ZipInfo, what: str) -
 
 
 def validate(file: t.IO[bytes], limit: int, what: str) -> None:
-    """Inflate the whole file once, so a corrupt download is caught (and retried) early.
+    """Inflate the whole file once (CRC, gzip trailer), so that a corrupt download is retried.
 
-    ZIP members are checked against their CRC, gzip against its trailer; nothing is parsed.
-    This happens before the file's first record, so that retries do too: a download found
-    corrupt half-way through its rows could not be fetched again without writing its first
-    rows twice. The price is inflating every file twice (here, then when its rows are read):
-    double the decompression CPU, never more memory.
-
-    Raises:
-        ValueError: the file is corrupt or truncated (worth downloading again).
+    Before the file's first record: a download found corrupt half-way through its rows could
+    not be fetched again without writing its first rows twice. The price is inflating every
+    file twice: double the decompression CPU, never more memory. Raises ValueError.
     """
     try:
         for stream in csv_streams(file, limit, what):
@@ -258,9 +245,8 @@ def validate(file: t.IO[bytes], limit: int, what: str) -> None:
 def _not_csv(start: bytes) -> str | None:
     """Why a body that should be a report's CSV is something else, or None.
 
-    A report has at least its header line, and no header starts like a markup page or a
-    JSON document: such a 200 is an error page (a proxy's, a gateway's), worth another try,
-    never a file of zero rows whose date would be skipped for good.
+    No header starts like a markup page or a JSON document: such a 200 is an error page (a
+    proxy's), worth another try, never a file of zero rows whose date is skipped for good.
     """
     text = start.removeprefix(b"\xef\xbb\xbf").lstrip()
     if not text:
@@ -275,12 +261,10 @@ def _not_csv(start: bytes) -> str | None:
 def read_csv(
     stream: t.IO[bytes], what: str, max_columns: int = DEFAULT_MAX_COLUMNS
 ) -> tuple[list[str], Iterator[list[str]]]:
-    """The header of one CSV stream, and its data rows as they are read.
+    """The header of one CSV stream (UTF-8, BOM or not), and its data rows as they are read.
 
-    UTF-8 with or without a BOM; quoted fields may hold commas, quotes and line breaks.
-    A row whose field count differs from the header's is an error: values are never
-    shifted into the wrong columns. Each row is bounded while it is read (:class:`RowGuard`):
-    to ``max_columns`` fields, a header to 1 KB per column, a data row to ``MAX_ROW_BYTES``.
+    A row whose field count differs from the header's is an error: values are never shifted
+    into the wrong columns. Each row is bounded while it is read (:class:`RowGuard`).
     """
     guard = RowGuard(stream, what, max_columns * HEADER_BYTES_PER_COLUMN, max_columns)
     text = io.TextIOWrapper(t.cast("t.IO[bytes]", guard), encoding="utf-8-sig", newline="")
@@ -298,12 +282,7 @@ def read_csv(
     return header, _data_rows(reader, len(header), what, guard)
 
 
-def _data_rows(
-    reader: t.Any,  # noqa: ANN401 - a csv reader
-    width: int,
-    what: str,
-    guard: RowGuard,
-) -> Iterator[list[str]]:
+def _data_rows(reader: t.Any, width: int, what: str, guard: RowGuard) -> Iterator[list[str]]:  # noqa: ANN401
     with _csv_errors(what, reader):
         for fields in reader:
             guard.row_done()
@@ -344,11 +323,9 @@ def csv_headers(file: t.IO[bytes], limit: int, what: str, max_columns: int) -> l
 
 
 def header_from_prefix(prefix: bytes) -> list[str] | None:
-    """The CSV header of a file, from its first bytes only, or None if it cannot be told.
+    """The CSV header of a file from its first bytes only (discovery), or None if it cannot be told.
 
-    Used to declare columns at discovery without downloading whole files: a ZIP's first
-    member is inflated from its local header on (its directory is at the end), a gzip
-    stream from its start.
+    A ZIP's first member is inflated from its local header on (its directory is at the end).
     """
     try:
         text = _inflate_start(prefix)
