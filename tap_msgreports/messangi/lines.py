@@ -68,15 +68,11 @@ _RAW_KEYS_IN_ORDER = tuple(_RAW_BY_NAME[name] for name in ALL_FIELDS)
 
 
 def readable(item: Mapping[str, t.Any], *, raw: bool) -> dict[str, t.Any]:
-    """The line under readable names: the fields of its mode, and no key the schema lacks.
-
-    A readable item that holds exactly those fields (the usual case) is returned itself,
-    not copied: this runs for every line.
-    """
+    """The line under readable names, no key the schema lacks (not copied if it has just those)."""
     if raw:
         return dict(zip(ALL_FIELDS, map(item.get, _RAW_KEYS_IN_ORDER), strict=True))
     if isinstance(item, dict) and item.keys() == _PRETTY_FIELD_SET:
-        return item
+        return item  # the usual case: this runs for every line
     return dict(zip(PRETTY_FIELDS, map(item.get, PRETTY_FIELDS), strict=True))
 
 
@@ -91,11 +87,7 @@ class OutOfCalendarError(ValueError):
 def canonical_date(value: object) -> str | None:
     """A send date as Messangi writes it (UTC, milliseconds, ``Z``), or None if unreadable.
 
-    Dates almost always come in that form already: those are taken as they are, without
-    parsing (this runs for every line); other spellings are parsed and rewritten.
-
-    Raises:
-        OutOfCalendarError: for a date outside the calendar's sane years.
+    A date in that form (almost all) is taken without parsing: this runs for every line.
     """
     if (
         isinstance(value, str)
@@ -110,15 +102,10 @@ def canonical_date(value: object) -> str | None:
 
 
 def parse_utc(value: object) -> dt.datetime | None:
-    """An ISO-8601 UTC time as sent by Messangi, or None.
-
-    Raises:
-        OutOfCalendarError: for a time outside the calendar's sane years (turning a time of
-            9999-12-31 with an offset into UTC would overflow).
-    """
+    """An ISO-8601 UTC time as sent by Messangi, or None; OutOfCalendarError outside calendar."""
     parsed = parse_iso(value)
     if parsed is not None and not in_calendar(parsed):
-        raise OutOfCalendarError(str(value))
+        raise OutOfCalendarError(str(value))  # 9999-12-31 with an offset would overflow in UTC
     return parsed
 
 
@@ -153,10 +140,7 @@ def campaign_text(value: object) -> str | None:
 
 
 def line_key(line: Mapping[str, t.Any], date: str | None = None) -> str:
-    """The stable hash of a line's identity (a readable line, see :func:`readable`).
-
-    ``date`` is the line's :func:`canonical_date`, when the caller has it already.
-    """
+    """The stable hash of a readable line's identity; ``date``: its :func:`canonical_date`."""
     date_text = date or canonical_date(line.get("date")) or str(line.get("date") or "")
     return _identity_key(line, date_text, campaign_text(line.get("campaignid")))
 
@@ -165,12 +149,10 @@ _sha256 = hashlib.sha256
 
 
 def _identity_key(line: Mapping[str, t.Any], date: str, campaign: str | None) -> str:
-    """The key of a line whose date text and campaign text are known: the hot path.
+    """The first 32 hex digits of the SHA-256 of a line's identity, fields joined by 0x1F.
 
-    The identity is channel, sender, recipient (without ``+``, lower-cased), date and
-    campaign id, joined by the unit separator (0x1F): the first 32 hex digits of its SHA-256.
-    A value that is a string already is used as it is, without ``str()``: the same text,
-    fewer calls (this runs for every line). tests/unit/test_mlog_keys.py pins the values.
+    A string is used without ``str()``: the same text, fewer calls (this runs for every
+    line). tests/unit/test_mlog_keys.py pins the values.
     """
     channel, sender, recipient = line.get("channel"), line.get("sender"), line.get("recipient")
     identity = "\x1f".join(
@@ -192,10 +174,9 @@ class KeyGiver:
     """Gives each line of one window its ``mlog_id``; repeats get ``-2``, ``-3``...
 
     Lines sharing a key are real (two messages in the same millisecond to the same
-    recipient); both are kept. The suffix follows the order of the window's lines, all its
-    pages together (see :mod:`~tap_msgreports.messangi.paging`): the API is
-    assumed to send lines by date and lines of the same date always in the same order
-    (api-notes 4.2); an API that shuffled them would swap the suffixes of twins.
+    recipient). The suffix follows the order of the window's lines, all its pages together:
+    the API is assumed to send lines of the same date always in the same order (api-notes
+    4.2); one that shuffled them would swap the suffixes of twins.
     """
 
     def __init__(self) -> None:
@@ -230,11 +211,10 @@ def keyed_lines(
 ) -> KeyedLines:
     """The records of one window: readable names, the window check, the key, the campaign id.
 
-    This is the one way lines are keyed, in one pass per line (the hot path). ``start`` and
-    ``end`` are the window's bounds as :func:`iso_utc` writes them: canonical dates compare
-    as text. The API's ``to`` may be inclusive: a line at ``end`` belongs to the next window
-    and is left out. Any other line outside ``[start, end]`` is left out and counted: its
-    window reads it. A date that cannot be read is kept.
+    The one way lines are keyed, one pass per line. ``start`` and ``end`` are as
+    :func:`iso_utc` writes them: canonical dates compare as text. A line at ``end`` (the API's
+    ``to`` may be inclusive) belongs to the next window; any other line outside the window
+    is left out and counted (its window reads it). A date that cannot be read is kept.
     """
     giver, records, outside, undated = KeyGiver(), [], 0, []
     unknown: set[str] = set()
