@@ -1,12 +1,10 @@
 """Every singer-sdk internal this tap uses, in this one module.
 
-The SDK's public API has no way to do these things (write a record without a message
-object, move a bookmark per window instead of per record, change a schema mid-sync, parse
-the environment as ``--config ENV`` does, handle a signal safely). Each use below says why,
-and was checked against singer-sdk 0.54.9 (the ``~=0.54.9`` pin allows 0.54.x only).
-``tests/unit/test_sdk_compat.py`` checks every name in :data:`CHECKED` against the
-installed SDK, so an upgrade that changes one fails there, loudly, not in a user's run.
-The rest of the package uses only the functions and the two bases defined here.
+The SDK's public API cannot write a record without a message object, move a bookmark per
+window, change a schema mid-sync, parse the environment as ``--config ENV`` does, or handle
+a signal safely. Each use says why and was checked against singer-sdk 0.54.9 (the pin allows
+0.54.x only); ``tests/unit/test_sdk_compat.py`` checks every name in :data:`CHECKED` against
+the installed SDK, so an upgrade that changes one fails there, not in a user's run.
 """
 
 from __future__ import annotations
@@ -22,8 +20,8 @@ from singer_sdk.configuration._dict_config import parse_environment_config
 # Why: the SDK declares ``_env_var_config`` with it; an override must be one too (0.54.9).
 from singer_sdk.helpers._classproperty import classproperty
 
-# Why: finding a partition's state without creating it, as ``get_context_state`` would
-# (planning every partition first must not add empty ones to a STATE) (0.54.9).
+# Why: a partition's state found without creating it, as ``get_context_state`` would
+# (planning every partition must not add empty ones to a STATE) (0.54.9).
 from singer_sdk.helpers._state import get_state_if_exists
 
 # Why: the ``--check`` callback reads ``--config`` as the SDK's own callbacks do (0.54.9).
@@ -40,8 +38,8 @@ __all__ = ["ConfigInput", "SdkStream", "SdkTap", "parse_environment_config"]
 CHECKED_FROM = (0, 54, 9)
 CHECKED_BELOW = (0, 55)
 
-#: Every SDK internal this module touches: owner, name, and the parameters of a method (None
-#: for an attribute, whose assignment the owner's source must contain).
+#: Every SDK internal used here: owner, name, a method's parameters (None for an attribute,
+#: whose assignment the owner's source must contain).
 CHECKED: tuple[tuple[str, str, tuple[str, ...] | None], ...] = (
     ("singer_sdk.Stream", "_write_record_message", ("self", "record")),
     ("singer_sdk.Stream", "_increment_stream_state", ("self", "latest_record", "context")),
@@ -72,39 +70,27 @@ CHECKED: tuple[tuple[str, str, tuple[str, ...] | None], ...] = (
 
 
 def stored_partition_state(stream: Stream, context: Context) -> t.Mapping[str, t.Any]:
-    """A partition's state as stored, without making one (``get_context_state`` makes one).
+    """A partition's state as stored, without making one as ``get_context_state`` does.
 
-    Why: the lookup ``get_context_state`` makes, with the same internals (0.54.9).
+    Why: ``get_context_state``'s own lookup, with the same internals (0.54.9).
     """
-    found = get_state_if_exists(
-        stream.tap_state,
-        stream.name,
-        stream._get_state_partition_context(context),  # noqa: SLF001
-    )
+    partition = stream._get_state_partition_context(context)  # noqa: SLF001
+    found = get_state_if_exists(stream.tap_state, stream.name, partition)
     return found if isinstance(found, dict) else {}
 
 
 def write_state(stream: Stream) -> None:
-    """Write the stream's STATE now: the base does per window what the SDK does per batch.
-
-    Why: the SDK writes STATE only at its own points (0.54.9).
-    """
+    """Write the stream's STATE now. Why: the SDK writes it only at its own points (0.54.9)."""
     stream._write_state_message()  # noqa: SLF001
 
 
 def stream_version(stream: Stream) -> int | None:
-    """The version the SDK stamps on RECORD messages (set when a full-table sync starts).
-
-    Why: records written without message objects carry it too (0.54.9).
-    """
+    """The version on RECORD messages. Why: records written directly carry it too (0.54.9)."""
     return stream._stream_version  # noqa: SLF001
 
 
 def tap_of(stream: Stream) -> Tap:
-    """The tap that made ``stream``: its message writer, its mapper, its other streams.
-
-    Why: ``Stream`` keeps it without a public name (0.54.9).
-    """
+    """The tap that made ``stream``. Why: ``Stream`` keeps it without a public name (0.54.9)."""
     return stream._tap  # noqa: SLF001
 
 
@@ -119,11 +105,9 @@ def set_schema(stream: Stream, schema: dict[str, t.Any]) -> None:
 def replace_schema(stream: Stream, schema: dict[str, t.Any]) -> None:
     """Make ``schema`` the stream's schema mid-sync and write its SCHEMA (the maps' too).
 
-    Why: no public way to change a schema once the tap set it up (0.54.9). This uses
-    ``Stream._schema`` (what ``schema`` returns; no setter), ``Stream._input_schema`` (the
-    catalog's, which ``effective_schema`` prefers), the mapper's maps rebuilt from the new
-    schema (``Stream._stream_maps`` caches them) and ``Stream._write_schema_message``.
-    ``test_a_header_growing_mid_run_...`` in tests/test_moengage_runs.py shows the effect.
+    Why: no public way to change a schema once set up (0.54.9). ``_input_schema`` is the
+    catalog's, which ``effective_schema`` prefers; ``_stream_maps`` caches maps of the old
+    schema. tests/test_moengage_runs.py (``test_a_header_growing_mid_run_...``) shows it.
     """
     mapper = tap_of(stream).mapper
     set_schema(stream, schema)
