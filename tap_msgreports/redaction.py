@@ -153,11 +153,7 @@ ACTIVE = SecretFilter(())
 
 
 def install(secrets: Iterable[str]) -> SecretFilter:
-    """Mask ``secrets`` (replacing those installed before) in every log record and line.
-
-    The masking reaches every logger and handler, attached before or after, whatever the
-    logging config; signatures registered so far stay masked.
-    """
+    """Mask ``secrets`` (replacing those installed before; signatures stay) in every log line."""
     ACTIVE.secrets = SecretFilter(secrets).secrets
     _hook_logging()
     return ACTIVE
@@ -190,8 +186,8 @@ def _mask_new_records() -> None:
 def _mask_formatted_lines() -> None:
     """Every handler's text is masked as it is formatted, whatever the formatter reads.
 
-    A structured formatter writes the exception from ``exc_info`` and any ``extra`` field,
-    which the record masking cannot reach.
+    A structured formatter writes ``exc_info`` and ``extra`` fields: the record masking
+    cannot reach them.
     """
     format_line: Callable[[logging.Handler, logging.LogRecord], str] = logging.Handler.format
 

@@ -78,11 +78,7 @@ class TapMsgReports(SdkTap):
         return settings.environment_config(cls.config_jsonschema, prefix)
 
     def discover_streams(self) -> list[Stream]:
-        """The streams of every configured source.
-
-        Raises:
-            ConfigValidationError: when no source is configured.
-        """
+        """The streams of every configured source (none configured: ConfigValidationError)."""
         streams: list[Stream] = [
             stream_type(self, run=self.run)
             for source in SOURCES
@@ -94,11 +90,7 @@ class TapMsgReports(SdkTap):
         return streams
 
     def validate_settings(self, config: dict[str, t.Any], *, raise_errors: bool) -> list[str]:
-        """The schema checks, then ours: every problem, one line each, no value shown.
-
-        The SDK's schema messages quote the values they refuse (a passcode given as a list,
-        accounts given as JSON text): ours name the setting and the expected type instead.
-        """
+        """The schema checks, then ours: every problem, one line each, no value shown."""
         settings.coerce_numbers(config, self.config_jsonschema)
         # From the first message on, should a value still reach one.
         redaction.install(redaction.secret_values(config, self.config_jsonschema))
@@ -152,10 +144,7 @@ class TapMsgReports(SdkTap):
 
     @classmethod
     def cb_check(cls, ctx: click.Context, param: click.Option, value: bool) -> None:  # noqa: FBT001
-        """``--check``: one request per account, channel and report, one line each.
-
-        Exits 0 only if every source answered and accepted its credentials.
-        """
+        """``--check``: one request per account, channel and report; exit 0 if all answered."""
         del param
         if not value:
             return
@@ -216,9 +205,8 @@ class TapMsgReports(SdkTap):
     def on_termination(self, signum: int) -> None:
         """SIGTERM, SIGINT: stop now, or at the next safe point if output is under way.
 
-        Replaces the SDK's handler, which raised anywhere (a write to stdout could be cut
-        and written again) and ended with status 0. A second signal ends the process at
-        once: the first one's stop is stuck (say, on a target that reads no more).
+        A second signal ends the process at once: the first one's stop is stuck (say, on a
+        target that reads no more).
         """
         if self.stop.requested:
             os._exit(StopRequested(signum).exit_status)
@@ -228,11 +216,7 @@ class TapMsgReports(SdkTap):
 
     @classmethod
     def stop_now(cls, stop: StopRequested) -> t.NoReturn:
-        """End the output whole, say the run may be resumed, exit with 128 + the signal.
-
-        Worker threads may hang in a request or a wait: the process ends without them
-        (``os._exit``), as joining them could take as long as a request may.
-        """
+        """End the output whole, say the run may be resumed, exit with 128 + the signal."""
         tap = cls._signalled
         if tap is not None and isinstance(tap.message_writer, BufferedMsgSpecWriter):
             tap.message_writer.end_on_stop()
@@ -245,10 +229,10 @@ class TapMsgReports(SdkTap):
 
     @staticmethod
     def exit_without_fetches(status: int) -> t.NoReturn:
-        """Exit with ``status``, not waiting for worker threads still in a request.
+        """Exit with ``status``, not waiting for worker threads still in a request or a wait.
 
-        Joining them could take as long as a request may (``request_timeout``), after a
-        stop as after a failure: their results are not wanted any more.
+        Joining them could take as long as a request may (``request_timeout``), and their
+        results are not wanted any more.
         """
         main = threading.main_thread()
         if any(thread.is_alive() for thread in threading.enumerate() if thread is not main):
