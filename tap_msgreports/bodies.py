@@ -29,15 +29,7 @@ class SlowBodyError(requests.exceptions.ReadTimeout):
 
 
 def load_capped(response: requests.Response, limit: int, what: str, seconds: float) -> None:
-    """Read a streamed body into ``response.content``: at most ``limit`` bytes, in time.
-
-    A hostile or broken server could declare or send a body of any size: reading stops at
-    the limit. Its time is bounded by :func:`arriving_chunks`.
-
-    Raises:
-        SourceError: when the body is (or declares to be) too large.
-        SlowBodyError: when it is still arriving past its deadline.
-    """
+    """Read a streamed body into ``response.content``: at most ``limit`` bytes, in time."""
     declared = response.headers.get("Content-Length", "")
     if declared.isdigit() and int(declared) > limit:
         response.close()
@@ -56,19 +48,11 @@ def load_capped(response: requests.Response, limit: int, what: str, seconds: flo
 def arriving_chunks(response: requests.Response, seconds: float, what: str) -> Iterator[bytes]:
     """A streamed body, decoded, in the pieces it arrives in, whole and within its deadline.
 
-    ``iter_content`` waits until a whole chunk is there, so a body sent a byte at a time
-    would hold it for ever; each read here returns what the connection has. The HTTP
-    timeout bounds each wait, not the whole body: a body must also end by its
-    :class:`BodyDeadline`. A body that ends short of its ``Content-Length`` is broken, whoever
-    reads it (a JSON body, a file, a probe of a file's first bytes). Failures are those
-    ``iter_content`` raises, so retries treat both alike.
-
-    Raises:
-        requests.exceptions.ChunkedEncodingError: the connection broke mid-body, or the body
-            ended short of its ``Content-Length``.
-        requests.exceptions.ContentDecodingError: the body does not decode.
-        requests.exceptions.ReadTimeout: no data within the request timeout.
-        SlowBodyError: the body was still arriving past its deadline.
+    ``iter_content`` waits for a whole chunk, so a body sent a byte at a time would hold it
+    for ever; each read here returns what the connection has. The HTTP timeout bounds each
+    wait, the :class:`BodyDeadline` the whole body. A body short of its ``Content-Length`` is
+    broken, whoever reads it. Failures are those ``iter_content`` raises, so retries treat
+    both alike.
     """
     raw = response.raw
     deadline = BodyDeadline(seconds, what)

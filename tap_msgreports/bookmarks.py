@@ -50,23 +50,15 @@ class BookmarkedStream(HttpStream, metaclass=abc.ABCMeta):
         return
 
     def parse_bookmark(self, value: str) -> dt.datetime:
-        """A stored bookmark as a day (a naive midnight); vendors with times override it.
-
-        Raises:
-            ValueError: when the value is not a date.
-        """
+        """A stored bookmark as a day (a naive midnight); vendors with times override it."""
         return dt.datetime.combine(dt.date.fromisoformat(value[:10]), dt.time())
 
     def stored_bookmark(self, context: Context) -> dt.datetime | None:
         """The bookmark a previous run stored for this partition, if it can be trusted.
 
-        A bookmark of another replication key (a foreign state), one that is not a date (a
-        corrupted state), one outside the calendar's sane years, or one after today is
-        ignored with a warning: the partition is read from ``start_date`` again, which
-        repeats rows but loses none. A bookmark after today is no point reached: a run with
-        a future ``end_date`` (before windows stopped at today) or an edited state stored
-        it, and it says nothing of how far reading got, so ``start_date`` is the newest
-        point known to be sound.
+        A bookmark after today is no point reached: a run with a future ``end_date`` (before
+        windows stopped at today) or an edited state stored it, so ``start_date`` is the
+        newest point known to be sound.
         """
         state = self.stored_context_state(context)
         value = state.get("replication_key_value")
@@ -89,11 +81,7 @@ class BookmarkedStream(HttpStream, metaclass=abc.ABCMeta):
         return bookmark
 
     def stored_context_state(self, context: Context) -> t.Mapping[str, t.Any]:
-        """The partition's state as stored, without making one when there is none.
-
-        ``get_context_state`` adds an empty partition to the state: planning every partition
-        before the first is read (:meth:`planned_windows`) must not put those in a STATE.
-        """
+        """The partition's state as stored: planning must not add empty partitions to a STATE."""
         return sdk_compat.stored_partition_state(self, context)
 
     def compare_start_date(self, value: str, start_date_value: str) -> str:

@@ -60,13 +60,10 @@ def status_rule(status: int) -> Status:
 
 
 def require_objects(items: list[t.Any], what: str) -> None:
-    """Refuse a list of records holding anything but objects, as a malformed body.
+    """Refuse a list of records holding anything but objects, as a malformed body (retried).
 
     Such a list is a broken body (a proxy, a truncated rewrite), not fewer records: dropping
-    the other values would lose rows without a word. It is retried like any malformed body.
-
-    Raises:
-        RetriableAPIError: naming how many of the ``what`` are not objects.
+    the other values would lose rows without a word.
     """
     if others := sum(type(item) is not dict for item in items):
         msg = f"malformed body: {others} of {len(items)} {what} are not objects"

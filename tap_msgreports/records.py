@@ -67,12 +67,9 @@ class RecordsOut(sdk_compat.SdkStream):
 
     @cached_property
     def _writes_records_itself(self) -> bool:
-        """Whether records go out as read: every property selected, no stream map.
+        """Whether records go out as read: every property selected, no stream map, our writer.
 
-        Then a RECORD line is the record between two fixed byte strings
-        (:class:`~tap_msgreports.writer.RecordEnvelope`), and the SDK's per-record message
-        objects, selection walk and mapping, which would change nothing, are skipped. Any
-        deselected property, alias, filter or flattening takes the SDK's path.
+        Any deselected property, alias, filter or flattening takes the SDK's path.
         """
         maps = self.stream_maps
         return (
@@ -97,10 +94,9 @@ class RecordsOut(sdk_compat.SdkStream):
     ) -> int | None:
         """Write a window's records at once when they go out as read; how many, else None.
 
-        The SDK's loop per record (its checks, hooks and counter, a generator step each) is
-        most of a large window's cost once records are written directly. What it does to a
-        record here is done once per window: the partition's keys a record lacks are added,
-        and the records are counted under the partition.
+        The SDK's loop per record (checks, hooks, counter, a generator step each) is most of a
+        large window's cost once records are written directly: what it does (the partition's
+        keys added, the count) is done here once per window.
         """
         counter = self._record_counter
         if not self._writes_records_itself or counter is None:

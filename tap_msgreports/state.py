@@ -21,11 +21,7 @@ class StateFileError(ValueError):
 
 
 def parse_state_text(text: str) -> object:
-    """The JSON of a state file.
-
-    Raises:
-        StateFileError: one line saying what to do, when the text is not JSON.
-    """
+    """The JSON of a state file (StateFileError, saying what to do, if it is not JSON)."""
     try:
         return json.loads(text) if text.strip() else {}
     except json.JSONDecodeError as exc:

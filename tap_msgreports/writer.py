@@ -66,11 +66,7 @@ class BufferedMsgSpecWriter(MsgSpecWriter):
         self._records_after_state = False
 
     def write_message(self, message: Message) -> None:
-        """Write a message; any message but a record flushes stdout.
-
-        Raises:
-            StopRequested: after the message, when a stop was asked for.
-        """
+        """Write a message; any message but a record flushes stdout, then obeys a stop."""
         line = self.format_message(message)
         self._pending += line
         if not isinstance(message, RecordMessage):

@@ -66,10 +66,7 @@ class _TotalMoved(Exception):  # noqa: N818 - a signal within this module, not a
 
 
 def read_pages(first: Page, fetch: Callable[[int], Page], paging: Paging) -> list[Item]:
-    """Every item of the window, in the API's order: ``first``, then ``fetch(n)`` (page n).
-
-    Pages unlike what the first one announced are a ``SourceError``.
-    """
+    """Every item of the window, in the API's order: ``first``, then ``fetch(n)`` (page n)."""
     moved = _TotalMoved(first.total, first.total)
     for attempt in range(READS_WHILE_TOTAL_MOVES):
         page = first if attempt == 0 else fetch(1)
@@ -120,11 +117,7 @@ def _pages_after(first: Page, fetch: Callable[[int], Page], paging: Paging) -> l
 
 
 def _checked_first(first: Page, paging: Paging) -> int:
-    """Lines per page: those of the first one, once it is known they can be paged.
-
-    Raises:
-        SourceError: when the first page cannot tell how the window is paged.
-    """
+    """Lines per page: those of the first one, once it is known they can be paged."""
     count = len(first.items)
     if paging.size is not None and count < paging.size:
         msg = (

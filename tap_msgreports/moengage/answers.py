@@ -43,12 +43,9 @@ VENDOR_REFUSAL_TYPE = "BAD REQUEST"
 def foreign_refusal(response: requests.Response) -> str | None:
     """What a 4xx that is not MoEngage's own 400 is, or None for MoEngage's (its body read).
 
-    MoEngage answers a file that is missing, not generated yet or expired, and a wrong app id,
-    with 400 and ``{"error": {"message": ..., "type": "BAD REQUEST"}}`` (api-notes 5.4); it is
-    not known to answer 404. Anything else (a 404, an HTML page, another body) comes from a
-    wrong ``moengage_api_url`` or a proxy: taken for "no file", it would move the bookmark
-    past files that then expire. Named by status and origin only: the path and query hold
-    the app id and maybe the signature.
+    MoEngage is not known to answer 404: anything else comes from a wrong ``moengage_api_url``
+    or a proxy, and taken for "no file" would move the bookmark past files that then expire.
+    Named by status and origin only: the path and query hold the app id and maybe the signature.
     """
     if response.status_code == HTTP_CLIENT_ERROR and _is_vendor_envelope(response):
         return None
