@@ -52,9 +52,8 @@ def schema_problems(config: dict[str, t.Any], schema: Mapping[str, t.Any]) -> li
 
 def describe(error: SchemaError) -> str:
     """``<path> must be <what the schema says>, got <kind of value>``: no value shown."""
-    where = setting_path(error.absolute_path)
     expectation = EXPECTATIONS.get(error.validator, _matching_its_schema)(error)
-    return f"{where} {expectation}"
+    return f"{setting_path(error.absolute_path)} {expectation}"
 
 
 def setting_path(path: Iterable[str | int]) -> str:
