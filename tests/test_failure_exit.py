@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import contextlib
-import http.server
 import json
 import threading
 import time
@@ -12,10 +11,11 @@ import typing as t
 
 import pytest
 
+from tests.loopback import Handler, serving
 from tests.processes import run_cli
 
 if t.TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Callable
     from pathlib import Path
 
 REFUSED, BUSY = "ACC-REFUSED", "ACC-BUSY"
@@ -25,60 +25,38 @@ LONG_SECONDS = 120
 EXIT_WITHIN = 10
 
 
-class TwoAccounts(http.server.BaseHTTPRequestHandler):
-    """CleverTap for two accounts: one refused at once, one whose answer takes for ever.
+def two_accounts(busy: str, released: threading.Event) -> Callable[[Handler], None]:
+    """CleverTap for two accounts: one refused at once, one whose answer takes for ever:
+    ``busy`` says how, ``retry-after`` (503 with ``Retry-After``) or ``stall`` (none)."""
 
-    ``self.server.busy`` says how: ``retry-after`` (503 with ``Retry-After``) or ``stall``
-    (no answer until the test ends).
-    """
-
-    server: Server
-
-    def do_POST(self) -> None:
-        self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        if self.headers.get("X-CleverTap-Account-Id") == REFUSED:
-            self.answer(401, {"status": "fail", "error": "Invalid Credentials", "code": 401})
-        elif self.server.busy == "retry-after":
-            self.answer(503, {"status": "fail", "error": "busy"}, {"Retry-After": "120"})
+    def answer(handler: Handler) -> None:
+        handler.rfile.read(int(handler.headers.get("Content-Length") or 0))
+        if handler.headers.get("X-CleverTap-Account-Id") == REFUSED:
+            reply(handler, 401, {"status": "fail", "error": "Invalid Credentials", "code": 401})
+        elif busy == "retry-after":
+            reply(handler, 503, {"status": "fail", "error": "busy"}, {"Retry-After": "120"})
         else:
-            self.server.released.wait(LONG_SECONDS)
+            released.wait(LONG_SECONDS)
 
-    def answer(self, status: int, body: object, headers: dict[str, str] | None = None) -> None:
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        for name, value in {"Content-Type": "application/json", **(headers or {})}.items():
-            self.send_header(name, value)
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        with contextlib.suppress(OSError):
-            self.wfile.write(data)
-
-    def log_message(self, *args: t.Any) -> None:
-        """Quiet."""
+    return answer
 
 
-class Server(http.server.ThreadingHTTPServer):
-    daemon_threads = True
-    busy = "stall"
-    released = threading.Event()
-
-
-@pytest.fixture
-def server() -> Iterator[Server]:
-    httpd = Server(("127.0.0.1", 0), TwoAccounts)
-    httpd.released = threading.Event()
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.start()
-    yield httpd
-    httpd.released.set()
-    httpd.shutdown()
-    httpd.server_close()
-    thread.join(timeout=5)
+def reply(
+    handler: Handler, status: int, body: object, headers: dict[str, str] | None = None
+) -> None:
+    data = json.dumps(body).encode()
+    handler.send_response(status)
+    for name, value in {"Content-Type": "application/json", **(headers or {})}.items():
+        handler.send_header(name, value)
+    handler.send_header("Content-Length", str(len(data)))
+    handler.end_headers()
+    with contextlib.suppress(OSError):
+        handler.wfile.write(data)
 
 
 @pytest.mark.parametrize("busy", ["retry-after", "stall"])
 def test_a_failed_partition_ends_the_run_without_waiting_for_later_fetches(
-    server: Server, tmp_path: Path, busy: str, attack: Callable[..., t.Any]
+    tmp_path: Path, busy: str, attack: Callable[..., t.Any]
 ) -> None:
     how = {"retry-after": "waits out a 503's Retry-After: 120", "stall": "gets no answer"}
     row = attack(
@@ -86,24 +64,27 @@ def test_a_failed_partition_ends_the_run_without_waiting_for_later_fetches(
         f"account 1 refused while account 2's fetch {how[busy]} (request_timeout 120 s)",
         f"exit within {EXIT_WITHIN} s, status 1, one line naming account 1",
     )
-    server.busy = busy
-    url = f"http://127.0.0.1:{server.server_address[1]}"
-    config = {
-        "clevertap_accounts": [
-            {"account_id": REFUSED, "passcode": "refused-passcode-1"},
-            {"account_id": BUSY, "passcode": "busy-passcode-22"},
-        ],
-        "clevertap_api_url": url,
-        "clevertap_lookahead_days": 0,
-        "start_date": "2026-01-01",
-        "end_date": "2026-01-02",
-        "request_timeout": LONG_SECONDS,
-        "backoff_max_seconds": LONG_SECONDS,
-        "max_retries": 3,
-    }
-    started = time.monotonic()
-    done = run_cli(tmp_path, config, timeout=EXIT_WITHIN * 3)
-    seconds = time.monotonic() - started
+    released = threading.Event()
+    with serving(two_accounts(busy, released)) as server:
+        config = {
+            "clevertap_accounts": [
+                {"account_id": REFUSED, "passcode": "refused-passcode-1"},
+                {"account_id": BUSY, "passcode": "busy-passcode-22"},
+            ],
+            "clevertap_api_url": server.url,
+            "clevertap_lookahead_days": 0,
+            "start_date": "2026-01-01",
+            "end_date": "2026-01-02",
+            "request_timeout": LONG_SECONDS,
+            "backoff_max_seconds": LONG_SECONDS,
+            "max_retries": 3,
+        }
+        started = time.monotonic()
+        try:
+            done = run_cli(tmp_path, config, timeout=EXIT_WITHIN * 3)
+        finally:
+            released.set()
+        seconds = time.monotonic() - started
     row.observed = f"status {done.returncode} after {seconds:.2f} s"
     assert done.returncode == 1, done.stderr[-2000:]
     assert f"CleverTap refused the credentials of account {REFUSED}" in done.stderr
