@@ -25,7 +25,7 @@ from tap_msgreports.settings import DateRange
 from tap_msgreports.windows import ONE_DAY, Window, resume_point
 
 if t.TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Generator, Iterable
 
     from singer_sdk import Tap
     from singer_sdk.helpers.types import Context
@@ -269,27 +269,32 @@ class WindowedReportStream(BookmarkedStream, metaclass=abc.ABCMeta):
                 continue
             records, seconds = read
             self.stamp_records(dt.datetime.now(dt.timezone.utc))  # the window's records
-            if (
-                self._dry_run_left is None
-                and (count := self.write_window_directly(records, partition)) is not None
-            ):
-                self.partition_records += count
-                self.advance_bookmark(partition, window)
-                self.logger.info(seen.window_line(window, count, seconds))
-                continue
-            if (left := self._dry_run_left) is not None:
-                records = itertools.islice(records, left)
-            count = 0
-            for count, record in enumerate(records, start=1):  # noqa: B007 - counted for the log
-                yield record
-            if left is not None and (left := left - count) <= 0:
-                self._dry_run_left = 0
-                return  # a dry run (--test) ends at its limit; the window is not bookmarked
-            self._dry_run_left = left
+            dry_run = self._dry_run_left is not None
+            count = None if dry_run else self.write_window_directly(records, partition)
+            if count is None:
+                count = yield from self._handed_to_sdk(records)
+                if count is None:
+                    return  # a dry run (--test) ends at its limit; the window is not bookmarked
             self.partition_records += count
             self.advance_bookmark(partition, window)
             self.logger.info(seen.window_line(window, count, seconds))
         self.logger.info(seen.summary())
+
+    def _handed_to_sdk(
+        self, records: Iterable[dict[str, t.Any]]
+    ) -> Generator[dict[str, t.Any], None, int | None]:
+        """Yield a window's records to the SDK; how many, or None if a dry run ended in it."""
+        left = self._dry_run_left
+        if left is not None:
+            records = itertools.islice(records, left)
+        count = 0
+        for count, record in enumerate(records, start=1):  # noqa: B007 - counted for the log
+            yield record
+        if left is not None:
+            self._dry_run_left = max(left - count, 0)
+            if self._dry_run_left == 0:
+                return None
+        return count
 
     def _position(self, partition: Context) -> tuple[int, int]:
         """Which partition of the stream this is (1-based), and how many there are."""
