@@ -5,11 +5,9 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import http.server
 import json
 import logging
 import math
-import threading
 import typing as t
 
 import pytest
@@ -24,6 +22,7 @@ from tap_msgreports_emulator.clevertap_data import MAX_CREATION_LEAD_DAYS
 from tests.conftest import START, tap_config
 from tests.fault_report import recovered
 from tests.harness import TapRun, Warehouse, assert_equal_to_truth, differences, run_tap
+from tests.loopback import Answer, Handler, Server, serving
 from tests.processes import run_cli
 
 if t.TYPE_CHECKING:
@@ -206,40 +205,33 @@ def test_credentials_refused_inside_a_200_stop_with_the_credentials_message(
     assert len(emulator.request_log()) <= 3  # at once, no retries, nothing after it
 
 
-class FailServer(http.server.BaseHTTPRequestHandler):
-    """A CleverTap that answers every POST with ``self.server.body``, as HTTP 200."""
+def answering(body: object) -> Answer:
+    """A CleverTap that answers every POST with ``body``, as HTTP 200."""
 
-    def do_POST(self) -> None:
-        self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        body = json.dumps(self.server.body).encode()  # type: ignore[attr-defined]
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
+    def answer(handler: Handler) -> None:
+        handler.rfile.read(int(handler.headers.get("Content-Length") or 0))
+        data = json.dumps(body).encode()
+        handler.send_response(200)
+        handler.send_header("Content-Type", "application/json")
+        handler.send_header("Content-Length", str(len(data)))
+        handler.end_headers()
         with contextlib.suppress(OSError):
-            self.wfile.write(body)
+            handler.wfile.write(data)
 
-    def log_message(self, *args: t.Any) -> None:
-        """Quiet."""
+    return answer
 
 
 @pytest.fixture
-def fail_server() -> t.Iterator[http.server.ThreadingHTTPServer]:
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), FailServer)
-    httpd.daemon_threads = True
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.start()
-    yield httpd
-    httpd.shutdown()
-    httpd.server_close()
-    thread.join(timeout=5)
+def fail_server() -> t.Iterator[Server]:
+    with serving(answering(None)) as server:
+        yield server
 
 
-def fail_settings(httpd: http.server.ThreadingHTTPServer) -> dict[str, t.Any]:
+def fail_settings(httpd: Server) -> dict[str, t.Any]:
     return {
         "clevertap_account_id": "ACC-7",
         "clevertap_passcode": "p-1234567890",
-        "clevertap_api_url": f"http://127.0.0.1:{httpd.server_address[1]}",
+        "clevertap_api_url": httpd.url,
         "start_date": "2026-01-01",
         "end_date": "2026-01-04",
         "max_retries": 2,
@@ -249,9 +241,9 @@ def fail_settings(httpd: http.server.ThreadingHTTPServer) -> dict[str, t.Any]:
     }
 
 
-def run_against(httpd: http.server.ThreadingHTTPServer, body: object) -> str:
+def run_against(httpd: Server, body: object) -> str:
     """Run campaigns against a server answering ``body``; the one-line error it stops with."""
-    httpd.body = body  # type: ignore[attr-defined]
+    httpd.answer = answering(body)
     settings = fail_settings(httpd)
     catalog = TapMsgReports(config=settings).catalog_dict
     for entry in catalog["streams"]:
@@ -292,7 +284,7 @@ def run_against(httpd: http.server.ThreadingHTTPServer, body: object) -> str:
     ],
 )
 def test_a_fail_inside_a_200_is_classified_by_its_code_and_text(
-    fail_server: http.server.ThreadingHTTPServer, body: object, expected: str
+    fail_server: Server, body: object, expected: str
 ) -> None:
     assert expected in run_against(fail_server, body)
 
@@ -306,12 +298,12 @@ def test_a_fail_inside_a_200_is_classified_by_its_code_and_text(
     ],
 )
 def test_bad_input_is_one_line_from_the_command_line(
-    fail_server: http.server.ThreadingHTTPServer,
+    fail_server: Server,
     tmp_path: Path,
     changes: dict[str, t.Any],
     expected: str,
 ) -> None:
-    fail_server.body = {"status": "fail"}  # type: ignore[attr-defined]
+    fail_server.answer = answering({"status": "fail"})
     done = run_cli(tmp_path, {**fail_settings(fail_server), **changes})
     assert done.returncode == 1
     assert "Traceback" not in done.stderr

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import http.server
 import logging
 import resource
-import threading
 import typing as t
 
 import pytest
@@ -18,6 +16,7 @@ from tap_msgreports.tap import TapMsgReports
 from tap_msgreports.windows import Window
 from tests.conftest import tap_config
 from tests.harness import run_tap
+from tests.loopback import Handler, Server, serving
 
 if t.TYPE_CHECKING:
     from tap_msgreports_emulator import EmulatorServer
@@ -33,32 +32,14 @@ CONFIG = {
 }
 
 
-class Answer(http.server.BaseHTTPRequestHandler):
-    """Answers every GET with ``self.server.answer(handler)``."""
-
-    def do_GET(self) -> None:
-        self.server.answer(self)  # type: ignore[attr-defined]
-
-    def log_message(self, *args: t.Any) -> None:
-        """Quiet."""
-
-
 @pytest.fixture
-def server() -> t.Iterator[http.server.ThreadingHTTPServer]:
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Answer)
-    httpd.daemon_threads = True
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.start()
-    yield httpd
-    httpd.shutdown()
-    httpd.server_close()
-    thread.join(timeout=5)
+def server() -> t.Iterator[Server]:
+    with serving(lambda handler: None) as httpd:
+        yield httpd
 
 
-def serve(
-    httpd: http.server.ThreadingHTTPServer, body: bytes, headers: dict[str, str] | None = None
-) -> dict[str, t.Any]:
-    def answer(handler: Answer) -> None:
+def serve(httpd: Server, body: bytes, headers: dict[str, str] | None = None) -> dict[str, t.Any]:
+    def answer(handler: Handler) -> None:
         handler.send_response(200)
         handler.send_header("Content-Type", "application/json")
         for name, value in (headers or {"Content-Length": str(len(body))}).items():
@@ -67,19 +48,19 @@ def serve(
         with contextlib.suppress(OSError):  # the tap may stop reading: that is the point
             handler.wfile.write(body)
 
-    httpd.answer = answer  # type: ignore[attr-defined]
-    return {**CONFIG, "messangi_api_url": f"http://127.0.0.1:{httpd.server_address[1]}"}
+    httpd.answer = answer
+    return {**CONFIG, "messangi_api_url": httpd.url}
 
 
 def test_a_body_declared_too_large_is_refused_unread(
-    server: http.server.ThreadingHTTPServer,
+    server: Server,
 ) -> None:
     config = serve(server, b"{}", {"Content-Length": str(5 << 30)})
     with pytest.raises(SourceError, match="declares 5120 MB, over the 1 MB limit"):
         run_tap({**config, "max_response_mb": 1})
 
 
-def test_a_body_growing_too_large_is_refused(server: http.server.ThreadingHTTPServer) -> None:
+def test_a_body_growing_too_large_is_refused(server: Server) -> None:
     config = serve(
         server, b'{"items": ["' + b"x" * (3 << 20) + b'"]}', {"Transfer-Encoding": "identity"}
     )
@@ -95,15 +76,13 @@ def test_a_body_growing_too_large_is_refused(server: http.server.ThreadingHTTPSe
         (b'{"items": [', "truncated"),
     ],
 )
-def test_bodies_that_are_not_json_fail_clearly(
-    server: http.server.ThreadingHTTPServer, body: bytes, why: str
-) -> None:
+def test_bodies_that_are_not_json_fail_clearly(server: Server, body: bytes, why: str) -> None:
     with pytest.raises(SourceError, match=r"gave up after 2 tries: malformed JSON body"):
         run_tap(serve(server, body))
 
 
 def test_a_lying_total_fails_with_channel_range_and_counts(
-    server: http.server.ThreadingHTTPServer,
+    server: Server,
 ) -> None:
     body = (
         b'{"meta": {}, "pagination": {"total": 1000000000}, '
@@ -119,7 +98,7 @@ def test_a_lying_total_fails_with_channel_range_and_counts(
 
 
 def test_a_lying_total_over_a_92_day_window_fails_fast_in_few_requests(
-    server: http.server.ThreadingHTTPServer,
+    server: Server,
 ) -> None:
     """A split makes at most 64 pieces: a total of a billion cannot ask for millions."""
     body = (
@@ -129,13 +108,13 @@ def test_a_lying_total_over_a_92_day_window_fails_fast_in_few_requests(
     config = serve(server, body)
     config |= {"start_date": "2025-10-19", "messangi_window_hours": 92 * 24}
     seen: list[str] = []
-    answer = server.answer  # type: ignore[attr-defined]
+    answer = server.answer
 
-    def counted(handler: Answer) -> None:
+    def counted(handler: Handler) -> None:
         seen.append(handler.path)
         answer(handler)
 
-    server.answer = counted  # type: ignore[attr-defined]
+    server.answer = counted
     peak_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB
     with pytest.raises(SourceError, match="would take more than 10000 requests"):
         run_tap(config)
@@ -145,7 +124,7 @@ def test_a_lying_total_over_a_92_day_window_fails_fast_in_few_requests(
 
 
 def test_lines_with_a_date_in_an_unknown_format_are_kept_with_a_warning(
-    server: http.server.ThreadingHTTPServer, caplog: pytest.LogCaptureFixture
+    server: Server, caplog: pytest.LogCaptureFixture
 ) -> None:
     body = (
         b'{"meta": {}, "pagination": {"total": 2}, "items": ['
